@@ -1,0 +1,37 @@
+# nomul: `make demo` and `make test` set everything up on a fresh machine (python3 >= 3.11,
+# make and a C++ compiler): they create .venv here, install nomul into it, then run.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := build/demo
+
+.PHONY: demo test test-fast lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "nomul needs Python >= 3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -c 'import nomul, amaranth, numpy'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@mkdir -p $(DEMO)
+	$(BIN)/nomul random --arch 64-64-32-10 --act-levels 4 --weight-levels 8 --seed 0 -o $(DEMO)/random-digits.npz
+	$(BIN)/nomul info $(DEMO)/random-digits.npz
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_reference.py
+
+clean:
+	rm -rf build .pytest_cache

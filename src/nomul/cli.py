@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: MIT
+"""``nomul``: one subcommand per pipeline stage. Handlers parse, call the library, print.
+
+Heavy imports happen inside the handlers so ``nomul --help`` is instant. A user error
+(:class:`~nomul.errors.NomulError`) is printed as one line on stderr with exit status 2;
+set ``NOMUL_DEBUG=1`` to see the traceback instead.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from .errors import NomulError
+
+__all__ = ["main"]
+
+
+def _print_json(data):
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+def _fmt_bits(bits):
+    return f"{bits} b ({bits / 8192:.1f} KiB)"
+
+
+def _cmd_info(args):
+    from .models.info import model_info
+    from .models.modelfile import load_model
+
+    info = model_info(load_model(args.model))
+    if args.json:
+        _print_json(info)
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{args.model}", title_justify="left")
+    for column in ("#", "kind", "in", "out", "A_in", "K", "d", "entries", "entry b", "acc b",
+                   "F", "activation"):
+        table.add_column(column, justify="left" if column in ("kind", "activation") else "right")
+    for layer in info["layers"]:
+        weighted = "table_entries" in layer and "codewords" in layer
+        if weighted:
+            thresholds = layer["thresholds"]
+            if layer["activation"] != "thresholds":
+                act = layer["activation"]
+            elif thresholds and isinstance(thresholds[0], list):
+                act = f"{len(thresholds[0])} thresholds per output"
+            else:
+                act = "thresholds " + ",".join(map(str, thresholds))
+            cells = [layer["in_levels"], layer["codewords"], layer["group"],
+                     layer["table_entries"], layer["entry_bits"], layer["accumulator_bits"],
+                     layer["frac_bits"] if layer["frac_bits"] is not None else "-", act]
+        else:
+            cells = ["-"] * 7 + [""]
+        table.add_row(str(layer["index"]), layer["kind"], "x".join(map(str, layer["in_shape"])),
+                      "x".join(map(str, layer["out_shape"])), *map(str, cells))
+    console = Console(width=max(100, Console().width))
+    console.print(table)
+    spec = info["input"]
+    print(f"input: {'x'.join(map(str, spec['shape']))} raw {spec['raw_min']}..{spec['raw_max']}, "
+          f"{spec['quantizer']} quantizer, {spec['levels']} levels; output: {info['output']}")
+    print(f"table entries: {info['table_entries']}")
+    print(f"memory: {_fmt_bits(info['memory_bits'])} vs float32 "
+          f"{_fmt_bits(info['float32_bits'])} ({100 * info['memory_ratio']:.1f} %)")
+    print(f"per inference: {info['lookups']} lookups, {info['additions']} additions, "
+          f"{info['comparisons']} comparisons, {info['multiplies']} multiplies")
+    return 0
+
+
+def _cmd_random(args):
+    from .models.modelfile import save_model
+    from .models.spec import InputSpec
+    from .models.synthetic import random_model
+
+    shape = tuple(int(n) for n in args.input_shape.split("x"))
+    spec = InputSpec(shape=shape, raw_min=args.raw_min, raw_max=args.raw_max)
+    model = random_model(args.arch, spec, act_levels=args.act_levels,
+                         weight_levels=args.weight_levels, group=args.group, seed=args.seed)
+    save_model(model, args.output)
+    if args.json:
+        _print_json({"model": str(args.output)})
+    else:
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
+    return value
+
+
+def _levels(text):
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"needs at least 2 levels, not {value}")
+    return value
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="nomul",
+        description="Multiplier-free neural network hardware from product tables.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    info = commands.add_parser("info", help="tables, widths, memory and operation counts")
+    info.add_argument("model", help="integer model file (.npz)")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(handler=_cmd_info)
+
+    random = commands.add_parser(
+        "random", help="a random integer model from fixed-seed codebooks (smoke tests, demos)")
+    random.add_argument("--arch", default="64-64-32-10", help="architecture (default %(default)s)")
+    random.add_argument("--input-shape", default="64", help="e.g. 64, 1x40, 1x8x8")
+    random.add_argument("--raw-min", type=int, default=0)
+    random.add_argument("--raw-max", type=int, default=16)
+    random.add_argument("--act-levels", type=_levels, default=4)
+    random.add_argument("--weight-levels", type=_levels, default=8)
+    random.add_argument("--group", type=_positive, default=1)
+    random.add_argument("--seed", type=int, default=0)
+    random.add_argument("-o", "--output", required=True, help="model file to write")
+    random.add_argument("--json", action="store_true")
+    random.set_defaults(handler=_cmd_random)
+    return parser
+
+
+def main(argv=None):
+    """Run the CLI; returns the exit status (0 ok, 2 user error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (NomulError, ValueError) as error:   # ValueError: options refused by a constructor
+        if os.environ.get("NOMUL_DEBUG"):
+            raise
+        print(f"nomul: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nomul: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
