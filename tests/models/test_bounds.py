@@ -2,10 +2,10 @@
 """Accumulator bounds are proven (never exceeded) and tight (attained by some input)."""
 
 import numpy as np
-from helpers.strategies import integer_models, random_raw
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers.strategies import integer_models, random_raw
 from nomul.models import reference
 from nomul.models.bounds import accumulator_bounds, output_bounds
 from nomul.models.spec import Conv, Dense

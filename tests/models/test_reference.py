@@ -3,10 +3,10 @@
 
 import numpy as np
 import pytest
-from helpers import naive
-from helpers.strategies import integer_models, random_raw
 from hypothesis import HealthCheck, given, settings
 
+from helpers import naive
+from helpers.strategies import integer_models, random_raw
 from nomul.errors import ModelError
 from nomul.models import reference
 from nomul.models.export import FloatNetwork, FloatWeighted, export, float_forward
