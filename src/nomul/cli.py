@@ -86,6 +86,85 @@ def _cmd_random(args):
     return 0
 
 
+DEFAULT_ARCH = {"digits": "64-64-32-10", "mnist1d": "1x40-c16k5p2-m2-c16k3p1-m2-32-10"}
+
+
+def _cmd_train(args):
+    from .models.datasets import load_dataset
+    from .models.info import model_info
+    from .models.modelfile import save_model
+    from .models.training.trainer import TrainConfig, train
+
+    dataset = load_dataset(args.dataset)
+    config = TrainConfig(
+        arch=args.arch or DEFAULT_ARCH[args.dataset], recipe=args.recipe,
+        act_levels=args.act_levels, weight_levels=args.weight_levels, group=args.group,
+        seed=args.seed, epochs=args.epochs or DEFAULT_EPOCHS[args.dataset],
+        nonlinearity=args.nonlinearity, weight_codebook=args.weight_codebook,
+        act_codebook=args.act_codebook, per_layer=args.per_layer)
+    config.validate()
+    from rich.console import Console
+    from rich.progress import Progress
+
+    phases = 2 * config.epochs
+    with Progress(console=Console(stderr=True), transient=True,
+                  disable=args.json or not sys.stderr.isatty()) as bar:
+        task = bar.add_task(f"training {config.recipe} on {dataset.name}", total=phases)
+        result = train(dataset, config, progress=lambda: bar.advance(task))
+    save_model(result.model, args.output)
+    info = model_info(result.model)
+    report = {
+        "model": str(args.output),
+        "float_accuracy": result.float_accuracy,
+        "quantized_accuracy": result.quantized_accuracy,
+        "int_accuracy": result.int_accuracy,
+        "agreement": result.agreement,
+        "table_entries": info["table_entries"],
+        "max_table_entries": max((lay.get("table_entries", 0) for lay in info["layers"]),
+                                 default=0),
+        "memory_bits": info["memory_bits"],
+        "float32_bits": info["float32_bits"],
+    }
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"float model accuracy:       {100 * result.float_accuracy:6.2f} %")
+    print(f"quantized (float-sim):      {100 * result.quantized_accuracy:6.2f} %")
+    print(f"integer reference:          {100 * result.int_accuracy:6.2f} %  "
+          f"(agreement with float-sim {100 * result.agreement:.2f} %)")
+    print(f"table entries: {report['table_entries']} (largest table "
+          f"{report['max_table_entries']}); memory {_fmt_bits(report['memory_bits'])} vs "
+          f"float32 {_fmt_bits(report['float32_bits'])}")
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _cmd_eval(args):
+    import numpy as np
+
+    from .errors import OptionsError
+    from .models import reference
+    from .models.datasets import load_dataset
+    from .models.modelfile import load_model
+
+    model = load_model(args.model)
+    name = args.dataset or model.meta.get("dataset", {}).get("name")
+    if name is None:
+        raise OptionsError(f"{args.model}: no dataset recorded in the model; pass --dataset")
+    dataset = load_dataset(name)
+    predictions = reference.run(model, dataset.x_test)
+    accuracy = float(np.mean(predictions == dataset.y_test))
+    if args.json:
+        _print_json({"accuracy": accuracy, "dataset": name, "samples": len(dataset.y_test)})
+    else:
+        print(f"{name} test split, {len(dataset.y_test)} samples: integer accuracy "
+              f"{100 * accuracy:.2f} %")
+    return 0
+
+
+DEFAULT_EPOCHS = {"digits": 60, "mnist1d": 40}
+
+
 def _positive(text):
     value = int(text)
     if value < 1:
@@ -110,6 +189,33 @@ def build_parser():
     info.add_argument("model", help="integer model file (.npz)")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(handler=_cmd_info)
+
+    train = commands.add_parser("train", help="train a quantized network, export its integer model")
+    train.add_argument("--dataset", required=True, choices=("digits", "mnist1d"))
+    train.add_argument("--arch", help="architecture, e.g. 64-64-32-10 or "
+                       "1x40-c16k5p2-m2-32-10 (default per dataset)")
+    train.add_argument("--recipe", required=True, help="nmnf, tbnu, wage or pq")
+    train.add_argument("--act-levels", type=int, required=True, help="activation levels A")
+    train.add_argument("--weight-levels", type=int, required=True, help="weight codewords K")
+    train.add_argument("--group", type=int, default=1, help="product-quantization group d (pq)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=int, help="epochs (default per dataset)")
+    train.add_argument("--nonlinearity", default="hard_tanh",
+                       help="clipped_relu, relu6, hard_tanh or tanh")
+    train.add_argument("--weight-codebook", default="kmeans",
+                       help="uniform, laplace, gaussian, kmeans or quantile")
+    train.add_argument("--act-codebook", default="uniform", help="as --weight-codebook (tbnu)")
+    train.add_argument("--per-layer", action="store_true", help="nmnf: one codebook per layer")
+    train.add_argument("-o", "--output", required=True, help="model file to write")
+    train.add_argument("--json", action="store_true")
+    train.set_defaults(handler=_cmd_train)
+
+    evaluate = commands.add_parser("eval", help="integer-model accuracy on the test split")
+    evaluate.add_argument("model")
+    evaluate.add_argument("--dataset", choices=("digits", "mnist1d"),
+                          help="override the dataset recorded in the model")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(handler=_cmd_eval)
 
     random = commands.add_parser(
         "random", help="a random integer model from fixed-seed codebooks (smoke tests, demos)")

@@ -90,8 +90,12 @@ def save_model(model, path):
     path = Path(path)
     data = model_to_bytes(model)
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    temporary.replace(path)
+    try:
+        temporary.write_bytes(data)
+        temporary.replace(path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise ModelFileError(f"{path}: cannot write ({error.strerror or error})") from None
     return path
 
 
@@ -104,6 +108,10 @@ def _read_member(archive, name):
         info = archive.getinfo(f"{name}.npy")
     except KeyError:
         raise ModelFileError(f"{name}: missing from the file") from None
+    if info.flag_bits & 0x1:
+        raise ModelFileError(f"{name}: encrypted zip members are not supported")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise ModelFileError(f"{name}: unsupported zip compression method {info.compress_type}")
     if info.file_size > LIMITS.array_bytes:
         raise ModelFileError(f"{name}: declared size {info.file_size} bytes exceeds the limit "
                              f"{LIMITS.array_bytes}")
@@ -238,9 +246,12 @@ def load_model(path):
         raise ModelFileError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ModelFileError(f"{path}: is a directory, not a model file") from None
+    except PermissionError:
+        raise ModelFileError(f"{path}: cannot read (permission denied)") from None
     except (ModelError, ModelFileError) as error:
         raise type(error)(f"{path}: {error}") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError,
+            RuntimeError) as error:
         raise ModelFileError(f"{path}: corrupt or truncated model file ({error})") from None
     except (zlib.error, struct.error, ValueError) as error:  # damaged compressed data
         raise ModelFileError(f"{path}: corrupt model file ({type(error).__name__}: {error})") \
