@@ -208,14 +208,44 @@ def _entry_bits(table):
     return Bounds.of(table).width
 
 
-def export(net, *, calibration=None, frac_bits=None, agreement=0.995, max_entry_bits=None,
-           meta=None):
+def _build_layer(layer, values, levels, bits, trace=None):
+    """Integer layer at F = ``bits``; records the calibration agreement when a trace is given."""
+    arrays = _integer_arrays(layer, values, bits)
+    meta = _layer_meta(layer, values, bits)
+    int_layer = layer_at(layer, levels, _activation(layer, arrays), meta, arrays)
+    if trace is None:
+        return int_layer
+    agree = _agreement(layer, int_layer, *trace)
+    return layer_at(layer, levels, _activation(layer, arrays),
+                    {**meta, "calibration_agreement": agree}, arrays)
+
+
+def _choose_frac_bits(layer, values, levels, trace, agreement, margin_bits, max_entry_bits):
+    """Smallest F meeting ``agreement`` on the trace, plus the margin, within the budget."""
+    within_budget = MAX_FRAC_BITS
+    chosen = None
+    for bits in range(MAX_FRAC_BITS + 1):
+        if max_entry_bits is not None and bits > 0 and \
+                _entry_bits(_integer_arrays(layer, values, bits)["table"]) > max_entry_bits:
+            within_budget = bits - 1
+            break
+        if chosen is None and _build_layer(layer, values, levels, bits, trace).meta[
+                "calibration_agreement"] >= agreement:
+            chosen = bits
+            if max_entry_bits is None:
+                break
+    return min(within_budget, MAX_FRAC_BITS if chosen is None else chosen + margin_bits)
+
+
+def export(net, *, calibration=None, frac_bits=None, agreement=0.995, margin_bits=0,
+           max_entry_bits=None, meta=None):
     """Integer model of ``net``.
 
     ``frac_bits``: an int or one per weighted layer fixes F; otherwise F is chosen per layer as
     the smallest F in ``0..MAX_FRAC_BITS`` at which the layer's integer outputs agree with the
     float simulation on the raw ``calibration`` samples in at least ``agreement`` of cases,
-    never past ``max_entry_bits`` bits per table entry (then the largest F within budget).
+    plus ``margin_bits`` (for samples beyond the calibration set), never past
+    ``max_entry_bits`` bits per table entry (then the largest F within budget).
     """
     weighted = [layer for layer in net.layers if isinstance(layer, FloatWeighted)]
     if frac_bits is not None:
@@ -224,35 +254,20 @@ def export(net, *, calibration=None, frac_bits=None, agreement=0.995, max_entry_
         if len(fixed) != len(weighted):
             raise ModelError(f"frac_bits: {len(fixed)} values for {len(weighted)} weighted "
                              f"layers")
+        fixed = iter(fixed)
     elif calibration is None:
         raise ModelError("export needs calibration samples or fixed frac_bits")
     traces = float_forward(net, calibration, trace=True) if calibration is not None else None
     layers, values = [], np.asarray(net.input_values, dtype=np.float64)
     levels = net.input.levels
-    position = 0
     for i, layer in enumerate(net.layers):
         if not isinstance(layer, FloatWeighted):
             layers.append(layer)
             continue
-        candidates = [fixed[position]] if frac_bits is not None else range(MAX_FRAC_BITS + 1)
-        chosen = None
-        for bits in candidates:
-            arrays = _integer_arrays(layer, values, bits)
-            if max_entry_bits is not None and _entry_bits(arrays["table"]) > max_entry_bits \
-                    and chosen is not None:
-                break
-            layer_meta = _layer_meta(layer, values, bits)
-            int_layer = layer_at(layer, levels, _activation(layer, arrays), layer_meta, arrays)
-            chosen = int_layer
-            if traces is not None:
-                x, z, out_float = traces[i]
-                agree = _agreement(layer, int_layer, x, z, out_float)
-                chosen = layer_at(layer, levels, _activation(layer, arrays),
-                                  {**layer_meta, "calibration_agreement": agree}, arrays)
-                if frac_bits is None and agree >= agreement:
-                    break
-        layers.append(chosen)
-        position += 1
+        trace = traces[i] if traces is not None else None
+        bits = next(fixed) if frac_bits is not None else _choose_frac_bits(
+            layer, values, levels, trace, agreement, margin_bits, max_entry_bits)
+        layers.append(_build_layer(layer, values, levels, bits, trace))
         if layer.out_values is not None:
             values = np.asarray(layer.out_values, dtype=np.float64)
             levels = values.size

@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+"""Codebook-quantized training recipes (numpy) that produce integer models."""

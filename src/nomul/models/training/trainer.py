@@ -1,0 +1,211 @@
+# SPDX-License-Identifier: MIT
+"""Training from data to an integer model: float baseline, quantized recipe, export, check.
+
+:func:`train` trains the float baseline (same architecture, no quantization), then the
+quantized network with the chosen recipe (:mod:`.recipes`), converts it to a
+:class:`~nomul.models.export.FloatNetwork`, exports it with F chosen on training samples, and
+measures float, float-simulated quantized and integer-reference accuracy on the test split.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import OptionsError
+from .. import reference
+from ..arch import parse_arch
+from ..export import FloatNetwork, FloatWeighted, export, float_forward
+from ..spec import Flatten as SpecFlatten
+from ..spec import MaxPool as SpecMaxPool
+from .network import Adam, Continuous, Conv, Dense, Flatten, MaxPool, Network
+from .recipes import RECIPES, make_recipe
+
+__all__ = ["TrainConfig", "TrainResult", "train", "build_network", "input_values"]
+
+EXPORT_AGREEMENT = 0.999    # per-layer integer vs float-simulation agreement when choosing F
+EXPORT_MARGIN_BITS = 2      # extra fraction bits beyond that, for samples outside calibration
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (same config and seed, same model file)."""
+
+    arch: str
+    recipe: str
+    act_levels: int
+    weight_levels: int
+    group: int = 1
+    seed: int = 0
+    epochs: int = 60
+    batch: int = 32
+    lr: float = 3e-3
+    nonlinearity: str = "hard_tanh"
+    weight_codebook: str = "kmeans"
+    act_codebook: str = "uniform"
+    per_layer: bool = False
+    cluster_every: int = 50
+    float_epochs: int | None = None
+
+    def validate(self):
+        if self.recipe not in RECIPES:
+            raise OptionsError(f"unknown recipe {self.recipe!r}; choose from "
+                               f"{', '.join(RECIPES)}")
+        if self.act_levels < 2:
+            raise OptionsError(f"--act-levels must be >= 2, not {self.act_levels}")
+        if self.weight_levels < 2:
+            raise OptionsError(f"--weight-levels must be >= 2, not {self.weight_levels}")
+        if self.group < 1:
+            raise OptionsError(f"--group must be >= 1, not {self.group}")
+        if self.group > 1 and self.recipe != "pq":
+            raise OptionsError("--group > 1 needs the pq recipe (product quantization)")
+        if self.epochs < 1:
+            raise OptionsError(f"--epochs must be >= 1, not {self.epochs}")
+
+
+@dataclass(frozen=True, eq=False)
+class TrainResult:
+    model: object
+    float_accuracy: float
+    quantized_accuracy: float
+    int_accuracy: float
+    agreement: float
+
+
+def input_values(spec):
+    """Float value of each raw input index: ``raw / max(|raw_min|, raw_max)``."""
+    span = max(abs(spec.raw_min), abs(spec.raw_max), 1)
+    return (np.arange(spec.levels) + spec.raw_min) / span
+
+
+def build_network(plans, rng, activation):
+    """Training layers for the planned architecture; ``activation(plan)`` makes each one."""
+    layers = []
+    for position, plan in enumerate(plans):
+        if plan.kind == "dense":
+            layers.append(Dense(plan.in_shape[0], plan.outputs, rng))
+        elif plan.kind == "conv":
+            layers.append(Conv(plan.in_shape, plan.outputs, plan.kernel, plan.stride,
+                               plan.padding, rng))
+        elif plan.kind == "maxpool":
+            layers.append(MaxPool(plan.kernel, plan.stride))
+        else:
+            layers.append(Flatten())
+        if plan.kind in ("dense", "conv") and position != len(plans) - 1:
+            layers.append(activation(layers[-1]))
+    return Network(layers)
+
+
+def _softmax_grad(logits, labels):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(shifted)
+    probs /= probs.sum(axis=1, keepdims=True)
+    probs[np.arange(len(labels)), labels] -= 1.0
+    return probs / len(labels)
+
+
+def fit(network, x, y, *, epochs, batch, lr, rng, on_step=None, progress=None):
+    """Adam with cosine learning-rate decay over ``epochs``; ``on_step(step)`` after each."""
+    optimizer = Adam(network.weighted, lr=lr)
+    steps_per_epoch = math.ceil(len(y) / batch)
+    total = epochs * steps_per_epoch
+    step = 0
+    for _ in range(epochs):
+        order = rng.permutation(len(y))
+        for start in range(0, len(y), batch):
+            chosen = order[start:start + batch]
+            logits = network.forward(x[chosen], train=True)
+            network.backward(_softmax_grad(logits, y[chosen]))
+            optimizer.lr = lr * 0.5 * (1 + math.cos(math.pi * step / total))
+            optimizer.step()
+            step += 1
+            if on_step is not None:
+                on_step(step)
+        if progress is not None:
+            progress()
+    return network
+
+
+def accuracy(network, x, y):
+    return float(np.mean(network.forward(x).argmax(axis=1) == y))
+
+
+def _float_network(network, recipe, spec, input_vals):
+    """The trained quantized network as a :class:`FloatNetwork` for export."""
+    layers = []
+    items = network.layers
+    for i, layer in enumerate(items):
+        if isinstance(layer, Dense):
+            codebook, index = recipe.weight_codes(layer)
+            following = items[i + 1] if i + 1 < len(items) else None
+            act = following if following is not None and hasattr(following, "values") else None
+            conv = isinstance(layer, Conv)
+            layers.append(FloatWeighted(
+                codebook=codebook, weight_index=index, bias=layer.bias.copy(),
+                activation=act.nonlinearity.name if act else "argmax",
+                out_values=act.values.copy() if act else None,
+                scale=act.scale if act else 1.0,
+                kernel=layer.kernel if conv else None, stride=layer.stride if conv else None,
+                padding=layer.padding if conv else None))
+        elif isinstance(layer, MaxPool):
+            layers.append(SpecMaxPool(kernel=layer.kernel, stride=layer.stride))
+        elif isinstance(layer, Flatten):
+            layers.append(SpecFlatten())
+    return FloatNetwork(input=spec, input_values=input_vals, layers=tuple(layers))
+
+
+def train(dataset, config, *, progress=None):
+    """Train ``config`` on ``dataset``; returns a :class:`TrainResult` with the integer model.
+
+    ``progress(advance)`` is called once per finished epoch (float and quantized phases).
+    """
+    config.validate()
+    plans = parse_arch(config.arch, dataset.input.shape)
+    if plans[-1].outputs != dataset.classes:
+        raise OptionsError(f"arch: the last layer has {plans[-1].outputs} outputs, the "
+                           f"{dataset.name} dataset has {dataset.classes} classes")
+    rng = np.random.default_rng(config.seed)
+    values = input_values(dataset.input)
+    x_train = values[dataset.x_train - dataset.input.raw_min]
+    x_test = values[dataset.x_test - dataset.input.raw_min]
+    float_net = build_network(plans, np.random.default_rng(config.seed),
+                              lambda layer: Continuous(config.nonlinearity))
+    fit(float_net, x_train, dataset.y_train, epochs=config.float_epochs or config.epochs,
+        batch=config.batch, lr=config.lr, rng=np.random.default_rng(config.seed + 1),
+        progress=progress)
+    float_accuracy = accuracy(float_net, x_test, dataset.y_test)
+
+    recipe = make_recipe(config, dataset, plans)
+    spec, input_vals = recipe.input_quantizer(dataset.input, values, dataset.x_train)
+    q_train = input_vals[_indices(spec, dataset.x_train)]
+    network = build_network(plans, np.random.default_rng(config.seed), recipe.activation)
+    for trained, layer in zip(float_net.weighted, network.weighted, strict=True):
+        layer.weight[...] = trained.weight          # warm start from the float baseline
+        layer.bias[...] = trained.bias
+    recipe.attach(network, q_train)
+    fit(network, q_train, dataset.y_train, epochs=config.epochs, batch=config.batch,
+        lr=config.lr, rng=rng, on_step=lambda step: recipe.on_step(network, step, q_train),
+        progress=progress)
+    recipe.finish(network, q_train)
+
+    float_model = _float_network(network, recipe, spec, input_vals)
+    calibration = dataset.x_train[:1024]
+    meta = {"recipe": config.recipe, "seed": config.seed, "arch": config.arch,
+            "dataset": dataset.describe(), "act_levels": config.act_levels,
+            "weight_levels": config.weight_levels, "group": config.group,
+            "nonlinearity": config.nonlinearity}
+    model = export(float_model, calibration=calibration, agreement=EXPORT_AGREEMENT,
+                   margin_bits=EXPORT_MARGIN_BITS, meta=meta)
+    quantized_pred = float_forward(float_model, dataset.x_test)
+    int_pred = reference.run(model, dataset.x_test)
+    result_meta = {"float_accuracy": float_accuracy,
+                   "quantized_accuracy": float(np.mean(quantized_pred == dataset.y_test)),
+                   "int_accuracy": float(np.mean(int_pred == dataset.y_test)),
+                   "agreement": float(np.mean(int_pred == quantized_pred))}
+    model = type(model)(input=model.input, layers=model.layers,
+                        meta={**model.meta, "accuracy": result_meta})
+    return TrainResult(model=model, **result_meta)
+
+
+def _indices(spec, raw):
+    return reference.quantize_input(spec, raw)
