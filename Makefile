@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	@mkdir -p $(DEMO)
-	$(BIN)/nomul random --arch 64-64-32-10 --act-levels 4 --weight-levels 8 --seed 0 -o $(DEMO)/random-digits.npz
-	$(BIN)/nomul info $(DEMO)/random-digits.npz
+	$(BIN)/nomul train --dataset digits --arch 64-64-32-10 --recipe tbnu --act-levels 5 --weight-levels 8 --seed 0 -o $(DEMO)/digits.npz
+	$(BIN)/nomul info $(DEMO)/digits.npz
+	$(BIN)/nomul eval $(DEMO)/digits.npz
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

@@ -179,8 +179,15 @@ def _levels(text):
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (``nomul train: error: ...``), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="nomul",
         description="Multiplier-free neural network hardware from product tables.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

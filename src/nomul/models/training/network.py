@@ -65,7 +65,7 @@ class Conv(Dense):
 
     def _gather_matrix(self):
         """Sparse ``(N_in, P * fan_in)``: flat input -> patches, padded taps all-zero."""
-        channels, spatial = self.in_shape[0], self.in_shape[1:]
+        spatial = self.in_shape[1:]
         flat = np.arange(math.prod(self.in_shape)).reshape(self.in_shape)
         padded = np.pad(flat, [(0, 0)] + [(p, p) for p in self.padding], constant_values=-1)
         windows = np.lib.stride_tricks.sliding_window_view(

@@ -46,6 +46,7 @@ class TrainConfig:
     per_layer: bool = False
     cluster_every: int = 50
     float_epochs: int | None = None
+    quantized_lr: float | None = None
 
     def validate(self):
         if self.recipe not in RECIPES:
@@ -65,11 +66,15 @@ class TrainConfig:
 
 @dataclass(frozen=True, eq=False)
 class TrainResult:
+    """The integer model, the accuracies on the test split, and the trained networks."""
+
     model: object
     float_accuracy: float
     quantized_accuracy: float
     int_accuracy: float
     agreement: float
+    network: object = None          # the quantized training network (float weights)
+    float_network: object = None    # its FloatNetwork (codebooks and levels) used for export
 
 
 def input_values(spec):
@@ -184,7 +189,7 @@ def train(dataset, config, *, progress=None):
         layer.bias[...] = trained.bias
     recipe.attach(network, q_train)
     fit(network, q_train, dataset.y_train, epochs=config.epochs, batch=config.batch,
-        lr=config.lr, rng=rng, on_step=lambda step: recipe.on_step(network, step, q_train),
+        lr=config.quantized_lr or config.lr, rng=rng, on_step=lambda step: recipe.on_step(network, step, q_train),
         progress=progress)
     recipe.finish(network, q_train)
 
@@ -204,7 +209,7 @@ def train(dataset, config, *, progress=None):
                    "agreement": float(np.mean(int_pred == quantized_pred))}
     model = type(model)(input=model.input, layers=model.layers,
                         meta={**model.meta, "accuracy": result_meta})
-    return TrainResult(model=model, **result_meta)
+    return TrainResult(model=model, network=network, float_network=float_model, **result_meta)
 
 
 def _indices(spec, raw):
