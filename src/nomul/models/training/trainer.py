@@ -189,8 +189,8 @@ def train(dataset, config, *, progress=None):
         layer.bias[...] = trained.bias
     recipe.attach(network, q_train)
     fit(network, q_train, dataset.y_train, epochs=config.epochs, batch=config.batch,
-        lr=config.quantized_lr or config.lr, rng=rng, on_step=lambda step: recipe.on_step(network, step, q_train),
-        progress=progress)
+        lr=config.quantized_lr or config.lr, rng=rng,
+        on_step=lambda step: recipe.on_step(network, step, q_train), progress=progress)
     recipe.finish(network, q_train)
 
     float_model = _float_network(network, recipe, spec, input_vals)
