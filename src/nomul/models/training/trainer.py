@@ -23,7 +23,7 @@ from .recipes import RECIPES, make_recipe
 
 __all__ = ["TrainConfig", "TrainResult", "train", "build_network", "input_values"]
 
-EXPORT_AGREEMENT = 0.999    # per-layer integer vs float-simulation agreement when choosing F
+EXPORT_AGREEMENT = 0.9999   # per-layer integer vs float-simulation agreement when choosing F
 EXPORT_MARGIN_BITS = 2      # extra fraction bits beyond that, for samples outside calibration
 
 
@@ -47,6 +47,7 @@ class TrainConfig:
     cluster_every: int = 50
     float_epochs: int | None = None
     quantized_lr: float | None = None
+    distill: float = 0.9
 
     def validate(self):
         if self.recipe not in RECIPES:
@@ -101,16 +102,27 @@ def build_network(plans, rng, activation):
     return Network(layers)
 
 
-def _softmax_grad(logits, labels):
+def softmax(logits):
     shifted = logits - logits.max(axis=1, keepdims=True)
     probs = np.exp(shifted)
-    probs /= probs.sum(axis=1, keepdims=True)
-    probs[np.arange(len(labels)), labels] -= 1.0
-    return probs / len(labels)
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+def _cross_entropy_grad(logits, targets):
+    """Gradient of the mean cross-entropy against ``targets`` (class indices or soft rows)."""
+    probs = softmax(logits)
+    if targets.ndim == 1:
+        probs[np.arange(len(targets)), targets] -= 1.0
+    else:
+        probs -= targets
+    return probs / len(targets)
 
 
 def fit(network, x, y, *, epochs, batch, lr, rng, on_step=None, progress=None):
-    """Adam with cosine learning-rate decay over ``epochs``; ``on_step(step)`` after each."""
+    """Adam with cosine learning-rate decay over ``epochs``; ``on_step(step)`` after each.
+
+    ``y`` holds class indices or soft target rows (distillation).
+    """
     optimizer = Adam(network.weighted, lr=lr)
     steps_per_epoch = math.ceil(len(y) / batch)
     total = epochs * steps_per_epoch
@@ -120,7 +132,7 @@ def fit(network, x, y, *, epochs, batch, lr, rng, on_step=None, progress=None):
         for start in range(0, len(y), batch):
             chosen = order[start:start + batch]
             logits = network.forward(x[chosen], train=True)
-            network.backward(_softmax_grad(logits, y[chosen]))
+            network.backward(_cross_entropy_grad(logits, y[chosen]))
             optimizer.lr = lr * 0.5 * (1 + math.cos(math.pi * step / total))
             optimizer.step()
             step += 1
@@ -188,7 +200,11 @@ def train(dataset, config, *, progress=None):
         layer.weight[...] = trained.weight          # warm start from the float baseline
         layer.bias[...] = trained.bias
     recipe.attach(network, q_train)
-    fit(network, q_train, dataset.y_train, epochs=config.epochs, batch=config.batch,
+    targets = np.eye(dataset.classes)[dataset.y_train]
+    if config.distill:      # soft targets: half the labels, half the float model's beliefs
+        targets = (1 - config.distill) * targets + config.distill * softmax(
+            float_net.forward(x_train))
+    fit(network, q_train, targets, epochs=config.epochs, batch=config.batch,
         lr=config.quantized_lr or config.lr, rng=rng,
         on_step=lambda step: recipe.on_step(network, step, q_train), progress=progress)
     recipe.finish(network, q_train)
