@@ -18,16 +18,23 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 CONFIGS = {
-    # name: (dataset, TrainConfig keywords)
+    # name: (dataset, TrainConfig keywords); the command line is the same with --flags
     "digits-tbnu-A5-K8": ("digits", dict(arch="64-64-32-10", recipe="tbnu", act_levels=5,
-                                         weight_levels=8)),
+                                         weight_levels=8, nonlinearity="clipped_relu")),
+    "digits-tbnu-A5-K8-htanh": ("digits", dict(arch="64-64-32-10", recipe="tbnu",
+                                               act_levels=5, weight_levels=8)),
     "digits-nmnf-A5-K8": ("digits", dict(arch="64-64-32-10", recipe="nmnf", act_levels=5,
-                                         weight_levels=8, per_layer=True)),
+                                         weight_levels=8, per_layer=True,
+                                         nonlinearity="clipped_relu")),
     "digits-tbnu-A16-K16": ("digits", dict(arch="64-64-32-10", recipe="tbnu", act_levels=16,
-                                           weight_levels=16)),
-    "mnist1d-tbnu-A8-K8": ("mnist1d", dict(arch="1x40-c16k5p2-m2-c16k3p1-m2-32-10",
-                                           recipe="tbnu", act_levels=8, weight_levels=8,
-                                           epochs=40)),
+                                           weight_levels=16, nonlinearity="clipped_relu")),
+    "digits-nmnf-A16-K16": ("digits", dict(arch="64-64-32-10", recipe="nmnf", act_levels=16,
+                                           weight_levels=16, per_layer=True,
+                                           nonlinearity="clipped_relu")),
+    "mnist1d-tbnu-A8-K4,8": ("mnist1d", dict(arch="1x40-c32k5p2-m2-c32k3p1-m2-64-10",
+                                             recipe="tbnu", act_levels=8, input_levels=16,
+                                             weight_levels=(4, 8, 8, 8), epochs=40,
+                                             nonlinearity="relu6")),
 }
 
 

@@ -86,7 +86,9 @@ def _cmd_random(args):
     return 0
 
 
-DEFAULT_ARCH = {"digits": "64-64-32-10", "mnist1d": "1x40-c16k5p2-m2-c16k3p1-m2-32-10"}
+DEFAULT_ARCH = {"digits": "64-64-32-10", "mnist1d": "1x40-c32k5p2-m2-c32k3p1-m2-64-10"}
+DEFAULT_NONLINEARITY = {"digits": "clipped_relu", "mnist1d": "relu6"}
+DEFAULT_EPOCHS = {"digits": 60, "mnist1d": 40}
 
 
 def _cmd_train(args):
@@ -100,8 +102,10 @@ def _cmd_train(args):
         arch=args.arch or DEFAULT_ARCH[args.dataset], recipe=args.recipe,
         act_levels=args.act_levels, weight_levels=args.weight_levels, group=args.group,
         seed=args.seed, epochs=args.epochs or DEFAULT_EPOCHS[args.dataset],
-        nonlinearity=args.nonlinearity, weight_codebook=args.weight_codebook,
-        act_codebook=args.act_codebook, per_layer=args.per_layer)
+        nonlinearity=args.nonlinearity or DEFAULT_NONLINEARITY[args.dataset],
+        weight_codebook=args.weight_codebook,
+        act_codebook=args.act_codebook, per_layer=args.per_layer,
+        input_levels=args.input_levels)
     config.validate()
     from rich.console import Console
     from rich.progress import Progress
@@ -162,7 +166,14 @@ def _cmd_eval(args):
     return 0
 
 
-DEFAULT_EPOCHS = {"digits": 60, "mnist1d": 40}
+
+def _weight_levels(text):
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer or a list like 4,8,8: {text!r}") \
+            from None
+    return values[0] if len(values) == 1 else values
 
 
 def _positive(text):
@@ -203,12 +214,16 @@ def build_parser():
                        "1x40-c16k5p2-m2-32-10 (default per dataset)")
     train.add_argument("--recipe", required=True, help="nmnf, tbnu, wage or pq")
     train.add_argument("--act-levels", type=int, required=True, help="activation levels A")
-    train.add_argument("--weight-levels", type=int, required=True, help="weight codewords K")
+    train.add_argument("--weight-levels", type=_weight_levels, required=True,
+                       help="weight codewords K, or one K per weighted layer (4,8,8,8)")
+    train.add_argument("--input-levels", type=int,
+                       help="tbnu: levels of the input quantizer (default: --act-levels)")
     train.add_argument("--group", type=int, default=1, help="product-quantization group d (pq)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--epochs", type=int, help="epochs (default per dataset)")
-    train.add_argument("--nonlinearity", default="hard_tanh",
-                       help="clipped_relu, relu6, hard_tanh or tanh")
+    train.add_argument("--nonlinearity",
+                       help="clipped_relu, relu6, hard_tanh or tanh (default per dataset: "
+                       "digits clipped_relu, mnist1d relu6)")
     train.add_argument("--weight-codebook", default="kmeans",
                        help="uniform, laplace, gaussian, kmeans or quantile")
     train.add_argument("--act-codebook", default="uniform", help="as --weight-codebook (tbnu)")

@@ -157,3 +157,38 @@ def test_train_then_eval_cli_report_the_same_accuracy(tmp_path, capsys):
         assert key in trained
     assert main(["eval", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] == trained["int_accuracy"]
+
+
+def test_one_k_per_layer_and_separate_input_levels(digits):
+    result = train(digits, TrainConfig(arch="64-8-10", recipe="tbnu", act_levels=3,
+                                       input_levels=6, weight_levels=(4, 2), epochs=1))
+    assert [layer.n_codewords for layer in result.model.layers] == [4, 2]
+    assert result.model.input.levels == 6 and result.model.layers[0].table_rows == 6
+    assert result.model.layers[1].in_levels == 3
+    with pytest.raises(OptionsError, match="2 values for 3 weighted layers"):
+        train(digits, TrainConfig(arch="64-8-8-10", recipe="tbnu", act_levels=3,
+                                  weight_levels=(4, 2), epochs=1))
+    with pytest.raises(OptionsError, match="per-layer"):
+        train(digits, TrainConfig(arch="64-8-10", recipe="nmnf", act_levels=3,
+                                  weight_levels=(4, 2), epochs=1))
+
+
+def test_warm_start_calibration_keeps_the_float_function_where_nothing_clips():
+    from nomul.models.training.network import Activation
+    from nomul.models.training.trainer import warm_start
+
+    rng = np.random.default_rng(0)
+    float_net = Network([Dense(5, 6, rng), Continuous("clipped_relu"), Dense(6, 3, rng)])
+    float_net.layers[0].weight *= 0.1           # small pre-activations: scale > 1
+    fine = np.linspace(0, 1, 1 << 14)           # levels so fine that rounding is negligible
+    quantized = Network([Dense(5, 6, rng), Activation("clipped_relu", fine), Dense(6, 3, rng)])
+    x = rng.uniform(-1, 1, size=(400, 5))
+    warm_start(quantized, float_net, x)
+    scale = quantized.layers[1].scale
+    z = float_net.layers[0].forward(x)
+    assert scale > 1
+    assert np.isclose(np.percentile(np.maximum(z, 0), 99) * scale, 1.0)
+    unclipped = np.all(z * scale < 1, axis=1)      # below 0 both clip to 0 alike
+    assert unclipped.sum() > 20
+    assert np.allclose(quantized.forward(x)[unclipped], float_net.forward(x)[unclipped],
+                       atol=1e-3)

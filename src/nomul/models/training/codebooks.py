@@ -19,6 +19,7 @@ Everything is deterministic: the same input gives the same output.
 """
 
 import operator
+import warnings
 from statistics import NormalDist
 
 import numpy as np
@@ -193,10 +194,13 @@ def _kmeans_1d(x, k, weights):
     if not np.all(init[1:] > init[:-1]):
         init = np.quantile(distinct, _levels(k))     # strictly increasing: > k distinct values
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
 
     model = KMeans(n_clusters=k, init=init.reshape(-1, 1), n_init=1, tol=1e-6, max_iter=100,
                    random_state=0)
-    model.fit(x.reshape(-1, 1), sample_weight=weights)
+    with warnings.catch_warnings():     # fewer distinct clusters than k: handled below
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x.reshape(-1, 1), sample_weight=weights)
     return np.sort(model.cluster_centers_.ravel())
 
 

@@ -47,6 +47,8 @@ def wage_grid(levels):
 class Recipe:
     """Hooks the trainer calls; the default is scalar weights with uniform activation levels."""
 
+    calibrates_scale = True     # the trainer may widen activation ranges at the warm start
+
     def __init__(self, config, dataset, plans):
         self.config = config
         self.steps_per_epoch = math.ceil(len(dataset.y_train) / config.batch)
@@ -82,10 +84,12 @@ class NMNF(Recipe):
         if method not in ("kmeans", "laplace"):
             raise OptionsError(f"nmnf clusters with kmeans or laplace, not {method!r}")
         layers = network.weighted
+        if isinstance(self.config.weight_levels, tuple) and not self.config.per_layer:
+            raise OptionsError("nmnf: one K per layer needs --per-layer codebooks")
         groups = [[layer] for layer in layers] if self.config.per_layer else [layers]
-        for members in groups:
+        for position, members in enumerate(groups):
             values = np.concatenate([np.concatenate([m.weight.ravel(), m.bias]) for m in members])
-            codebook = fit_codebook(values, self.config.weight_levels, method)
+            codebook = fit_codebook(values, self.config.codewords(position), method)
             for member in members:
                 member.weight[...] = quantize(member.weight, codebook)
                 member.bias[...] = quantize(member.bias, codebook)
@@ -102,7 +106,7 @@ class NMNF(Recipe):
 class TBNU(Recipe):
     def __init__(self, config, dataset, plans):
         super().__init__(config, dataset, plans)
-        for name in (config.weight_codebook, config.act_codebook):
+        for name in (config.weight_codebook, config.act_codebook, config.input_codebook):
             if name not in CODEBOOK_METHODS:
                 raise OptionsError(f"unknown codebook {name!r}; choose from "
                                    f"{', '.join(CODEBOOK_METHODS)}")
@@ -112,7 +116,8 @@ class TBNU(Recipe):
         """A thresholds quantizer with ``act_levels`` adaptive levels on the raw input."""
         span = max(abs(spec.raw_min), abs(spec.raw_max), 1)
         codebook = fit_codebook(values[raw_train.ravel() - spec.raw_min],
-                                self.config.act_levels, self.config.act_codebook)
+                                self.config.input_levels or self.config.act_levels,
+                                self.config.input_codebook)
         thresholds = np.ceil((codebook[:-1] + codebook[1:]) / 2 * span).astype(np.int64)
         quantized = InputSpec(shape=spec.shape, raw_min=spec.raw_min, raw_max=spec.raw_max,
                               quantizer="thresholds", thresholds=thresholds)
@@ -122,9 +127,9 @@ class TBNU(Recipe):
         return quantize(layer.weight, self.codebooks[id(layer)])
 
     def _fit_weights(self, network):
-        for layer in network.weighted:
+        for position, layer in enumerate(network.weighted):
             self.codebooks[id(layer)] = fit_codebook(layer.weight.ravel(),
-                                                     self.config.weight_levels,
+                                                     self.config.codewords(position),
                                                      self.config.weight_codebook)
             layer.weight_view = self._view
 
@@ -152,10 +157,7 @@ class TBNU(Recipe):
 
 
 class WAGE(Recipe):
-    def __init__(self, config, dataset, plans):
-        super().__init__(config, dataset, plans)
-        self.grid = wage_grid(config.weight_levels)
-        self.scales = {}
+    calibrates_scale = False    # WAGE's scale is its own constant power of two
 
     def activation(self, layer):
         scale = 2.0 ** -round(math.log2(max(1.0, math.sqrt(layer.fan_in) * 0.5)))
@@ -163,13 +165,13 @@ class WAGE(Recipe):
         return Activation("hard_tanh", grid, scale=scale)
 
     def _view(self, layer):
-        return quantize(layer.weight, self.grid)
+        return quantize(layer.weight, self.codebooks[id(layer)])
 
     def attach(self, network, x_train):
-        for layer in network.weighted:
+        for position, layer in enumerate(network.weighted):
             layer.weight[...] = np.clip(layer.weight, -1, 1)
             layer.weight_view = self._view
-            self.codebooks[id(layer)] = self.grid
+            self.codebooks[id(layer)] = wage_grid(self.config.codewords(position))
 
     def on_step(self, network, step, x_train):
         for layer in network.weighted:
@@ -206,17 +208,18 @@ class PQ(Recipe):
 
     def _quantize(self, network, x_train):
         d = self.config.group
-        for layer, x in zip(network.weighted, network.trace_inputs(x_train[:1024]),
-                            strict=True):
+        for position, (layer, x) in enumerate(zip(
+                network.weighted, network.trace_inputs(x_train[:1024]), strict=True)):
+            codewords = self.config.codewords(position)
             second = np.mean(layer.inputs_matrix(x) ** 2, axis=0) + 1e-6    # (fan_in,)
             metric = np.broadcast_to(second.reshape(1, -1, d),
                                      (layer.outputs, layer.fan_in // d, d)).reshape(-1, d)
             subvectors = self._subvectors(layer)
-            if len(subvectors) < self.config.weight_levels:
+            if len(subvectors) < codewords:
                 raise OptionsError(f"a layer has {len(subvectors)} sub-vectors, fewer than "
-                                   f"K = {self.config.weight_levels} codewords")
+                                   f"K = {codewords} codewords")
             codebook, assignment = fit_product_codebook(
-                subvectors, self.config.weight_levels, metric_weights=metric,
+                subvectors, codewords, metric_weights=metric,
                 seed=self.config.seed)
             self.codebooks[id(layer)] = codebook
             self.assignments[id(layer)] = assignment

@@ -18,7 +18,7 @@ from ..arch import parse_arch
 from ..export import FloatNetwork, FloatWeighted, export, float_forward
 from ..spec import Flatten as SpecFlatten
 from ..spec import MaxPool as SpecMaxPool
-from .network import Adam, Continuous, Conv, Dense, Flatten, MaxPool, Network
+from .network import Activation, Adam, Continuous, Conv, Dense, Flatten, MaxPool, Network
 from .recipes import RECIPES, make_recipe
 
 __all__ = ["TrainConfig", "TrainResult", "train", "build_network", "input_values"]
@@ -34,7 +34,7 @@ class TrainConfig:
     arch: str
     recipe: str
     act_levels: int
-    weight_levels: int
+    weight_levels: int | tuple     # K, or one K per weighted layer
     group: int = 1
     seed: int = 0
     epochs: int = 60
@@ -48,6 +48,19 @@ class TrainConfig:
     float_epochs: int | None = None
     quantized_lr: float | None = None
     distill: float = 0.9
+    input_levels: int | None = None
+    input_codebook: str = "kmeans"
+
+    def __post_init__(self):
+        if isinstance(self.weight_levels, (list, tuple)):
+            levels = tuple(int(k) for k in self.weight_levels)
+            object.__setattr__(self, "weight_levels", levels[0] if len(levels) == 1 else levels)
+
+    def codewords(self, position):
+        """K of the weighted layer at ``position`` (0 = first)."""
+        if isinstance(self.weight_levels, tuple):
+            return self.weight_levels[position]
+        return self.weight_levels
 
     def validate(self):
         if self.recipe not in RECIPES:
@@ -55,8 +68,10 @@ class TrainConfig:
                                f"{', '.join(RECIPES)}")
         if self.act_levels < 2:
             raise OptionsError(f"--act-levels must be >= 2, not {self.act_levels}")
-        if self.weight_levels < 2:
-            raise OptionsError(f"--weight-levels must be >= 2, not {self.weight_levels}")
+        levels = self.weight_levels if isinstance(self.weight_levels, tuple) else \
+            (self.weight_levels,)
+        if min(levels) < 2:
+            raise OptionsError(f"--weight-levels must be >= 2, not {min(levels)}")
         if self.group < 1:
             raise OptionsError(f"--group must be >= 1, not {self.group}")
         if self.group > 1 and self.recipe != "pq":
@@ -147,6 +162,30 @@ def accuracy(network, x, y):
     return float(np.mean(network.forward(x).argmax(axis=1) == y))
 
 
+def warm_start(network, float_net, x, *, calibrate=True):
+    """Copy the float baseline's weights; optionally widen each activation's range.
+
+    With ``calibrate``, each discretized activation gets the scale ``s >= 1`` that maps the
+    99th percentile of the float pre-activations (of ``|z|``, or of ``z`` for a non-negative
+    non-linearity) to the top of the non-linearity's range, so the A levels cover the values
+    that occur; the next weighted layer's weights are divided by ``s`` so that, in the linear
+    region, the network computes what the float model did.
+    """
+    carry = 1.0
+    for quantized, trained in zip(network.layers, float_net.layers, strict=True):
+        if isinstance(quantized, Dense):
+            quantized.weight[...] = trained.weight / carry
+            quantized.bias[...] = trained.bias
+            carry = 1.0
+        elif isinstance(quantized, Activation) and calibrate:
+            f = quantized.nonlinearity
+            spread = np.abs(x) if f.lo < 0 else np.maximum(x, 0)
+            top = float(np.percentile(spread, 99))
+            carry = max(1.0, f.hi / top) if top > 0 else 1.0
+            quantized.scale *= carry
+        x = trained.forward(x)
+
+
 def _float_network(network, recipe, spec, input_vals):
     """The trained quantized network as a :class:`FloatNetwork` for export."""
     layers = []
@@ -178,6 +217,10 @@ def train(dataset, config, *, progress=None):
     """
     config.validate()
     plans = parse_arch(config.arch, dataset.input.shape)
+    weighted = sum(plan.kind in ("dense", "conv") for plan in plans)
+    if isinstance(config.weight_levels, tuple) and len(config.weight_levels) != weighted:
+        raise OptionsError(f"--weight-levels: {len(config.weight_levels)} values for "
+                           f"{weighted} weighted layers")
     if plans[-1].outputs != dataset.classes:
         raise OptionsError(f"arch: the last layer has {plans[-1].outputs} outputs, the "
                            f"{dataset.name} dataset has {dataset.classes} classes")
@@ -196,9 +239,7 @@ def train(dataset, config, *, progress=None):
     spec, input_vals = recipe.input_quantizer(dataset.input, values, dataset.x_train)
     q_train = input_vals[_indices(spec, dataset.x_train)]
     network = build_network(plans, np.random.default_rng(config.seed), recipe.activation)
-    for trained, layer in zip(float_net.weighted, network.weighted, strict=True):
-        layer.weight[...] = trained.weight          # warm start from the float baseline
-        layer.bias[...] = trained.bias
+    warm_start(network, float_net, x_train, calibrate=recipe.calibrates_scale)
     recipe.attach(network, q_train)
     targets = np.eye(dataset.classes)[dataset.y_train]
     if config.distill:      # soft targets: half the labels, half the float model's beliefs
@@ -213,7 +254,8 @@ def train(dataset, config, *, progress=None):
     calibration = dataset.x_train[:1024]
     meta = {"recipe": config.recipe, "seed": config.seed, "arch": config.arch,
             "dataset": dataset.describe(), "act_levels": config.act_levels,
-            "weight_levels": config.weight_levels, "group": config.group,
+            "weight_levels": config.weight_levels, "input_levels": spec.levels,
+            "group": config.group,
             "nonlinearity": config.nonlinearity}
     model = export(float_model, calibration=calibration, agreement=EXPORT_AGREEMENT,
                    margin_bits=EXPORT_MARGIN_BITS, meta=meta)
