@@ -4,7 +4,9 @@
 Run: ``.venv/bin/python bench/sweep_tables.py [--epochs E] [--seeds N] [--jobs J]``
 Writes ``bench/table_sweep.csv`` (one row per recipe, A, K, seed) and ``bench/table_sweep.png``
 (integer-reference test accuracy against the largest table's entries, mean over seeds, one line
-per recipe, the float model as a dashed line). The pq recipe uses group d = 2.
+per recipe, the float model as a dashed line). Settings as ``nomul train --dataset digits``
+(clipped ReLU, 60 epochs); nmnf with per-layer codebooks, pq with group d = 2, wage with its own
+hard-tanh grid.
 """
 
 import argparse
@@ -35,7 +37,8 @@ def run_one(job):
     start = time.perf_counter()
     result = train(load_dataset("digits"), TrainConfig(
         arch="64-64-32-10", recipe=recipe, act_levels=act_levels, weight_levels=weight_levels,
-        group=group, seed=seed, epochs=epochs))
+        group=group, seed=seed, epochs=epochs, nonlinearity="clipped_relu",
+        per_layer=recipe == "nmnf"))
     info = model_info(result.model)
     return {"recipe": recipe, "act_levels": act_levels, "weight_levels": weight_levels,
             "group": group, "seed": seed,
