@@ -86,7 +86,7 @@ def run_stream(dut, payloads, *, i=None, o=None, idle=0.0, stall=0.0, seed=0,
         for payload in payloads:
             while rng.random() < idle:
                 await ctx.tick()
-            ctx.set(i.payload, payload)
+            ctx.set(Value.cast(i.payload), payload)
             ctx.set(i.valid, 1)
             await ctx.tick().until(i.ready)
             run.input_cycles.append(cycle[0])
