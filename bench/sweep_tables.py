@@ -3,8 +3,9 @@
 
 Run: ``.venv/bin/python bench/sweep_tables.py [--epochs E] [--seeds N] [--jobs J]``
 Writes ``bench/table_sweep.csv`` (one row per recipe, A, K, seed) and ``bench/table_sweep.png``
-(integer-reference test accuracy against the largest table's entries, mean over seeds, one line
-per recipe, the float model as a dashed line). Settings as ``nomul train --dataset digits``
+(integer-reference test accuracy against the product-table entries of all layers, mean over
+seeds; each recipe's configurations as dots and its best-per-size front as a line; the float
+model as a dashed line). Settings as ``nomul train --dataset digits``
 (clipped ReLU, 60 epochs); nmnf with per-layer codebooks, pq with group d = 2, wage with its own
 hard-tanh grid.
 """
@@ -50,6 +51,16 @@ def run_one(job):
             "seconds": round(time.perf_counter() - start, 1)}
 
 
+def _pareto(points):
+    """Points not beaten by a smaller table with at least the same accuracy, by size."""
+    front, best = [], -1.0
+    for x, y in sorted(points):
+        if y > best:
+            front.append((x, y))
+            best = y
+    return front
+
+
 def plot(rows, path):
     import matplotlib
 
@@ -57,29 +68,40 @@ def plot(rows, path):
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(8, 5))
-    for recipe in RECIPES:
-        points = {}
+    for recipe, colour in zip(RECIPES, ("C0", "C1", "C2", "C3"), strict=True):
+        runs = {}
         for row in rows:
             if row["recipe"] == recipe:
-                key = (row["act_levels"], row["weight_levels"])
-                points.setdefault(key, []).append(row)
-        if not points:
+                runs.setdefault((row["act_levels"], row["weight_levels"]), []).append(row)
+        if not runs:
             continue
-        xs = [np.mean([r["max_table_entries"] for r in group]) for group in points.values()]
-        ys = [100 * np.mean([r["int_accuracy"] for r in group]) for group in points.values()]
-        order = np.argsort(xs)
-        axis.plot(np.array(xs)[order], np.array(ys)[order], "o-", label=recipe, alpha=0.8)
+        points = [(float(np.mean([r["table_entries"] for r in group])),
+                   100 * float(np.mean([r["int_accuracy"] for r in group])))
+                  for group in runs.values()]
+        xs, ys = zip(*points, strict=True)
+        axis.scatter(xs, ys, color=colour, alpha=0.35, s=18)
+        front = _pareto(points)
+        axis.plot(*zip(*front, strict=True), "o-", color=colour, label=f"{recipe} (best per size)")
     float_accuracy = 100 * np.mean([r["float_accuracy"] for r in rows])
     axis.axhline(float_accuracy, linestyle="--", color="gray", label="float model")
     axis.set_xscale("log")
-    axis.set_xlabel("entries of the largest product table (A_in^d x K)")
+    axis.set_ylim(max(0, min(r["int_accuracy"] for r in rows) * 100 - 2), 100)
+    axis.set_xlabel("product-table entries, all layers")
     axis.set_ylabel("integer-reference test accuracy (%)")
-    axis.set_title("digits 64-64-32-10: accuracy vs table size, A in {2,3,4,8,16} x K in "
-                   "{2,4,8,16,32}")
-    axis.legend()
+    axis.set_title("digits 64-64-32-10, A in {2,3,4,8,16} x K in {2,4,8,16,32}")
+    axis.legend(loc="lower right")
     axis.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
+
+
+def _read_csv(path):
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        for key in FIELDS[1:]:
+            row[key] = float(row[key])
+    return rows
 
 
 def main():
@@ -88,7 +110,12 @@ def main():
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=HERE / "table_sweep")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw the PNG from an existing CSV")
     args = parser.parse_args()
+    if args.plot_only:
+        plot(_read_csv(args.out.with_suffix(".csv")), args.out.with_suffix(".png"))
+        return
     jobs = [(recipe, a, k, seed, args.epochs) for recipe, a, k, seed in
             itertools.product(RECIPES, ACT_LEVELS, WEIGHT_LEVELS, range(args.seeds))]
     rows = []
