@@ -155,7 +155,7 @@ def _cmd_eval(args):
     name = args.dataset or model.meta.get("dataset", {}).get("name")
     if name is None:
         raise OptionsError(f"{args.model}: no dataset recorded in the model; pass --dataset")
-    dataset = load_dataset(name)
+    dataset = load_dataset(name).reshaped(model.input.shape)
     predictions = reference.run(model, dataset.x_test)
     accuracy = float(np.mean(predictions == dataset.y_test))
     if args.json:

@@ -192,3 +192,15 @@ def test_warm_start_calibration_keeps_the_float_function_where_nothing_clips():
     assert unclipped.sum() > 20
     assert np.allclose(quantized.forward(x)[unclipped], float_net.forward(x)[unclipped],
                        atol=1e-3)
+
+
+def test_conv2d_on_digits_reads_the_pixels_as_an_image(digits, tmp_path, capsys):
+    result = train(digits, TrainConfig(arch="1x8x8-c4k3p1-m2-10", recipe="tbnu", act_levels=3,
+                                       weight_levels=4, epochs=1))
+    assert result.model.input.shape == (1, 8, 8)
+    assert result.model.layers[0].kind == "conv2d"
+    path = save_model(result.model, tmp_path / "conv.npz")
+    assert main(["eval", str(path), "--json"]) == 0
+    import json
+
+    assert json.loads(capsys.readouterr().out)["accuracy"] == result.int_accuracy

@@ -55,18 +55,19 @@ def _input_shape(token):
 
 
 def parse_arch(text, input_shape=None):
-    """Plan the layers of ``text``; ``input_shape`` (the dataset's) must match the first token."""
+    """Plan the layers of ``text``.
+
+    ``input_shape`` (the dataset's) must have as many elements as the first token; the samples
+    are then read in C order as the token's shape (e.g. the 64 digits pixels as ``1x8x8``).
+    """
     tokens = [t for t in str(text).strip().lower().split("-")]
     if len(tokens) < 2 or any(not t for t in tokens):
         raise OptionsError(f"arch: {text!r} needs an input shape and at least one layer, "
                            f"e.g. 64-32-10")
     shape = _input_shape(tokens[0])
-    if input_shape is not None and tuple(input_shape) != shape and \
-            math.prod(input_shape) != math.prod(shape):
+    if input_shape is not None and math.prod(input_shape) != math.prod(shape):
         raise OptionsError(f"arch: input {tokens[0]} does not fit the data's shape "
                            f"{'x'.join(map(str, input_shape))}")
-    if input_shape is not None:
-        shape = tuple(input_shape) if len(shape) == 1 and len(input_shape) > 1 else shape
     plans = []
     for token in tokens[1:]:
         plan = _plan(token, shape)

@@ -23,8 +23,10 @@
   numpy's and Python's global random state; both are restored afterwards.
 """
 
+import dataclasses
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +57,19 @@ class Dataset:
     y_test: np.ndarray
     classes: int
     split: str
+
+    def reshaped(self, shape):
+        """The same samples read (C order) as ``shape``, e.g. 64 pixels as (1, 8, 8)."""
+        shape = tuple(int(n) for n in shape)
+        if shape == self.input.shape:
+            return self
+        if math.prod(shape) != self.input.elements:
+            raise OptionsError(f"{self.name} samples have {self.input.elements} elements, not "
+                               f"{math.prod(shape)} as in shape {shape}")
+        spec = dataclasses.replace(self.input, shape=shape)
+        return dataclasses.replace(
+            self, input=spec, x_train=self.x_train.reshape(len(self.x_train), *shape),
+            x_test=self.x_test.reshape(len(self.x_test), *shape))
 
     def describe(self):
         return {"name": self.name, "split": self.split, "train": int(len(self.y_train)),

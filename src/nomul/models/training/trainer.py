@@ -217,6 +217,7 @@ def train(dataset, config, *, progress=None):
     """
     config.validate()
     plans = parse_arch(config.arch, dataset.input.shape)
+    dataset = dataset.reshaped(plans[0].in_shape)
     weighted = sum(plan.kind in ("dense", "conv") for plan in plans)
     if isinstance(config.weight_levels, tuple) and len(config.weight_levels) != weighted:
         raise OptionsError(f"--weight-levels: {len(config.weight_levels)} values for "
