@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: MIT
+"""The one place where an integer model becomes gateware parameters (plain ints and tuples).
+
+Gateware components never see model objects or numpy arrays; this module reads a
+:class:`~nomul.models.spec.IntegerModel` and the :class:`~nomul.gateware.options.BuildOptions`
+and hands each component the tuples it needs.
+"""
+
+import numpy as np
+
+from ..errors import OptionsError
+from ..models import reference
+from ..models.spec import Conv, Dense
+from .layers import UnrolledLayer
+from .tables import dense_groups
+
+__all__ = ["connectivity", "activation_params", "unrolled_layer"]
+
+
+def connectivity(layer, in_shape):
+    """``(groups, outputs)`` of a weighted layer as :class:`UnrolledLayer` expects them.
+
+    Dense: consecutive groups, output ``o`` uses ``(g, weight_index[o][g])`` for every g.
+    Conv: the groups of every output position (element positions in the C-order input
+    tensor; padded groups left out, as they contribute exactly 0), outputs in C order
+    ``(channel, *position)``.
+    """
+    index = layer.weight_index
+    if isinstance(layer, Dense):
+        groups = dense_groups(layer.fan_in, layer.group)
+        outputs = tuple(tuple((g, int(index[o, g])) for g in range(layer.n_groups))
+                        for o in range(layer.out_channels))
+        return groups, outputs
+    elements = np.arange(int(np.prod(in_shape))).reshape(1, *in_shape)
+    taps = reference.patches(elements, layer.kernel, layer.stride, layer.padding)[0]
+    groups, number, per_position = [], {}, []
+    for patch in taps:                                   # one output position
+        terms = []
+        for g in range(layer.n_groups):
+            members = tuple(int(e) for e in patch[g * layer.group:(g + 1) * layer.group])
+            if reference.PADDED in members:
+                continue
+            if members not in number:
+                number[members] = len(groups)
+                groups.append(members)
+            terms.append((g, number[members]))
+        per_position.append(terms)
+    outputs = tuple(tuple((gid, int(index[o, g])) for g, gid in terms)
+                    for o in range(layer.out_channels) for terms in per_position)
+    return tuple(groups), outputs
+
+
+def activation_params(layer, outputs):
+    """The activation tuple of :class:`UnrolledLayer` for ``outputs`` accumulators."""
+    act = layer.activation
+    if act.kind != "thresholds":
+        return (act.kind,)
+    thresholds = act.thresholds
+    per_channel = outputs // layer.out_channels
+    if thresholds.ndim == 1:
+        rows = (tuple(int(t) for t in thresholds),) * outputs
+    else:          # per output channel; conv outputs are (channel, position) in C order
+        rows = tuple(tuple(int(t) for t in thresholds[o // per_channel])
+                     for o in range(outputs))
+    return ("thresholds", rows)
+
+
+def unrolled_layer(layer, in_shape, options):
+    """An :class:`UnrolledLayer` for a dense or conv layer reading a tensor of ``in_shape``."""
+    if not isinstance(layer, (Dense, Conv)):
+        raise OptionsError(f"{layer.kind} has no weights to unroll")
+    groups, outputs = connectivity(layer, in_shape)
+    per_channel = len(outputs) // layer.out_channels
+    bias = tuple(int(layer.bias[o // per_channel]) for o in range(len(outputs)))
+    return UnrolledLayer(
+        tuple(tuple(int(v) for v in row) for row in layer.table), groups, outputs, bias,
+        activation_params(layer, len(outputs)), in_levels=layer.in_levels,
+        n_inputs=int(np.prod(in_shape)), register_every=options.register_every,
+        threshold_method=options.threshold_method)

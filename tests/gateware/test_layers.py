@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: MIT
+"""Unrolled layers (dense and conv, every activation) against the reference, with stalls."""
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers.strategies import integer_models, random_raw
+from nomul.gateware.compile import unrolled_layer
+from nomul.gateware.options import LayerOptions
+from nomul.models import reference
+from nomul.models.spec import Conv, Dense
+from nomul.numeric import index_width
+from nomul.sim.streams import pack, run_stream, unpack
+
+
+def _check_layers(model, seed, options, *, idle=0.2, stall=0.2):
+    """Every weighted layer of ``model``, fed the reference's own input indices."""
+    raw = random_raw(model, np.random.default_rng(seed), 8)
+    _, inputs, traces = reference.run(model, raw, trace=True)
+    for position, (layer, trace) in enumerate(zip(model.layers, traces, strict=True)):
+        if isinstance(layer, (Dense, Conv)):
+            dut = unrolled_layer(layer, model.shapes[position], options)
+            words = [pack(v.ravel(), index_width(model.levels[position])) for v in inputs]
+            run = run_stream(dut, words, idle=idle, stall=stall, seed=seed)
+            expected = trace.out.reshape(len(raw), -1) if trace.out.ndim > 1 else trace.out
+            if layer.activation.kind == "argmax":
+                got = run.outputs
+            elif layer.activation.kind == "raw":
+                got = [unpack(word, dut.acc_shape.width, expected.shape[1],
+                              signed=dut.acc_shape.signed) for word in run.outputs]
+            else:
+                got = [unpack(word, index_width(layer.out_levels), expected.shape[1])
+                       for word in run.outputs]
+            assert got == expected.tolist()
+            if idle == stall == 0:
+                assert set(run.latencies) == {dut.latency} and set(run.intervals) == {1}
+        inputs = trace.out
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=integer_models(), seed=st.integers(0, 1000))
+def test_unrolled_layers_match_the_reference_under_stalls(model, seed):
+    _check_layers(model, seed, LayerOptions())
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=integer_models(), register_every=st.integers(0, 3),
+       method=st.sampled_from(["parallel", "search"]))
+def test_unrolled_latency_is_as_stated_for_every_pipelining(model, register_every, method):
+    options = LayerOptions(register_every=register_every, threshold_method=method)
+    _check_layers(model, 0, options, idle=0.0, stall=0.0)

@@ -1,0 +1,148 @@
+# amaranth: UnusedElaboratable=no
+# SPDX-License-Identifier: MIT
+"""Threshold units against the reference's threshold_count: values at, just below and just
+above every threshold, duplicate thresholds, signed and unsigned inputs, stalls."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import signed, unsigned
+
+from nomul.gateware.threshold import ThresholdBank, ThresholdUnit
+from nomul.models.reference import threshold_count
+from nomul.numeric import index_width
+from nomul.sim.streams import pack, run_stream, unpack
+
+
+def _limits(shape):
+    if shape.signed:
+        return -(1 << (shape.width - 1)), (1 << (shape.width - 1)) - 1
+    return 0, (1 << shape.width) - 1
+
+
+def _rows(rng, shape, n_out, n_thr, *, shared, spread=0):
+    """Ascending rows with duplicates, within (or, with ``spread``, beyond) the shape's range."""
+    lo, hi = _limits(shape)
+    rows = []
+    for _ in range(1 if shared else n_out):
+        row = np.sort(rng.integers(lo - spread, hi + 1 + spread, size=n_thr))
+        if n_thr > 2:                                         # force a run of duplicates
+            row[1:3] = row[1]
+        rows.append(tuple(int(t) for t in row))
+    return tuple(rows * n_out) if shared else tuple(rows)
+
+
+def _vectors(rng, shape, rows, extra=8):
+    """Per output: every threshold and its neighbours (clipped to the shape), the shape's
+    extremes, and a few random values; element j of vector k is row j's k-th value."""
+    lo, hi = _limits(shape)
+    columns = []
+    for row in rows:
+        values = sorted({min(max(t + d, lo), hi) for t in row for d in (-1, 0, 1)} | {lo, hi})
+        values += [int(v) for v in rng.integers(lo, hi + 1, size=extra)]
+        columns.append(list(rng.permutation(values)))
+    count = max(len(c) for c in columns)
+    return [[int(c[k % len(c)]) for c in columns] for k in range(count)]
+
+
+def _run(dut, vectors, **kwargs):
+    width = dut.in_shape.width
+    run = run_stream(dut, [pack(v, width) for v in vectors], **kwargs)
+    n_out = len(dut.thresholds)
+    return [unpack(word, dut.out_shape.width, n_out) for word in run.outputs], run
+
+
+CASES = [  # (in_shape, outputs, thresholds per output, shared)
+    (signed(8), 3, 1, False),
+    (unsigned(6), 2, 2, True),
+    (signed(10), 4, 7, False),
+    (unsigned(9), 2, 8, False),
+    (signed(12), 3, 15, True),
+    (signed(7), 2, 20, False),
+]
+
+
+@pytest.mark.parametrize("method", ["parallel", "search"])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_bank_matches_threshold_count_under_stalls(method, case):
+    shape, n_out, n_thr, shared = CASES[case]
+    rng = np.random.default_rng(100 + case)
+    rows = _rows(rng, shape, n_out, n_thr, shared=shared)
+    dut = ThresholdBank(rows, in_shape=shape, method=method)
+    vectors = _vectors(rng, shape, rows)
+    out, _ = _run(dut, vectors, idle=0.3, stall=0.4, seed=case)
+    assert out == threshold_count(np.array(vectors), np.array(rows)).tolist()
+
+
+@pytest.mark.parametrize("method", ["parallel", "search"])
+@pytest.mark.parametrize("n_thr", [1, 2, 3, 4, 7, 8, 16, 20])
+def test_bank_latency_and_throughput(method, n_thr):
+    rng = np.random.default_rng(n_thr)
+    shape = signed(9)
+    rows = _rows(rng, shape, 2, n_thr, shared=False)
+    dut = ThresholdBank(rows, in_shape=shape, method=method)
+    expected = 1 if method == "parallel" else max(1, int(np.ceil(np.log2(n_thr + 1))))
+    assert (dut.latency, dut.ii) == (expected, 1)
+    assert dut.out_shape == unsigned(index_width(n_thr + 1))
+    vectors = _vectors(rng, shape, rows, extra=0)[:30]
+    out, run = _run(dut, vectors)
+    assert out == threshold_count(np.array(vectors), np.array(rows)).tolist()
+    assert set(run.latencies) == {dut.latency}
+    assert set(run.intervals) == {1}
+
+
+@pytest.mark.parametrize("method", ["parallel", "search"])
+def test_bank_all_equal_and_out_of_range_thresholds(method):
+    shape = signed(5)                                          # -16 .. 15
+    rows = ((3, 3, 3, 3, 3), (-40, -16, 15, 16, 99), (-99, -50, -17, -17, -16),
+            (16, 17, 30, 100, 100))
+    dut = ThresholdBank(rows, in_shape=shape, method=method)
+    vectors = [[v] * len(rows) for v in range(-16, 16)]
+    out, _ = _run(dut, vectors, stall=0.3, seed=7)
+    assert out == threshold_count(np.array(vectors), np.array(rows)).tolist()
+
+
+def test_bank_accepts_numpy_thresholds_and_shapes():
+    rows = np.array([[-2, 0, 5], [1, 1, 2]], dtype=np.int64)
+    dut = ThresholdBank(rows, in_shape=range(-8, 8), method="search")
+    assert dut.thresholds == ((-2, 0, 5), (1, 1, 2))
+    assert all(type(t) is int for row in dut.thresholds for t in row)
+    assert dut.in_shape == signed(4)
+    vectors = [[-3, 0], [0, 1], [5, 2], [7, -8]]
+    out, _ = _run(dut, vectors)
+    assert out == [[0, 0], [2, 2], [3, 3], [3, 0]]
+
+
+@pytest.mark.parametrize("is_signed", [True, False])
+def test_scalar_unit_matches_threshold_count(is_signed):
+    thresholds = (-5, 0, 0, 7, 12) if is_signed else (0, 3, 3, 9, 30)
+    dut = ThresholdUnit(thresholds, width=6, is_signed=is_signed)
+    values = list(range(-32, 32) if is_signed else range(0, 64))
+    run = run_stream(dut, [v & 63 for v in values], idle=0.2, stall=0.3, seed=3)
+    assert run.outputs == threshold_count(np.array(values), np.array(thresholds)).tolist()
+    run = run_stream(dut, [v & 63 for v in values[:20]])
+    assert set(run.latencies) == {dut.latency} and set(run.intervals) == {1}
+
+
+@pytest.mark.parametrize("thresholds, kwargs, error, message", [
+    (((3, 1),), {}, ValueError, "ascending"),
+    (((0, 1), (2, 1)), {}, ValueError, r"thresholds\[1\] must be ascending"),
+    ((), {}, ValueError, "at least one row"),
+    (((),), {}, ValueError, r"thresholds\[0\] is empty"),
+    (((0, 1), (2,)), {}, ValueError, "same count"),
+    (((0, 1.5),), {}, TypeError, r"thresholds\[0\]\[1\]"),
+    ((1, 2), {}, TypeError, r"thresholds\[0\]"),
+    (((0, 1),), {"method": "linear"}, ValueError, "method"),
+    (((0, 1),), {"in_shape": "eight"}, TypeError, "in_shape"),
+    (((0, 1),), {"in_shape": 0}, ValueError, "in_shape"),
+])
+def test_bank_bad_arguments_are_refused(thresholds, kwargs, error, message):
+    kwargs = {"in_shape": signed(8), **kwargs}
+    with pytest.raises(error, match=message):
+        ThresholdBank(thresholds, **kwargs)
+
+
+def test_unit_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="ascending"):
+        ThresholdUnit((2, 1), width=4)
+    with pytest.raises(ValueError, match="at least one"):
+        ThresholdUnit((), width=4)
