@@ -1,0 +1,97 @@
+# amaranth: UnusedElaboratable=no
+# SPDX-License-Identifier: MIT
+"""InputQuantizer against :func:`nomul.models.reference.quantize_input`."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Shape
+
+from nomul.gateware.quantizer import InputQuantizer
+from nomul.models.reference import quantize_input
+from nomul.models.spec import InputSpec
+from nomul.sim.streams import pack, run_stream, unpack
+
+CASES = {
+    "identity-unsigned": dict(shape=(2, 3), raw_min=0, raw_max=16),
+    "identity-offset": dict(shape=(4,), raw_min=3, raw_max=9),
+    "identity-signed": dict(shape=(5,), raw_min=-8, raw_max=7),
+    # ties, a threshold below the range (always met) and one above it (never met)
+    "thresholds-signed": dict(shape=(3,), raw_min=-100, raw_max=100,
+                              thresholds=np.array([-120, -20, 0, 0, 37, 101])),
+    "thresholds-unsigned": dict(shape=(2, 2), raw_min=0, raw_max=255,
+                                thresholds=[0, 64, 128, 192, 255]),
+}
+
+STALLS = [(0.0, 0.0), (0.4, 0.5)]
+
+
+def _spec(case):
+    quantizer = "identity" if case.get("thresholds") is None else "thresholds"
+    return InputSpec(quantizer=quantizer, **case)
+
+
+def _quantizer(spec):
+    thresholds = None if spec.thresholds is None else spec.thresholds
+    return InputQuantizer(spec.elements, raw_min=spec.raw_min, raw_max=spec.raw_max,
+                          thresholds=thresholds)
+
+
+@pytest.mark.parametrize("idle,stall", STALLS)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_matches_reference(name, idle, stall):
+    spec = _spec(CASES[name])
+    dut = _quantizer(spec)
+    rng = np.random.default_rng(7)
+    raw = rng.integers(spec.raw_min, spec.raw_max + 1, size=(24, *spec.shape))
+    raw[0] = spec.raw_min                              # both ends of the range
+    raw[1] = spec.raw_max
+    if spec.thresholds is not None:                    # every threshold inside the range
+        inside = [int(t) for t in spec.thresholds if spec.raw_min <= t <= spec.raw_max]
+        raw[2].flat[:len(inside)] = inside[:spec.elements]
+    expected = quantize_input(spec, raw).reshape(len(raw), -1)
+    raw_width = Shape.cast(dut.raw_shape).width
+    index_width = Shape.cast(dut.index_shape).width
+    run = run_stream(dut, [pack(r.ravel(), raw_width) for r in raw], idle=idle, stall=stall)
+    got = [unpack(word, index_width, spec.elements) for word in run.outputs]
+    assert got == expected.tolist()
+
+
+def test_shapes():
+    dut = InputQuantizer(3, raw_min=-8, raw_max=7)
+    assert dut.raw_shape == Shape(4, signed=True)
+    assert dut.index_shape == Shape(4, signed=False)
+    assert dut.levels == 16
+    dut = InputQuantizer(3, raw_min=0, raw_max=16)
+    assert dut.raw_shape == Shape(5, signed=False)
+    assert dut.index_shape == Shape(5, signed=False)
+    dut = InputQuantizer(1, raw_min=-128, raw_max=127, thresholds=(np.int64(-5), 0, 5))
+    assert dut.raw_shape == Shape(8, signed=True)
+    assert dut.index_shape == Shape(2, signed=False)
+    assert dut.thresholds == (-5, 0, 5) and type(dut.thresholds[0]) is int
+    assert InputQuantizer(2, raw_min=4, raw_max=4).index_shape == Shape(1, signed=False)
+
+
+def test_latency_and_ii():
+    spec = _spec(CASES["thresholds-signed"])
+    dut = _quantizer(spec)
+    raw = np.random.default_rng(1).integers(spec.raw_min, spec.raw_max + 1, size=(8, 3))
+    width = Shape.cast(dut.raw_shape).width
+    run = run_stream(dut, [pack(r, width) for r in raw])
+    assert set(run.latencies) == {dut.latency} == {1}
+    assert set(run.intervals) == {dut.ii} == {1}
+
+
+@pytest.mark.parametrize("args,kwargs,error", [
+    ((0,), dict(raw_min=0, raw_max=3), ValueError),
+    ((True,), dict(raw_min=0, raw_max=3), TypeError),
+    ((2.0,), dict(raw_min=0, raw_max=3), TypeError),
+    ((2,), dict(raw_min=4, raw_max=3), ValueError),
+    ((2,), dict(raw_min=0.5, raw_max=3), TypeError),
+    ((2,), dict(raw_min=0, raw_max=3, thresholds=()), ValueError),
+    ((2,), dict(raw_min=0, raw_max=3, thresholds=(2, 1)), ValueError),
+    ((2,), dict(raw_min=0, raw_max=3, thresholds=(1, 2.5)), TypeError),
+    ((2,), dict(raw_min=0, raw_max=3, thresholds=3), TypeError),
+])
+def test_bad_arguments(args, kwargs, error):
+    with pytest.raises(error):
+        InputQuantizer(*args, **kwargs)
