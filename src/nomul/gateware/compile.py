@@ -10,11 +10,11 @@ import numpy as np
 
 from ..errors import OptionsError
 from ..models import reference
-from ..models.spec import Conv, Dense
+from ..models.spec import Conv, Dense, MaxPool
 from .layers import UnrolledLayer
 from .tables import dense_groups
 
-__all__ = ["connectivity", "activation_params", "unrolled_layer"]
+__all__ = ["connectivity", "activation_params", "unrolled_layer", "build_network"]
 
 
 def connectivity(layer, in_shape):
@@ -77,3 +77,46 @@ def unrolled_layer(layer, in_shape, options):
         activation_params(layer, len(outputs)), in_levels=layer.in_levels,
         n_inputs=int(np.prod(in_shape)), register_every=options.register_every,
         threshold_method=options.threshold_method)
+
+
+def build_network(model, options):
+    """The :class:`NetworkTop` of ``model`` built as ``options`` say.
+
+    Returns ``(top, layers)``: the top component and, per model layer, a JSON-ready description
+    of what was built (architecture, latency, ii).
+    """
+    from ..numeric import index_width
+    from .network import NetworkTop
+    from .pool import MaxPool as PoolUnit
+    from .quantizer import InputQuantizer
+
+    spec = model.input
+    thresholds = None if spec.thresholds is None else tuple(int(t) for t in spec.thresholds)
+    stages = [InputQuantizer(spec.elements, raw_min=spec.raw_min, raw_max=spec.raw_max,
+                             thresholds=thresholds)]
+    names, described = ["quantizer"], []
+    for position, layer in enumerate(model.layers):
+        in_shape = model.shapes[position]
+        layer_options = options.for_layer(position)
+        entry = {"index": position, "kind": layer.kind}
+        if isinstance(layer, (Dense, Conv)):
+            if layer_options.arch != "unrolled":
+                raise OptionsError(f"layer {position}: the {layer_options.arch} architecture "
+                                   f"is not available yet; use --arch unrolled")
+            stage = unrolled_layer(layer, in_shape, layer_options)
+            entry.update(arch="unrolled", register_every=layer_options.register_every,
+                         threshold_method=layer_options.threshold_method,
+                         accumulator_bits=stage.acc_shape.width)
+        elif isinstance(layer, MaxPool):
+            stage = PoolUnit(in_shape, kernel=layer.kernel, stride=layer.stride,
+                             index_width=index_width(model.levels[position]))
+        else:                                  # flatten: the payload order is already C order
+            described.append({**entry, "latency": 0, "ii": 1})
+            continue
+        entry.update(latency=stage.latency, ii=stage.ii)
+        stages.append(stage)
+        names.append(f"layer_{position}_{layer.kind}")
+        described.append(entry)
+    top = NetworkTop(stages, elements=spec.elements, lanes=options.input_lanes,
+                     stage_names=names)
+    return top, described
