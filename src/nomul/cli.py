@@ -167,6 +167,34 @@ def _cmd_eval(args):
 
 
 
+def _cmd_build(args):
+    from .gateware.options import BuildOptions, LayerOptions
+    from .hw.verilog import build
+    from .models.modelfile import load_model, model_to_bytes
+
+    model = load_model(args.model)
+    options = BuildOptions(
+        default=LayerOptions(arch=args.arch, pe=args.pe, simd=args.simd,
+                             table_style=args.table_style, register_every=args.register_every,
+                             threshold_method=args.threshold_method),
+        input_lanes=args.input_lanes, name=args.name)
+    if args.input_lanes is not None and args.input_lanes > model.input.elements:
+        from .errors import OptionsError
+        raise OptionsError(f"--input-lanes {args.input_lanes} exceeds the "
+                           f"{model.input.elements} input elements")
+    manifest = build(model, options, args.output, model_bytes=model_to_bytes(model))
+    if args.json:
+        _print_json(manifest)
+        return 0
+    print(f"wrote {manifest['verilog']} (top {manifest['top']}) and "
+          f"{args.output}/manifest.json")
+    print(f"latency {manifest['latency']} cycles, II {manifest['ii']} cycles; input "
+          f"{manifest['input']['elements']} x {manifest['input']['bits']}-bit "
+          f"({manifest['input']['lanes']} per transfer), output "
+          f"{manifest['output']['kind']} ({manifest['output']['bits']} bits)")
+    return 0
+
+
 def _weight_levels(text):
     try:
         values = tuple(int(part) for part in text.split(","))
@@ -239,6 +267,22 @@ def build_parser():
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(handler=_cmd_eval)
 
+    build = commands.add_parser("build", help="Verilog and a manifest for a model")
+    build.add_argument("model")
+    build.add_argument("-o", "--output", required=True, help="output directory")
+    build.add_argument("--arch", default="unrolled", help="unrolled or folded")
+    build.add_argument("--pe", type=int, default=1, help="folded: outputs per cycle")
+    build.add_argument("--simd", type=int, default=1, help="folded: input groups per cycle")
+    build.add_argument("--input-lanes", type=int,
+                       help="input elements per transfer (default: the whole sample)")
+    build.add_argument("--name", default="nomul_top", help="top module name")
+    build.add_argument("--table-style", default="auto", help="auto, logic or block")
+    build.add_argument("--register-every", type=int, default=1,
+                       help="adder-tree levels between pipeline registers (0: output only)")
+    build.add_argument("--threshold-method", default="parallel", help="parallel or search")
+    build.add_argument("--json", action="store_true")
+    build.set_defaults(handler=_cmd_build)
+
     random = commands.add_parser(
         "random", help="a random integer model from fixed-seed codebooks (smoke tests, demos)")
     random.add_argument("--arch", default="64-64-32-10", help="architecture (default %(default)s)")
@@ -269,6 +313,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("nomul: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:                  # output piped into head and friends
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

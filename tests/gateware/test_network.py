@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: MIT
+"""Whole networks in the Amaranth simulator, 100 % identical to the reference."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers.strategies import integer_models, random_raw
+from nomul.gateware.compile import build_network
+from nomul.gateware.options import BuildOptions, LayerOptions
+from nomul.models import reference
+from nomul.numeric import Bounds
+from nomul.sim.streams import pack, run_stream, unpack
+
+
+def transfers(model, raw, lanes):
+    """Input words: each sample's elements in C order, ``lanes`` per transfer."""
+    bits = Bounds(model.input.raw_min, model.input.raw_max).width
+    words = []
+    for sample in raw.reshape(len(raw), -1):
+        padded = list(sample) + [0] * (-len(sample) % lanes)
+        words += [pack(padded[b:b + lanes], bits) for b in range(0, len(padded), lanes)]
+    return words
+
+
+def results(model, top, run):
+    """The top's outputs as reference-shaped values."""
+    if model.output == "argmax":
+        return run.outputs
+    shape = top.o.payload.shape()
+    return [unpack(word, shape.elem_shape.width, shape.length, signed=shape.elem_shape.signed)
+            for word in run.outputs]
+
+
+def expected(model, raw):
+    out = reference.run(model, raw)
+    return out.tolist() if model.output == "argmax" else out.reshape(len(raw), -1).tolist()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=integer_models(), seed=st.integers(0, 1000), lanes=st.integers(1, 5),
+       register_every=st.integers(0, 2))
+def test_random_unrolled_networks_match_the_reference(model, seed, lanes, register_every):
+    raw = random_raw(model, np.random.default_rng(seed), 6)
+    lanes = min(lanes, model.input.elements)
+    options = BuildOptions(default=LayerOptions(register_every=register_every),
+                           input_lanes=lanes)
+    top, _ = build_network(model, options)
+    run = run_stream(top, transfers(model, raw, lanes), count=len(raw), idle=0.2, stall=0.2,
+                     seed=seed)
+    assert results(model, top, run) == expected(model, raw)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=integer_models(), lanes=st.integers(1, 3))
+def test_network_latency_and_ii_are_as_stated(model, lanes):
+    raw = random_raw(model, np.random.default_rng(0), 8)
+    lanes = min(lanes, model.input.elements)
+    top, _ = build_network(model, BuildOptions(input_lanes=lanes))
+    run = run_stream(top, transfers(model, raw, lanes), count=len(raw))
+    beats = -(-model.input.elements // lanes)
+    last_transfer = run.input_cycles[beats - 1::beats]
+    assert [o - i for i, o in zip(last_transfer, run.output_cycles, strict=True)] == \
+        [top.latency] * len(raw)
+    assert set(np.diff(run.output_cycles)) == {top.ii}
+
+
+@pytest.mark.slow
+def test_trained_digits_mlp_over_the_whole_test_split():
+    from nomul.models.datasets import load_dataset
+    from nomul.models.training.trainer import TrainConfig, train
+
+    digits = load_dataset("digits")
+    model = train(digits, TrainConfig(arch="64-64-32-10", recipe="tbnu", act_levels=5,
+                                      weight_levels=8, epochs=3)).model
+    top, _ = build_network(model, BuildOptions())
+    run = run_stream(top, transfers(model, digits.x_test, 64), stall=0.1, seed=1)
+    assert run.outputs == reference.run(model, digits.x_test).tolist()
+    assert len(run.outputs) == 450
