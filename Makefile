@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/nomul train --dataset digits --arch 64-64-32-10 --recipe tbnu --act-levels 5 --weight-levels 8 --seed 0 -o $(DEMO)/digits.npz
 	$(BIN)/nomul info $(DEMO)/digits.npz
 	$(BIN)/nomul eval $(DEMO)/digits.npz
+	$(BIN)/nomul build $(DEMO)/digits.npz --arch unrolled -o $(DEMO)/unrolled
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

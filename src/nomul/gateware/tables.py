@@ -13,7 +13,7 @@ equals the model's mixed-radix address ``sum(i_j * A**j)``, otherwise the unreac
 simply never produced.
 """
 
-from amaranth.hdl import Cat, Const, Module, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -111,15 +111,11 @@ class ProductLookup(wiring.Component):
         m.d.comb += self.i.ready.eq(enable)
         with m.If(enable):
             m.d.sync += self.o.valid.eq(self.i.valid)
+        codes_by_value = [codes.get(code) for code in range(1 << (self._group * self.index_width))]
         for position, (g, k) in enumerate(self._pairs):
-            fields = [self.i.payload[e] for e in self._groups[g]]
-            code = Cat(*fields)
-            term = self.o.payload[position]
+            code = Cat(*(self.i.payload[e] for e in self._groups[g]))
+            column = Array(Const(0 if row is None else self._table[row][k], self.term_shape)
+                           for row in codes_by_value)
             with m.If(enable):
-                with m.Switch(code):
-                    for value, row in sorted(codes.items()):
-                        with m.Case(value):
-                            m.d.sync += term.eq(Const(self._table[row][k], self.term_shape))
-                    with m.Default():
-                        m.d.sync += term.eq(0)
+                m.d.sync += self.o.payload[position].eq(column[code])
         return m
