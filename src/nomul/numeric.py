@@ -25,7 +25,9 @@ def signed_width(lo, hi):
     if lo > hi:
         raise ValueError(f"empty range {lo}..{hi}")
     # n bits hold -2**(n-1) .. 2**(n-1)-1
-    return max(1, (-lo - 1).bit_length() + 1 if lo < 0 else 1, hi.bit_length() + 1)
+    low = (-lo - 1).bit_length() + 1 if lo < 0 else 1
+    high = hi.bit_length() + 1 if hi >= 0 else 1
+    return max(low, high)
 
 
 def index_width(levels):
