@@ -78,3 +78,47 @@ def test_trained_digits_mlp_over_the_whole_test_split():
     run = run_stream(top, transfers(model, digits.x_test, 64), stall=0.1, seed=1)
     assert run.outputs == reference.run(model, digits.x_test).tolist()
     assert len(run.outputs) == 450
+
+
+def _divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=integer_models(), data=st.data())
+def test_random_folded_networks_match_the_reference(model, data):
+    from nomul.models.spec import Dense
+
+    per_layer = []
+    for position, layer in enumerate(model.layers):
+        if isinstance(layer, Dense):
+            per_layer.append((position, LayerOptions(
+                arch="folded", pe=data.draw(st.sampled_from(_divisors(layer.out_channels))),
+                simd=data.draw(st.sampled_from(_divisors(layer.n_groups))),
+                register_every=data.draw(st.integers(0, 2)))))
+    top, described = build_network(model, BuildOptions(layers=tuple(per_layer)))
+    assert {entry["index"] for entry in described if entry.get("arch") == "folded"} == \
+        {position for position, _ in per_layer}
+    raw = random_raw(model, np.random.default_rng(7), 6)
+    lanes = model.input.elements
+    run = run_stream(top, transfers(model, raw, lanes), count=len(raw), idle=0.2, stall=0.2,
+                     seed=3)
+    assert results(model, top, run) == expected(model, raw)
+    steady = run_stream(top, transfers(model, raw, lanes), count=len(raw))
+    assert set(np.diff(steady.output_cycles)) == {top.ii}      # no bubbles at full rate
+
+
+@pytest.mark.slow
+def test_trained_digits_mlp_folded_over_the_whole_test_split():
+    from nomul.models.datasets import load_dataset
+    from nomul.models.training.trainer import TrainConfig, train
+
+    digits = load_dataset("digits")
+    model = train(digits, TrainConfig(arch="64-64-32-10", recipe="tbnu", act_levels=5,
+                                      weight_levels=8, epochs=3)).model
+    options = BuildOptions(default=LayerOptions(arch="folded", pe=2, simd=8))
+    top, _ = build_network(model, options)
+    assert top.ii == (64 // 8) * (64 // 2)
+    run = run_stream(top, transfers(model, digits.x_test, 64), stall=0.1, seed=1,
+                     max_cycles=2 * 450 * top.ii + 1000)
+    assert run.outputs == reference.run(model, digits.x_test).tolist()

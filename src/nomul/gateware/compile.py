@@ -11,10 +11,12 @@ import numpy as np
 from ..errors import OptionsError
 from ..models import reference
 from ..models.spec import Conv, Dense, MaxPool
+from .folded import FoldedDense
 from .layers import UnrolledLayer
 from .tables import dense_groups
 
-__all__ = ["connectivity", "activation_params", "unrolled_layer", "build_network"]
+__all__ = ["connectivity", "activation_params", "unrolled_layer", "folded_layer",
+           "build_network"]
 
 
 def connectivity(layer, in_shape):
@@ -79,6 +81,23 @@ def unrolled_layer(layer, in_shape, options):
         threshold_method=options.threshold_method)
 
 
+def folded_layer(layer, in_shape, options):
+    """A :class:`FoldedDense` (PE x SIMD engine) for a dense layer."""
+    if not isinstance(layer, Dense):
+        raise OptionsError(f"{layer.kind}: the folded architecture supports dense layers only; "
+                           f"build convolutions unrolled")
+    try:
+        return FoldedDense(tuple(tuple(int(v) for v in row) for row in layer.table),
+                           tuple(tuple(int(k) for k in row) for row in layer.weight_index),
+                           tuple(int(b) for b in layer.bias),
+                           activation_params(layer, layer.out_channels),
+                           in_levels=layer.in_levels, group=layer.group, pe=options.pe,
+                           simd=options.simd, table_style=options.table_style,
+                           register_every=options.register_every)
+    except ValueError as error:            # pe/simd that do not fit this layer
+        raise OptionsError(str(error)) from None
+
+
 def build_network(model, options):
     """The :class:`NetworkTop` of ``model`` built as ``options`` say.
 
@@ -100,12 +119,15 @@ def build_network(model, options):
         layer_options = options.for_layer(position)
         entry = {"index": position, "kind": layer.kind}
         if isinstance(layer, (Dense, Conv)):
-            if layer_options.arch != "unrolled":
-                raise OptionsError(f"layer {position}: the {layer_options.arch} architecture "
-                                   f"is not available yet; use --arch unrolled")
-            stage = unrolled_layer(layer, in_shape, layer_options)
-            entry.update(arch="unrolled", register_every=layer_options.register_every,
-                         threshold_method=layer_options.threshold_method,
+            folded = layer_options.arch == "folded" and isinstance(layer, Dense)
+            if folded:
+                stage = folded_layer(layer, in_shape, layer_options)
+                entry.update(arch="folded", pe=layer_options.pe, simd=layer_options.simd,
+                             table_style=stage.table_style)
+            else:                              # convolutions are always unrolled for now
+                stage = unrolled_layer(layer, in_shape, layer_options)
+                entry.update(arch="unrolled", threshold_method=layer_options.threshold_method)
+            entry.update(register_every=layer_options.register_every,
                          accumulator_bits=stage.acc_shape.width)
         elif isinstance(layer, MaxPool):
             stage = PoolUnit(in_shape, kernel=layer.kernel, stride=layer.stride,

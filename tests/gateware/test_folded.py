@@ -1,0 +1,223 @@
+# amaranth: UnusedElaboratable=no
+# SPDX-License-Identifier: MIT
+"""Folded (PE x SIMD) dense layers against the reference, under stalls, with measured timing.
+
+Every dense layer of hypothesis-drawn MLPs and a hand-made grouped layer (d = 2, three input
+levels) are run through :class:`~nomul.gateware.folded.FoldedDense` with random idle and stall
+cycles and compared with :func:`nomul.models.reference.weighted` plus the activation; without
+stalls the first result takes exactly ``latency`` cycles, later ones ``latency + ii - 1`` (they
+wait in the input buffer) and inputs are accepted every ``ii = nf * sf`` cycles.
+"""
+
+import re
+
+import numpy as np
+import pytest
+from amaranth.back import rtlil
+from amaranth.hdl import Fragment, Value
+from amaranth.sim import Simulator
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers.strategies import integer_models, random_raw
+from nomul.gateware.compile import activation_params, unrolled_layer
+from nomul.gateware.folded import BLOCK_THRESHOLD, FoldedDense
+from nomul.gateware.options import LayerOptions
+from nomul.models import reference
+from nomul.models.spec import Activation, Dense
+from nomul.numeric import index_width
+from nomul.sim.streams import pack, run_stream, unpack
+
+
+def _divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _folded(layer, pe, simd, **options):
+    """A :class:`FoldedDense` for a model :class:`Dense` layer (what the compile step passes)."""
+    return FoldedDense(layer.table.tolist(), layer.weight_index.tolist(), layer.bias.tolist(),
+                       activation_params(layer, layer.out_channels), in_levels=layer.in_levels,
+                       group=layer.group, pe=pe, simd=simd, **options)
+
+
+def _expected(layer, indices):
+    """The reference: accumulators, then the layer's activation, as lists."""
+    acc = reference.weighted(indices, layer)
+    kind = layer.activation.kind
+    if kind == "thresholds":
+        return reference.threshold_count(acc, layer.activation.thresholds).tolist()
+    return (reference.argmax(acc) if kind == "argmax" else acc).tolist()
+
+
+def _decode(dut, layer, words):
+    kind = layer.activation.kind
+    if kind == "argmax":
+        return list(words)
+    if kind == "raw":
+        return [unpack(w, dut.acc_shape.width, layer.out_channels, signed=dut.acc_shape.signed)
+                for w in words]
+    return [unpack(w, index_width(layer.out_levels), layer.out_channels) for w in words]
+
+
+def _check(dut, layer, indices, *, idle=0.2, stall=0.2, seed=0):
+    """Run ``indices`` through ``dut``; compare with the reference; check timing if unstalled."""
+    words = [pack(x, index_width(layer.in_levels)) for x in indices]
+    run = run_stream(dut, words, idle=idle, stall=stall, seed=seed)
+    assert _decode(dut, layer, run.outputs) == _expected(layer, indices)
+    if idle == stall == 0:
+        assert dut.ii == dut.nf * dut.sf
+        assert run.latencies == [dut.latency] + [dut.latency + dut.ii - 1] * (len(words) - 1)
+        assert run.intervals[1:] == [dut.ii] * (len(words) - 2)
+    return run
+
+
+@st.composite
+def _folding(draw, layer):
+    return dict(pe=draw(st.sampled_from(_divisors(layer.out_channels))),
+                simd=draw(st.sampled_from(_divisors(layer.n_groups))),
+                register_every=draw(st.integers(0, 2)),
+                table_style=draw(st.sampled_from(["auto", "logic", "block"])))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=integer_models(kinds=("mlp",)), seed=st.integers(0, 1000), data=st.data())
+def test_folded_dense_layers_match_the_reference_under_stalls(model, seed, data):
+    raw = random_raw(model, np.random.default_rng(seed), 6)
+    _, inputs, traces = reference.run(model, raw, trace=True)
+    for position, (layer, trace) in enumerate(zip(model.layers, traces, strict=True)):
+        folding = data.draw(_folding(layer), label=f"layer {position}")
+        dut = _folded(layer, **folding)
+        unrolled = unrolled_layer(layer, model.shapes[position], LayerOptions())
+        Fragment.get(unrolled, None)             # elaborated, so it is not reported unused
+        # a drop-in replacement for the unrolled layer
+        assert dut.i.payload.shape() == unrolled.i.payload.shape()
+        assert dut.o.payload.shape() == unrolled.o.payload.shape()
+        assert (dut.acc_shape, dut.kind) == (unrolled.acc_shape, unrolled.kind)
+        _check(dut, layer, inputs, seed=seed)
+        _check(dut, layer, inputs[:5], idle=0.0, stall=0.0)
+        inputs = trace.out
+
+
+def _grouped_layer(kind, *, levels=3, group=2, outputs=6, groups=4, codewords=5, seed=7):
+    """A dense layer with d = 2 over three input levels (unreachable group codes) and, for
+    thresholds, a different threshold row per output; small entries, so argmax ties happen."""
+    rng = np.random.default_rng(seed)
+    spread = 2 if kind == "argmax" else 60
+    table = rng.integers(-spread, spread + 1, size=(levels ** group, codewords))
+    weight_index = rng.integers(0, codewords, size=(outputs, groups))
+    bias = rng.integers(-spread, spread + 1, size=outputs)
+    if kind == "thresholds":
+        activation = Activation("thresholds",
+                                np.sort(rng.integers(-150, 150, size=(outputs, 3)), axis=1))
+    else:
+        activation = Activation(kind)
+    return Dense(in_levels=levels, group=group, table=table, weight_index=weight_index,
+                 bias=bias, activation=activation)
+
+
+FOLDINGS = [(6, 4), (1, 1), (2, 2), (3, 1), (1, 4)]     # fully parallel, fully serial, mixed
+
+
+@pytest.mark.parametrize("kind", ["thresholds", "argmax", "raw"])
+@pytest.mark.parametrize("pe, simd", FOLDINGS)
+def test_grouped_layer_every_activation_and_folding(kind, pe, simd):
+    layer = _grouped_layer(kind)
+    indices = np.random.default_rng(pe * 10 + simd).integers(0, 3, size=(12, 8))
+    if kind == "argmax":                     # the tie rule is exercised, not just possible
+        acc = reference.weighted(indices, layer)
+        assert any(np.sum(row == row.max()) > 1 for row in acc)
+    dut = _folded(layer, pe, simd)
+    assert (dut.nf, dut.sf) == (6 // pe, 4 // simd)
+    _check(dut, layer, indices, seed=pe + simd)
+    _check(dut, layer, indices[:6], idle=0.0, stall=0.0)
+
+
+@pytest.mark.parametrize("kind", ["thresholds", "argmax", "raw"])
+@pytest.mark.parametrize("pe, simd, register_every, lt, la", [
+    (6, 4, 1, 2, 3), (6, 4, 2, 1, 1), (6, 4, 0, 0, 0), (1, 1, 1, 0, 0), (2, 4, 2, 1, 0),
+    (3, 2, 1, 1, 2)])
+def test_latency_formula(kind, pe, simd, register_every, lt, la):
+    """``latency = nf*sf + Lt + 4`` (``+ La`` for argmax): ``Lt`` registers in the SIMD adder
+    trees, ``La`` in the PE argmax tree; measured without stalls."""
+    layer = _grouped_layer(kind)
+    dut = _folded(layer, pe, simd, register_every=register_every)
+    assert dut.latency == (6 // pe) * (4 // simd) + lt + 4 + (la if kind == "argmax" else 0)
+    _check(dut, layer, np.random.default_rng(5).integers(0, 3, size=(4, 8)),
+           idle=0.0, stall=0.0)
+
+
+def test_fully_parallel_layer_takes_one_vector_per_cycle():
+    layer = _grouped_layer("raw")
+    dut = _folded(layer, 6, 4, register_every=0)           # latency 1 + 0 + 4
+    run = _check(dut, layer, np.random.default_rng(1).integers(0, 3, size=(10, 8)),
+                 idle=0.0, stall=0.0)
+    assert dut.ii == 1 and set(run.latencies) == {dut.latency} == {5}
+
+
+def test_next_vector_is_computed_while_the_output_waits():
+    """With ``o.ready`` held low, the second vector is computed behind the first result and
+    both leave on consecutive cycles once ``o.ready`` rises."""
+    layer = _grouped_layer("raw")
+    dut = _folded(layer, 2, 2)                                     # ii = 6
+    indices = np.random.default_rng(2).integers(0, 3, size=(2, 8))
+    taken = []
+
+    async def bench(ctx):
+        for x in indices:
+            ctx.set(Value.cast(dut.i.payload), pack(x, index_width(layer.in_levels)))
+            ctx.set(dut.i.valid, 1)
+            await ctx.tick().until(dut.i.ready)
+        ctx.set(dut.i.valid, 0)
+        await ctx.tick().repeat(dut.latency + 2 * dut.ii + 5)     # both done by now
+        ctx.set(dut.o.ready, 1)
+        for cycle in range(4):
+            _, _, valid, payload = await ctx.tick().sample(dut.o.valid,
+                                                           Value.cast(dut.o.payload))
+            if valid:
+                taken.append((cycle, payload))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert [cycle for cycle, _ in taken] == [0, 1]
+    assert _decode(dut, layer, [word for _, word in taken]) == _expected(layer, indices)
+
+
+@pytest.mark.parametrize("pe, simd, message", [
+    (4, 1, "pe 4 does not divide the 6 outputs"),
+    (1, 3, "simd 3 does not divide the 4 input groups"),
+    (0, 1, "pe must be >= 1"),
+])
+def test_bad_folding_is_rejected(pe, simd, message):
+    with pytest.raises(ValueError, match=message):
+        _folded(_grouped_layer("raw"), pe, simd)
+
+
+def test_bad_table_style_is_rejected():
+    with pytest.raises(ValueError, match="table_style 'bram'"):
+        _folded(_grouped_layer("raw"), 1, 1, table_style="bram")
+
+
+def _cells_and_attributes(dut):
+    text = rtlil.convert(dut)
+    return set(re.findall(r"cell \\?(\$\w+)", text)), re.findall(r'rom_style "(\w+)"', text)
+
+
+@pytest.mark.parametrize("style", ["logic", "block"])
+def test_table_style_and_no_multiplier(style):
+    dut = _folded(_grouped_layer("argmax"), 2, 2, table_style=style)
+    cells, styles = _cells_and_attributes(dut)
+    assert styles == [style]                       # one shared product-table memory
+    assert not cells & {"$mul", "$macc", "$div", "$mod", "$shift", "$shiftx"}
+
+
+def test_auto_table_style_follows_table_size():
+    small = _grouped_layer("raw")                                  # 9 rows x 5 codewords
+    assert _folded(small, 1, 1).table_style == "logic"
+    big = _grouped_layer("raw", levels=8, group=3, outputs=2, groups=2, codewords=2)
+    assert 8 ** 3 * 2 >= BLOCK_THRESHOLD
+    dut = _folded(big, 1, 2)
+    assert dut.table_style == "block" and _cells_and_attributes(dut)[1] == ["block"]
+    indices = np.random.default_rng(3).integers(0, 8, size=(6, 6))
+    _check(dut, big, indices)
