@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(BIN)/nomul info $(DEMO)/digits.npz
 	$(BIN)/nomul eval $(DEMO)/digits.npz
 	$(BIN)/nomul build $(DEMO)/digits.npz --arch unrolled -o $(DEMO)/unrolled
+	$(BIN)/nomul build $(DEMO)/digits.npz --arch folded --pe 2 --simd 8 -o $(DEMO)/folded
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

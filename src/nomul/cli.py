@@ -192,6 +192,13 @@ def _cmd_build(args):
           f"{manifest['input']['elements']} x {manifest['input']['bits']}-bit "
           f"({manifest['input']['lanes']} per transfer), output "
           f"{manifest['output']['kind']} ({manifest['output']['bits']} bits)")
+    for layer in manifest["layers"]:
+        if "arch" in layer:
+            folding = f", PE {layer['pe']} x SIMD {layer['simd']}" if layer["arch"] == "folded" \
+                else ""
+            print(f"  layer {layer['index']} {layer['kind']}: {layer['arch']}{folding}, "
+                  f"latency {layer['latency']}, II {layer['ii']}, accumulator "
+                  f"{layer['accumulator_bits']} bits")
     return 0
 
 

@@ -121,7 +121,10 @@ def build_network(model, options):
         if isinstance(layer, (Dense, Conv)):
             folded = layer_options.arch == "folded" and isinstance(layer, Dense)
             if folded:
-                stage = folded_layer(layer, in_shape, layer_options)
+                try:
+                    stage = folded_layer(layer, in_shape, layer_options)
+                except OptionsError as error:
+                    raise OptionsError(f"layer {position} ({layer.kind}): {error}") from None
                 entry.update(arch="folded", pe=layer_options.pe, simd=layer_options.simd,
                              table_style=stage.table_style)
             else:                              # convolutions are always unrolled for now
