@@ -1,4 +1,3 @@
-# amaranth: UnusedElaboratable=no
 # SPDX-License-Identifier: MIT
 """`nomul build`: Verilog ports and names, manifest contents, byte-identical output."""
 

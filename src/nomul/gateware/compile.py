@@ -86,6 +86,11 @@ def folded_layer(layer, in_shape, options):
     if not isinstance(layer, Dense):
         raise OptionsError(f"{layer.kind}: the folded architecture supports dense layers only; "
                            f"build convolutions unrolled")
+    if layer.n_groups % options.simd:
+        raise OptionsError(f"simd {options.simd} does not divide the {layer.n_groups} input "
+                           f"groups")
+    if layer.out_channels % options.pe:
+        raise OptionsError(f"pe {options.pe} does not divide the {layer.out_channels} outputs")
     try:
         return FoldedDense(tuple(tuple(int(v) for v in row) for row in layer.table),
                            tuple(tuple(int(k) for k in row) for row in layer.weight_index),
