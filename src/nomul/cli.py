@@ -178,10 +178,6 @@ def _cmd_build(args):
                              table_style=args.table_style, register_every=args.register_every,
                              threshold_method=args.threshold_method),
         input_lanes=args.input_lanes, name=args.name)
-    if args.input_lanes is not None and args.input_lanes > model.input.elements:
-        from .errors import OptionsError
-        raise OptionsError(f"--input-lanes {args.input_lanes} exceeds the "
-                           f"{model.input.elements} input elements")
     manifest = build(model, options, args.output, model_bytes=model_to_bytes(model))
     if args.json:
         _print_json(manifest)

@@ -16,7 +16,7 @@ from .layers import UnrolledLayer
 from .tables import dense_groups
 
 __all__ = ["connectivity", "activation_params", "unrolled_layer", "folded_layer",
-           "build_network"]
+           "check_options", "build_network"]
 
 
 def connectivity(layer, in_shape):
@@ -86,11 +86,6 @@ def folded_layer(layer, in_shape, options):
     if not isinstance(layer, Dense):
         raise OptionsError(f"{layer.kind}: the folded architecture supports dense layers only; "
                            f"build convolutions unrolled")
-    if layer.n_groups % options.simd:
-        raise OptionsError(f"simd {options.simd} does not divide the {layer.n_groups} input "
-                           f"groups")
-    if layer.out_channels % options.pe:
-        raise OptionsError(f"pe {options.pe} does not divide the {layer.out_channels} outputs")
     try:
         return FoldedDense(tuple(tuple(int(v) for v in row) for row in layer.table),
                            tuple(tuple(int(k) for k in row) for row in layer.weight_index),
@@ -101,6 +96,23 @@ def folded_layer(layer, in_shape, options):
                            register_every=options.register_every)
     except ValueError as error:            # pe/simd that do not fit this layer
         raise OptionsError(str(error)) from None
+
+
+def check_options(model, options):
+    """Refuse options that do not fit the model before any component is made."""
+    for position, layer in enumerate(model.layers):
+        layer_options = options.for_layer(position)
+        if isinstance(layer, Dense) and layer_options.arch == "folded":
+            where = f"layer {position} ({layer.kind})"
+            if layer.n_groups % layer_options.simd:
+                raise OptionsError(f"{where}: simd {layer_options.simd} does not divide the "
+                                   f"{layer.n_groups} input groups")
+            if layer.out_channels % layer_options.pe:
+                raise OptionsError(f"{where}: pe {layer_options.pe} does not divide the "
+                                   f"{layer.out_channels} outputs")
+    if options.input_lanes is not None and options.input_lanes > model.input.elements:
+        raise OptionsError(f"--input-lanes {options.input_lanes} exceeds the "
+                           f"{model.input.elements} input elements")
 
 
 def build_network(model, options):
@@ -114,6 +126,7 @@ def build_network(model, options):
     from .pool import MaxPool as PoolUnit
     from .quantizer import InputQuantizer
 
+    check_options(model, options)
     spec = model.input
     thresholds = None if spec.thresholds is None else tuple(int(t) for t in spec.thresholds)
     stages = [InputQuantizer(spec.elements, raw_min=spec.raw_min, raw_max=spec.raw_max,
@@ -126,10 +139,7 @@ def build_network(model, options):
         if isinstance(layer, (Dense, Conv)):
             folded = layer_options.arch == "folded" and isinstance(layer, Dense)
             if folded:
-                try:
-                    stage = folded_layer(layer, in_shape, layer_options)
-                except OptionsError as error:
-                    raise OptionsError(f"layer {position} ({layer.kind}): {error}") from None
+                stage = folded_layer(layer, in_shape, layer_options)
                 entry.update(arch="folded", pe=layer_options.pe, simd=layer_options.simd,
                              table_style=stage.table_style)
             else:                              # convolutions are always unrolled for now
