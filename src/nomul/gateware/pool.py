@@ -3,36 +3,14 @@
 
 import itertools
 import math
-import operator
 
 from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ._params import as_int, as_ints
+
 __all__ = ["MaxPool"]
-
-
-def _int(value, name, *, minimum):
-    """A plain ``int`` >= ``minimum`` from an int or numpy integer."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, not {value!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, not {value}")
-    return value
-
-
-def _ints(values, name, *, minimum, length=None):
-    """A tuple of plain ints from a sequence (not a bare int, not a string)."""
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise TypeError(f"{name} must be a tuple of integers, not {values!r}")
-    values = tuple(_int(v, f"{name}[{n}]", minimum=minimum) for n, v in enumerate(values))
-    if length is not None and len(values) != length:
-        raise ValueError(f"{name} must have {length} entries, not {values!r}")
-    return values
 
 
 def _max_tree(values):
@@ -82,13 +60,13 @@ class MaxPool(wiring.Component):
     ii = 1
 
     def __init__(self, shape, *, kernel, stride=None, index_width):
-        shape = _ints(shape, "shape", minimum=1)
+        shape = as_ints(shape, "shape", minimum=1)
         if len(shape) not in (2, 3):
             raise ValueError(f"shape must be (C, L) or (C, H, W), not {shape!r}")
         dims = len(shape) - 1
-        kernel = _ints(kernel, "kernel", minimum=1, length=dims)
-        stride = kernel if stride is None else _ints(stride, "stride", minimum=1, length=dims)
-        index_width = _int(index_width, "index_width", minimum=1)
+        kernel = as_ints(kernel, "kernel", minimum=1, length=dims)
+        stride = kernel if stride is None else as_ints(stride, "stride", minimum=1, length=dims)
+        index_width = as_int(index_width, "index_width", minimum=1)
         if any(k > n for k, n in zip(kernel, shape[1:])):
             raise ValueError(f"kernel {kernel!r} is larger than the input {shape[1:]!r}")
         self.shape = shape

@@ -7,36 +7,14 @@ per-position result vectors back into one channels-first tensor.
 """
 
 import math
-import operator
 
 from amaranth.hdl import Cat, Module, Mux, Shape, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ._params import as_int, as_ints
+
 __all__ = ["PatchStreamer", "PatchCollector"]
-
-
-def _int(value, name, *, minimum):
-    """A plain ``int`` >= ``minimum`` from an int or numpy integer."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, not {value!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, not {value}")
-    return value
-
-
-def _ints(values, name, *, minimum, length=None):
-    """A tuple of plain ints from a sequence (not a bare int, not a string)."""
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise TypeError(f"{name} must be a tuple of integers, not {values!r}")
-    values = tuple(_int(v, f"{name}[{n}]", minimum=minimum) for n, v in enumerate(values))
-    if length is not None and len(values) != length:
-        raise ValueError(f"{name} must have {length} entries, not {values!r}")
-    return values
 
 
 def _cases(m, selector, count, body):
@@ -105,16 +83,16 @@ class PatchStreamer(wiring.Component):
     latency = 2
 
     def __init__(self, shape, *, kernel, stride=None, padding=None, index_width):
-        shape = _ints(shape, "shape", minimum=1)
+        shape = as_ints(shape, "shape", minimum=1)
         if len(shape) not in (2, 3):
             raise ValueError(f"shape must be (C, L) or (C, H, W), not {shape!r}")
         dims = len(shape) - 1
-        kernel = _ints(kernel, "kernel", minimum=1, length=dims)
-        stride = (1,) * dims if stride is None else _ints(stride, "stride", minimum=1,
+        kernel = as_ints(kernel, "kernel", minimum=1, length=dims)
+        stride = (1,) * dims if stride is None else as_ints(stride, "stride", minimum=1,
                                                            length=dims)
-        padding = (0,) * dims if padding is None else _ints(padding, "padding", minimum=0,
+        padding = (0,) * dims if padding is None else as_ints(padding, "padding", minimum=0,
                                                              length=dims)
-        index_width = _int(index_width, "index_width", minimum=1)
+        index_width = as_int(index_width, "index_width", minimum=1)
         if any(p >= k for p, k in zip(padding, kernel)):
             raise ValueError(f"padding {padding!r} must be smaller than the kernel {kernel!r}")
         if any(n + 2 * p < k for n, k, p in zip(shape[1:], kernel, padding)):
@@ -258,8 +236,8 @@ class PatchCollector(wiring.Component):
     latency = 1
 
     def __init__(self, positions, *, channels, element_shape):
-        positions = _int(positions, "positions", minimum=1)
-        channels = _int(channels, "channels", minimum=1)
+        positions = as_int(positions, "positions", minimum=1)
+        channels = as_int(channels, "channels", minimum=1)
         try:
             Shape.cast(element_shape)
         except TypeError:
