@@ -85,13 +85,14 @@ def _divisors(n):
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(model=integer_models(), data=st.data())
+@given(model=st.one_of(integer_models(), integer_models(kinds=("conv1d", "conv2d"))),
+       data=st.data())
 def test_random_folded_networks_match_the_reference(model, data):
-    from nomul.models.spec import Dense
+    from nomul.models.spec import Conv, Dense
 
     per_layer = []
     for position, layer in enumerate(model.layers):
-        if isinstance(layer, Dense):
+        if isinstance(layer, (Dense, Conv)):
             per_layer.append((position, LayerOptions(
                 arch="folded", pe=data.draw(st.sampled_from(_divisors(layer.out_channels))),
                 simd=data.draw(st.sampled_from(_divisors(layer.n_groups))),
@@ -106,6 +107,8 @@ def test_random_folded_networks_match_the_reference(model, data):
     assert results(model, top, run) == expected(model, raw)
     steady = run_stream(top, transfers(model, raw, lanes), count=len(raw))
     assert set(np.diff(steady.output_cycles)) == {top.ii}      # no bubbles at full rate
+    first = run_stream(top, transfers(model, raw[:1], lanes), count=1)
+    assert first.output_cycles[0] - first.input_cycles[-1] == top.latency   # idle pipeline
 
 
 @pytest.mark.slow

@@ -11,9 +11,12 @@ import numpy as np
 from ..errors import OptionsError
 from ..models import reference
 from ..models.spec import Conv, Dense, MaxPool
+from ..numeric import index_width
+from .conv import FoldedConv, padded_table
 from .folded import FoldedDense
 from .layers import UnrolledLayer
 from .tables import dense_groups
+from .window import PatchCollector, PatchStreamer
 
 __all__ = ["connectivity", "activation_params", "unrolled_layer", "folded_layer",
            "check_options", "build_network"]
@@ -82,27 +85,31 @@ def unrolled_layer(layer, in_shape, options):
 
 
 def folded_layer(layer, in_shape, options):
-    """A :class:`FoldedDense` (PE x SIMD engine) for a dense layer."""
-    if not isinstance(layer, Dense):
-        raise OptionsError(f"{layer.kind}: the folded architecture supports dense layers only; "
-                           f"build convolutions unrolled")
-    try:
-        return FoldedDense(tuple(tuple(int(v) for v in row) for row in layer.table),
-                           tuple(tuple(int(k) for k in row) for row in layer.weight_index),
-                           tuple(int(b) for b in layer.bias),
-                           activation_params(layer, layer.out_channels),
-                           in_levels=layer.in_levels, group=layer.group, pe=options.pe,
-                           simd=options.simd, table_style=options.table_style,
-                           register_every=options.register_every)
-    except ValueError as error:            # pe/simd that do not fit this layer
-        raise OptionsError(str(error)) from None
+    """A :class:`FoldedDense` (PE x SIMD engine) for a dense layer, or a :class:`FoldedConv`
+    (sliding windows through the same engine) for a convolution."""
+    table = tuple(tuple(int(v) for v in row) for row in layer.table)
+    in_levels = layer.in_levels
+    if isinstance(layer, Conv):
+        table, in_levels = padded_table(table, in_levels, layer.group), in_levels + 1
+    engine = FoldedDense(table, tuple(tuple(int(k) for k in row) for row in layer.weight_index),
+                         tuple(int(b) for b in layer.bias),
+                         activation_params(layer, layer.out_channels), in_levels=in_levels,
+                         group=layer.group, pe=options.pe, simd=options.simd,
+                         table_style=options.table_style, register_every=options.register_every)
+    if isinstance(layer, Dense):
+        return engine
+    streamer = PatchStreamer(in_shape, kernel=layer.kernel, stride=layer.stride,
+                             padding=layer.padding, index_width=index_width(layer.in_levels))
+    collector = PatchCollector(streamer.positions, channels=layer.out_channels,
+                               element_shape=engine.o.payload.shape().elem_shape)
+    return FoldedConv(streamer, engine, collector, pad_index=layer.in_levels)
 
 
 def check_options(model, options):
     """Refuse options that do not fit the model before any component is made."""
     for position, layer in enumerate(model.layers):
         layer_options = options.for_layer(position)
-        if isinstance(layer, Dense) and layer_options.arch == "folded":
+        if isinstance(layer, (Dense, Conv)) and layer_options.arch == "folded":
             where = f"layer {position} ({layer.kind})"
             if layer.n_groups % layer_options.simd:
                 raise OptionsError(f"{where}: simd {layer_options.simd} does not divide the "
@@ -121,7 +128,6 @@ def build_network(model, options):
     Returns ``(top, layers)``: the top component and, per model layer, a JSON-ready description
     of what was built (architecture, latency, ii).
     """
-    from ..numeric import index_width
     from .network import NetworkTop
     from .pool import MaxPool as PoolUnit
     from .quantizer import InputQuantizer
@@ -137,12 +143,11 @@ def build_network(model, options):
         layer_options = options.for_layer(position)
         entry = {"index": position, "kind": layer.kind}
         if isinstance(layer, (Dense, Conv)):
-            folded = layer_options.arch == "folded" and isinstance(layer, Dense)
-            if folded:
+            if layer_options.arch == "folded":
                 stage = folded_layer(layer, in_shape, layer_options)
                 entry.update(arch="folded", pe=layer_options.pe, simd=layer_options.simd,
                              table_style=stage.table_style)
-            else:                              # convolutions are always unrolled for now
+            else:
                 stage = unrolled_layer(layer, in_shape, layer_options)
                 entry.update(arch="unrolled", threshold_method=layer_options.threshold_method)
             entry.update(register_every=layer_options.register_every,
