@@ -176,7 +176,8 @@ def _cmd_build(args):
     options = BuildOptions(
         default=LayerOptions(arch=args.arch, pe=args.pe, simd=args.simd,
                              table_style=args.table_style, register_every=args.register_every,
-                             threshold_method=args.threshold_method),
+                             threshold_method=args.threshold_method,
+                             group_inputs=args.group_inputs),
         input_lanes=args.input_lanes, name=args.name)
     manifest = build(model, options, args.output, model_bytes=model_to_bytes(model))
     if args.json:
@@ -283,6 +284,8 @@ def build_parser():
     build.add_argument("--register-every", type=int, default=1,
                        help="adder-tree levels between pipeline registers (0: output only)")
     build.add_argument("--threshold-method", default="parallel", help="parallel or search")
+    build.add_argument("--group-inputs", type=int, default=1,
+                       help="unrolled dense layers: look up g inputs together (A^g-row tables)")
     build.add_argument("--json", action="store_true")
     build.set_defaults(handler=_cmd_build)
 

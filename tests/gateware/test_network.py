@@ -3,6 +3,7 @@
 
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -125,3 +126,38 @@ def test_trained_digits_mlp_folded_over_the_whole_test_split():
     run = run_stream(top, transfers(model, digits.x_test, 64), stall=0.1, seed=1,
                      max_cycles=2 * 450 * top.ii + 1000)
     assert run.outputs == reference.run(model, digits.x_test).tolist()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=integer_models(kinds=("mlp",)), data=st.data())
+def test_unrolled_input_grouping_matches_the_reference(model, data):
+    per_layer = []
+    for position, layer in enumerate(model.layers):
+        if layer.group == 1:
+            choices = [g for g in _divisors(layer.fan_in) if layer.in_levels ** g <= 4096]
+            per_layer.append((position, LayerOptions(
+                group_inputs=data.draw(st.sampled_from(choices)))))
+    top, described = build_network(model, BuildOptions(layers=tuple(per_layer)))
+    grouped = dict(per_layer)
+    for entry in described:
+        if entry["index"] in grouped:
+            assert entry["group_inputs"] == grouped[entry["index"]].group_inputs
+    raw = random_raw(model, np.random.default_rng(5), 6)
+    run = run_stream(top, transfers(model, raw, model.input.elements), count=len(raw),
+                     idle=0.2, stall=0.2, seed=5)
+    assert results(model, top, run) == expected(model, raw)
+
+
+def test_grouping_three_inputs_shortens_every_adder_tree():
+    from nomul.gateware.compile import unrolled_layer
+    from nomul.models.spec import InputSpec
+    from nomul.models.synthetic import random_model
+
+    model = random_model("12-4-3", InputSpec(shape=(12,), raw_min=0, raw_max=3),
+                         act_levels=4, weight_levels=4, seed=1)
+    plain = unrolled_layer(model.layers[0], (12,), LayerOptions())
+    grouped = unrolled_layer(model.layers[0], (12,), LayerOptions(group_inputs=3))
+    assert len(plain.trees[0].term_bounds) == 12 and len(grouped.trees[0].term_bounds) == 4
+    assert grouped.lookup.i.payload.shape() == plain.lookup.i.payload.shape()
+    for layer in (plain, grouped):       # elaborated, so no UnusedElaboratable warnings
+        Fragment.get(layer, None)

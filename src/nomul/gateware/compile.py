@@ -18,7 +18,8 @@ from .layers import UnrolledLayer
 from .tables import dense_groups
 from .window import PatchCollector, PatchStreamer
 
-__all__ = ["connectivity", "activation_params", "unrolled_layer", "folded_layer",
+__all__ = ["connectivity", "grouped_connectivity", "activation_params", "unrolled_layer",
+           "folded_layer",
            "check_options", "build_network"]
 
 
@@ -70,10 +71,41 @@ def activation_params(layer, outputs):
     return ("thresholds", rows)
 
 
+def grouped_connectivity(layer, g):
+    """``(table, groups, outputs)`` looking up ``g`` consecutive inputs of a d = 1 dense layer
+    together: one column per codeword combination in use, ``A**g`` rows (mixed radix), entry
+    = the sum of the ``g`` products, so sums are exact and each output has ``G / g`` terms."""
+    levels, table = layer.in_levels, layer.table
+    combos, column = [], {}
+    outputs = []
+    for o in range(layer.out_channels):
+        terms = []
+        for start in range(0, layer.fan_in, g):
+            combo = tuple(int(k) for k in layer.weight_index[o, start:start + g])
+            if combo not in column:
+                column[combo] = len(combos)
+                combos.append(combo)
+            terms.append((start // g, column[combo]))
+        outputs.append(tuple(terms))
+    rows = []
+    for row in range(levels ** g):
+        digits = [(row // levels ** j) % levels for j in range(g)]
+        rows.append(tuple(sum(int(table[a, k]) for a, k in zip(digits, combo, strict=True))
+                          for combo in combos))
+    return tuple(rows), dense_groups(layer.fan_in, g), tuple(outputs)
+
+
 def unrolled_layer(layer, in_shape, options):
     """An :class:`UnrolledLayer` for a dense or conv layer reading a tensor of ``in_shape``."""
     if not isinstance(layer, (Dense, Conv)):
         raise OptionsError(f"{layer.kind} has no weights to unroll")
+    if options.group_inputs > 1:
+        table, groups, outputs = grouped_connectivity(layer, options.group_inputs)
+        return UnrolledLayer(table, groups, outputs, tuple(int(b) for b in layer.bias),
+                             activation_params(layer, layer.out_channels),
+                             in_levels=layer.in_levels, n_inputs=layer.fan_in,
+                             register_every=options.register_every,
+                             threshold_method=options.threshold_method)
     groups, outputs = connectivity(layer, in_shape)
     per_channel = len(outputs) // layer.out_channels
     bias = tuple(int(layer.bias[o // per_channel]) for o in range(len(outputs)))
@@ -117,6 +149,18 @@ def check_options(model, options):
             if layer.out_channels % layer_options.pe:
                 raise OptionsError(f"{where}: pe {layer_options.pe} does not divide the "
                                    f"{layer.out_channels} outputs")
+        g = layer_options.group_inputs
+        if g > 1 and isinstance(layer, (Dense, Conv)) and layer_options.arch == "unrolled":
+            where = f"layer {position} ({layer.kind})"
+            if not isinstance(layer, Dense) or layer.group != 1:
+                raise OptionsError(f"{where}: --group-inputs needs a dense layer with scalar "
+                                   f"codebooks (group 1)")
+            if layer.fan_in % g:
+                raise OptionsError(f"{where}: --group-inputs {g} does not divide the "
+                                   f"{layer.fan_in} inputs")
+            if layer.in_levels ** g > 4096:
+                raise OptionsError(f"{where}: --group-inputs {g} makes tables of "
+                                   f"{layer.in_levels}**{g} rows (limit 4096)")
     if options.input_lanes is not None and options.input_lanes > model.input.elements:
         raise OptionsError(f"--input-lanes {options.input_lanes} exceeds the "
                            f"{model.input.elements} input elements")
@@ -149,7 +193,8 @@ def build_network(model, options):
                              table_style=stage.table_style)
             else:
                 stage = unrolled_layer(layer, in_shape, layer_options)
-                entry.update(arch="unrolled", threshold_method=layer_options.threshold_method)
+                entry.update(arch="unrolled", threshold_method=layer_options.threshold_method,
+                             group_inputs=layer_options.group_inputs)
             entry.update(register_every=layer_options.register_every,
                          accumulator_bits=stage.acc_shape.width)
         elif isinstance(layer, MaxPool):

@@ -25,6 +25,9 @@ class LayerOptions:
     (folded only). ``table_style``: product tables as LUT logic or block RAM (``auto`` decides
     by size). ``register_every``: adder-tree levels between pipeline registers.
     ``threshold_method``: parallel comparators or a pipelined binary search.
+    ``group_inputs``: unrolled dense layers with scalar codebooks (d = 1) look up ``g``
+    consecutive inputs together in one table of ``A**g`` rows (e.g. 3 inputs x 2 bits = one
+    6-input LUT), so each output's adder tree has ``g`` times fewer terms.
     """
 
     arch: str = "unrolled"
@@ -33,6 +36,7 @@ class LayerOptions:
     table_style: str = "auto"
     register_every: int = 1
     threshold_method: str = "parallel"
+    group_inputs: int = 1
 
     def __post_init__(self):
         if self.arch not in ARCHITECTURES:
@@ -47,6 +51,10 @@ class LayerOptions:
                                f"{', '.join(TABLE_STYLES)}")
         if not isinstance(self.register_every, int) or self.register_every < 0:
             raise OptionsError(f"register_every must be >= 0, not {self.register_every!r}")
+        if isinstance(self.group_inputs, bool) or not isinstance(self.group_inputs, int) \
+                or self.group_inputs < 1:
+            raise OptionsError(f"--group-inputs must be a positive integer, not "
+                               f"{self.group_inputs!r}")
         if self.threshold_method not in THRESHOLD_METHODS:
             raise OptionsError(f"unknown threshold method {self.threshold_method!r}; choose "
                                f"from {', '.join(THRESHOLD_METHODS)}")
