@@ -12,7 +12,7 @@ from nomul.sim import runner
 
 @pytest.mark.parametrize("simulator, missing, message", [
     ("icarus", "iverilog", "apt-get install iverilog"),
-    ("verilator", "c++", "C++ compiler"),
+    ("verilator", "c++", r"C\+\+ compiler"),
     ("verilator", "make", "needs make"),
 ])
 def test_missing_tools_are_named(monkeypatch, simulator, missing, message):
