@@ -11,7 +11,24 @@ from amaranth.lib.wiring import In, Out
 from ..numeric import Bounds, index_width
 from .adder_tree import _bounds_tuple, _is_register_level, _latency, _register_every, _shape
 
-__all__ = ["Argmax"]
+__all__ = ["Argmax", "compare_select"]
+
+
+def compare_select(m, left, right, *, level, name):
+    """One argmax tree node (combinational): the larger of two ``(bounds, value, index)`` nodes.
+
+    Ties keep the left (lower-index) node. The left block is full (``2**(level-1)`` inputs), so
+    the new index is the winner's index with one more bit, set when the right node wins.
+    """
+    (lb, lv, li), (rb, rv, ri) = left, right
+    bounds = lb.union(rb)
+    take_right = Signal(name=f"sel_{name}")
+    value = Signal(_shape(bounds), name=f"max_{name}")
+    index = Signal(level, name=f"idx_{name}")
+    m.d.comb += [take_right.eq(rv > lv),                     # ties keep the lower index
+                 value.eq(Mux(take_right, rv, lv)),
+                 index.eq(Cat(Mux(take_right, ri, li), take_right))]
+    return bounds, value, index
 
 
 class Argmax(wiring.Component):
@@ -106,18 +123,7 @@ class Argmax(wiring.Component):
             for j in range(0, len(nodes), 2):
                 name = f"l{level}_{j // 2}"
                 if j + 1 < len(nodes):
-                    (lb, lv, li), (rb, rv, ri) = nodes[j], nodes[j + 1]
-                    b = lb.union(rb)
-                    take_right = Signal(name=f"sel_{name}")
-                    value = Signal(_shape(b), name=f"max_{name}")
-                    index = Signal(level, name=f"idx_{name}")
-                    # left block is full (2**(level-1) inputs); right may be short: pad with 0
-                    m.d.comb += [
-                        take_right.eq(rv > lv),                  # ties keep the lower index
-                        value.eq(Mux(take_right, rv, lv)),
-                        index.eq(Cat(Mux(take_right, ri, li), take_right)),
-                    ]
-                    node = (b, value, index)
+                    node = compare_select(m, nodes[j], nodes[j + 1], level=level, name=name)
                 else:                                            # odd last node: index bit 0
                     b, value, index = nodes[j]
                     node = (b, value, Cat(index, Const(0, 1)))

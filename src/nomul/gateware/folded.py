@@ -44,12 +44,14 @@ working vector, weight and bias selection are ROM reads and constant muxes; the 
 
 import operator
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..numeric import Bounds, index_width, sum_bounds
+from .adder_tree import _shape
+from .argmax import compare_select
 from .tables import group_code_table
 
 __all__ = ["FoldedDense", "TABLE_STYLES", "BLOCK_THRESHOLD"]
@@ -67,11 +69,6 @@ def _int(value, name, minimum=None):
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, not {value}")
     return value
-
-
-def _shape(bounds):
-    """The smallest shape holding ``bounds``: signed when ``lo < 0``, else unsigned."""
-    return signed(bounds.width) if bounds.signed else unsigned(bounds.width)
 
 
 def _union(bounds):
@@ -491,14 +488,8 @@ class FoldedDense(wiring.Component):
             for j in range(0, len(nodes), 2):
                 name = f"l{level}_{j // 2}"
                 if j + 1 < len(nodes):
-                    (lb, lv, li), (rb, rv, ri) = nodes[j], nodes[j + 1]
-                    b = lb.union(rb)
-                    right = Signal(name=f"sel_{name}")
-                    value = Signal(_shape(b), name=f"max_{name}")
-                    index = Signal(level, name=f"idx_{name}")
-                    m.d.comb += [right.eq(rv > lv),        # ties keep the lower index
-                                 value.eq(Mux(right, rv, lv)),
-                                 index.eq(Cat(Mux(right, ri, li), right))]
+                    b, value, index = compare_select(m, nodes[j], nodes[j + 1], level=level,
+                                                     name=name)
                 else:
                     b, value, index = nodes[j]
                     index = Cat(index, Const(0, 1))
