@@ -64,15 +64,16 @@ def run_stream(dut, payloads, *, i=None, o=None, idle=0.0, stall=0.0, seed=0,
 
     ``idle``: probability of an idle cycle before each input (valid low); ``stall``: probability
     that ``o.ready`` is low on a cycle. ``count`` results are expected (default: one per
-    payload). The input cycle is the clock edge at which the transfer happened; the output
-    cycle the edge at which the result was taken, so with ``stall=0`` the difference is the
-    component's latency in cycles.
+    payload); the cycle limit defaults to a margin over ``dut.ii`` per item. The input cycle
+    is the clock edge at which the transfer happened; the output cycle the edge at which the
+    result was taken, so with ``stall=0`` the difference is the component's latency in cycles.
     """
     i = dut.i if i is None else i
     o = dut.o if o is None else o
     payloads = [int(p) for p in payloads]
     expected = len(payloads) if count is None else count
-    limit = max_cycles or 200 + 50 * (len(payloads) + expected) * (1 + int(10 * (idle + stall)))
+    per_item = 50 * (1 + int(10 * (idle + stall))) * max(1, int(getattr(dut, "ii", 1)))
+    limit = max_cycles or 200 + (len(payloads) + expected) * per_item
     rng = np.random.default_rng(seed)
     run = StreamRun([], [], [])
     cycle = [0]
