@@ -167,18 +167,23 @@ def _cmd_eval(args):
 
 
 
-def _cmd_build(args):
+def _build_options(args):
     from .gateware.options import BuildOptions, LayerOptions
-    from .hw.verilog import build
-    from .models.modelfile import load_model, model_to_bytes
 
-    model = load_model(args.model)
-    options = BuildOptions(
+    return BuildOptions(
         default=LayerOptions(arch=args.arch, pe=args.pe, simd=args.simd,
                              table_style=args.table_style, register_every=args.register_every,
                              threshold_method=args.threshold_method,
                              group_inputs=args.group_inputs),
         input_lanes=args.input_lanes, name=args.name)
+
+
+def _cmd_build(args):
+    from .hw.verilog import build
+    from .models.modelfile import load_model, model_to_bytes
+
+    model = load_model(args.model)
+    options = _build_options(args)
     manifest = build(model, options, args.output, model_bytes=model_to_bytes(model))
     if args.json:
         _print_json(manifest)
@@ -199,6 +204,111 @@ def _cmd_build(args):
     return 0
 
 
+def _sim_dataset(args, model):
+    from .errors import OptionsError
+    from .models.datasets import load_dataset
+
+    name = args.dataset or model.meta.get("dataset", {}).get("name")
+    if name is None:
+        raise OptionsError(f"{args.model}: no dataset recorded in the model; pass --dataset")
+    dataset = load_dataset(name).reshaped(model.input.shape)
+    count = len(dataset.y_test) if args.samples is None else min(args.samples,
+                                                                  len(dataset.y_test))
+    return name, dataset.x_test[:count], dataset.y_test[:count]
+
+
+def _build_options_given(args):
+    defaults = build_parser().parse_args(["sim", "-"])
+    return [f"--{name.replace('_', '-')}" for name in BUILD_OPTION_NAMES
+            if getattr(args, name) != getattr(defaults, name)]
+
+
+def _cmd_sim(args):
+    import tempfile
+
+    import numpy as np
+
+    from .errors import OptionsError
+    from .models import reference
+    from .models.modelfile import load_model, model_to_bytes
+    from .sim.hardware import load_build, simulate
+    from .sim.vectors import expected_outputs
+
+    model = load_model(args.model)
+    name, raw, labels = _sim_dataset(args, model)
+    if args.build is not None:
+        given = _build_options_given(args)
+        if given:
+            raise OptionsError(f"--build takes the design from {args.build}; leave out "
+                               f"{', '.join(given)}")
+        design = {"manifest": load_build(args.build, model_to_bytes(model))}
+    else:
+        design = {"options": _build_options(args)}
+    with tempfile.TemporaryDirectory(prefix="nomul-sim-") as work_dir:
+        run = simulate(model, raw, simulator=args.simulator, work_dir=work_dir,
+                       vcd=args.vcd, idle=args.idle, stall=args.stall, seed=args.seed,
+                       **design)
+    expected = expected_outputs(model, raw)
+    matches = [got == want for got, want in zip(run.outputs, expected, strict=True)]
+    predictions = np.array(run.outputs) if model.output == "argmax" else \
+        reference.argmax(np.array(run.outputs))
+    manifest = run.manifest
+    report = {
+        "simulator": args.simulator, "dataset": name, "samples": len(raw),
+        "agreement": sum(matches) / len(matches),
+        "accuracy": float(np.mean(predictions == labels)),
+        "latency": run.latency, "ii": run.ii,
+        "manifest_latency": manifest["latency"], "manifest_ii": manifest["ii"],
+        "cycles": run.cycles, "cycles_per_inference": run.cycles / len(raw),
+        "seconds": run.seconds, "cycles_per_second": run.cycles_per_second,
+    }
+    first_bad = matches.index(False) if False in matches else None
+    if first_bad is not None:
+        report["first_mismatch"] = _mismatch(model, raw, run.outputs, expected, first_bad)
+    if args.json:
+        _print_json(report)
+    else:
+        _print_sim_report(report, manifest)
+    return 0 if first_bad is None else 1
+
+
+def _mismatch(model, raw, outputs, expected, sample):
+    from .models import reference
+
+    _, _, traces = reference.run(model, raw[sample:sample + 1], trace=True)
+    layers = []
+    for index, layer_trace in enumerate(traces):
+        entry = {"layer": index, "kind": model.layers[index].kind,
+                 "output": layer_trace.out.reshape(-1).tolist()}
+        if layer_trace.acc is not None:
+            entry["accumulator"] = layer_trace.acc.reshape(-1).tolist()
+        layers.append(entry)
+    return {"sample": sample, "hardware": outputs[sample], "expected": expected[sample],
+            "layers": layers}
+
+
+def _print_sim_report(report, manifest):
+    print(f"{report['dataset']} test split, {report['samples']} samples through "
+          f"{manifest['top']} on {report['simulator']}:")
+    agreed = round(report["agreement"] * report["samples"])
+    print(f"  agreement with the reference: {100 * report['agreement']:.2f} % "
+          f"({agreed}/{report['samples']})")
+    print(f"  hardware accuracy:            {100 * report['accuracy']:.2f} %")
+    print(f"  latency {report['latency']} cycles (manifest {report['manifest_latency']}), "
+          f"II {report['ii']} (manifest {report['manifest_ii']}), "
+          f"{report['cycles_per_inference']:.2f} cycles per inference")
+    print(f"  simulated {report['cycles']} cycles in {report['seconds']:.3f} s: "
+          f"{report['cycles_per_second']:,.0f} cycles/s")
+    bad = report.get("first_mismatch")
+    if bad is not None:
+        print(f"MISMATCH at sample {bad['sample']}: hardware {bad['hardware']}, reference "
+              f"{bad['expected']}; reference per layer:", file=sys.stderr)
+        for layer in bad["layers"]:
+            acc = f" accumulator {layer['accumulator']}" if "accumulator" in layer else ""
+            print(f"  layer {layer['layer']} {layer['kind']}:{acc} output {layer['output']}",
+                  file=sys.stderr)
+
+
 def _weight_levels(text):
     try:
         values = tuple(int(part) for part in text.split(","))
@@ -215,6 +325,13 @@ def _positive(text):
     return value
 
 
+def _probability(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), not {value}")
+    return value
+
+
 def _levels(text):
     value = int(text)
     if value < 2:
@@ -227,6 +344,25 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+BUILD_OPTION_NAMES = ("arch", "pe", "simd", "input_lanes", "name", "table_style",
+                      "register_every", "threshold_method", "group_inputs")
+
+
+def _add_build_options(parser):
+    """The options of ``nomul build`` (shared with ``nomul sim``); names in BUILD_OPTION_NAMES."""
+    parser.add_argument("--arch", default="unrolled", help="unrolled or folded")
+    parser.add_argument("--pe", type=int, default=1, help="folded: outputs per cycle")
+    parser.add_argument("--simd", type=int, default=1, help="folded: input groups per cycle")
+    parser.add_argument("--input-lanes", type=int,
+                       help="input elements per transfer (default: the whole sample)")
+    parser.add_argument("--name", default="nomul_top", help="top module name")
+    parser.add_argument("--table-style", default="auto", help="auto, logic or block")
+    parser.add_argument("--register-every", type=int, default=1,
+                       help="adder-tree levels between pipeline registers (0: output only)")
+    parser.add_argument("--threshold-method", default="parallel", help="parallel or search")
+    parser.add_argument("--group-inputs", type=int, default=1,
+                       help="unrolled dense layers: look up g inputs together (A^g-row tables)")
 
 
 def build_parser():
@@ -274,20 +410,32 @@ def build_parser():
     build = commands.add_parser("build", help="Verilog and a manifest for a model")
     build.add_argument("model")
     build.add_argument("-o", "--output", required=True, help="output directory")
-    build.add_argument("--arch", default="unrolled", help="unrolled or folded")
-    build.add_argument("--pe", type=int, default=1, help="folded: outputs per cycle")
-    build.add_argument("--simd", type=int, default=1, help="folded: input groups per cycle")
-    build.add_argument("--input-lanes", type=int,
-                       help="input elements per transfer (default: the whole sample)")
-    build.add_argument("--name", default="nomul_top", help="top module name")
-    build.add_argument("--table-style", default="auto", help="auto, logic or block")
-    build.add_argument("--register-every", type=int, default=1,
-                       help="adder-tree levels between pipeline registers (0: output only)")
-    build.add_argument("--threshold-method", default="parallel", help="parallel or search")
-    build.add_argument("--group-inputs", type=int, default=1,
-                       help="unrolled dense layers: look up g inputs together (A^g-row tables)")
+    _add_build_options(build)
     build.add_argument("--json", action="store_true")
     build.set_defaults(handler=_cmd_build)
+
+    sim = commands.add_parser(
+        "sim", help="the test split through the hardware: agreement, accuracy, timing")
+    sim.add_argument("model")
+    sim.add_argument("--simulator", default="fast",
+                     choices=("fast", "verilator", "icarus", "amaranth"),
+                     help="fast: compiled Verilator harness (default); verilator, icarus: "
+                     "cocotb on the Verilog; amaranth: Amaranth's simulator")
+    sim.add_argument("--samples", type=_positive, help="first N test samples (default: all)")
+    sim.add_argument("--dataset", choices=("digits", "mnist1d"),
+                     help="override the dataset recorded in the model")
+    sim.add_argument("--build", metavar="DIR",
+                     help="simulate the Verilog of this `nomul build` directory instead of "
+                     "building from the options below")
+    _add_build_options(sim)
+    sim.add_argument("--vcd", metavar="FILE", help="write a waveform (fast and amaranth)")
+    sim.add_argument("--idle", type=_probability, default=0.0,
+                     help="probability of an idle input cycle (default 0)")
+    sim.add_argument("--stall", type=_probability, default=0.0,
+                     help="probability of output back-pressure per cycle (default 0)")
+    sim.add_argument("--seed", type=int, default=0, help="seed of the idle/stall draws")
+    sim.add_argument("--json", action="store_true")
+    sim.set_defaults(handler=_cmd_sim)
 
     random = commands.add_parser(
         "random", help="a random integer model from fixed-seed codebooks (smoke tests, demos)")

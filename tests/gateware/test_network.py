@@ -10,33 +10,23 @@ from hypothesis import strategies as st
 from helpers.strategies import integer_models, random_raw
 from nomul.gateware.compile import build_network
 from nomul.gateware.options import BuildOptions, LayerOptions
+from nomul.hw.verilog import ports
 from nomul.models import reference
-from nomul.numeric import Bounds
-from nomul.sim.streams import pack, run_stream, unpack
+from nomul.sim.streams import run_stream
+from nomul.sim.vectors import decode_outputs, expected_outputs, input_words
 
 
 def transfers(model, raw, lanes):
-    """Input words: each sample's elements in C order, ``lanes`` per transfer."""
-    bits = Bounds(model.input.raw_min, model.input.raw_max).width
-    words = []
-    for sample in raw.reshape(len(raw), -1):
-        padded = list(sample) + [0] * (-len(sample) % lanes)
-        words += [pack(padded[b:b + lanes], bits) for b in range(0, len(padded), lanes)]
-    return words
+    return input_words(model, raw, lanes)
 
 
 def results(model, top, run):
     """The top's outputs as reference-shaped values."""
-    if model.output == "argmax":
-        return run.outputs
-    shape = top.o.payload.shape()
-    return [unpack(word, shape.elem_shape.width, shape.length, signed=shape.elem_shape.signed)
-            for word in run.outputs]
+    return decode_outputs(ports(model, top), run.outputs)
 
 
 def expected(model, raw):
-    out = reference.run(model, raw)
-    return out.tolist() if model.output == "argmax" else out.reshape(len(raw), -1).tolist()
+    return expected_outputs(model, raw)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

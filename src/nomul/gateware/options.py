@@ -89,3 +89,15 @@ class BuildOptions:
         return {"default": vars(self.default),
                 "layers": {str(p): vars(o) for p, o in self.layers},
                 "input_lanes": self.input_lanes, "name": self.name}
+
+    @classmethod
+    def from_description(cls, description):
+        """The inverse of :meth:`describe` (a build manifest's ``options``)."""
+        try:
+            return cls(default=LayerOptions(**description["default"]),
+                       layers=tuple((int(p), LayerOptions(**o))
+                                    for p, o in sorted(description["layers"].items(),
+                                                       key=lambda item: int(item[0]))),
+                       input_lanes=description["input_lanes"], name=description["name"])
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise OptionsError(f"unreadable build options in the manifest ({error})") from None

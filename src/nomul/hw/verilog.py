@@ -16,7 +16,7 @@ from ..errors import NomulError
 from ..gateware.compile import build_network
 from ..numeric import Bounds
 
-__all__ = ["build", "emit_verilog"]
+__all__ = ["build", "emit_verilog", "ports"]
 
 
 def emit_verilog(top, name):
@@ -25,7 +25,8 @@ def emit_verilog(top, name):
     return verilog.convert(top, name=name, emit_src=False)
 
 
-def _manifest(model, options, top, layers, model_bytes):
+def ports(model, top):
+    """The top's stream ports as the manifest states them: ``{"input": ..., "output": ...}``."""
     spec = model.input
     raw = Bounds(spec.raw_min, spec.raw_max)
     if model.output == "argmax":
@@ -36,11 +37,17 @@ def _manifest(model, options, top, layers, model_bytes):
         output = {"kind": "raw", "elements": shape.length, "bits": shape.elem_shape.width,
                   "signed": shape.elem_shape.signed}
     return {
-        "top": options.name,
         "input": {"elements": spec.elements, "bits": raw.width, "signed": raw.signed,
                   "lanes": top.lanes, "shape": list(spec.shape),
                   "transfers_per_sample": -(-spec.elements // top.lanes)},
         "output": output,
+    }
+
+
+def _manifest(model, options, top, layers, model_bytes):
+    return {
+        "top": options.name,
+        **ports(model, top),
         "latency": top.latency,
         "ii": top.ii,
         "layers": layers,

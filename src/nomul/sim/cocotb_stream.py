@@ -4,13 +4,15 @@
 Reads ``NOMUL_VECTORS`` (JSON: ``inputs`` words, ``count`` expected results, ``idle`` and
 ``stall`` probabilities, ``seed``), drives ``clk``/``rst``, pushes the words into
 ``i__payload``/``i__valid``/``i__ready`` with random idle cycles, drains
-``o__payload``/``o__valid``/``o__ready`` with random back-pressure, and writes the outputs and
-the cycle of every transfer to ``NOMUL_RESULTS``. Comparison happens on the pytest side.
+``o__payload``/``o__valid``/``o__ready`` with random back-pressure, and writes the outputs,
+the cycle of every transfer and the seconds the loop took to ``NOMUL_RESULTS``. Comparison
+happens on the pytest side.
 """
 
 import json
 import os
 import random
+import time
 
 import cocotb
 from cocotb.clock import Clock
@@ -35,6 +37,7 @@ async def stream_test(dut):
     outputs, input_cycles, output_cycles = [], [], []
     cycle, position, limit = 0, 0, vectors.get("max_cycles", 100000)
     offering = False
+    start = time.perf_counter()
     while len(outputs) < count and cycle < limit:
         if not offering and position < len(inputs) and rng.random() >= idle:
             dut.i__payload.value = inputs[position]
@@ -54,6 +57,8 @@ async def stream_test(dut):
         if result is not None:
             outputs.append(result)
             output_cycles.append(cycle)
+    seconds = time.perf_counter() - start
     with open(os.environ["NOMUL_RESULTS"], "w") as handle:
         json.dump({"outputs": [str(o) for o in outputs], "input_cycles": input_cycles,
-                   "output_cycles": output_cycles, "cycles": cycle}, handle)
+                   "output_cycles": output_cycles, "cycles": cycle,
+                   "seconds": seconds}, handle)

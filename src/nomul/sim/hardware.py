@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: MIT
+"""A data set through a network's hardware, on any of the four simulators (``nomul sim``).
+
+``fast`` is the compiled Verilator harness (:mod:`nomul.sim.fast`), ``verilator`` and
+``icarus`` run the cocotb testbench (:mod:`nomul.sim.cocotb_stream`) on the same Verilog, and
+``amaranth`` simulates the elaborated design in Python. All four report every transfer with its
+cycle, so values, latency and II are checked the same way whichever ran.
+"""
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import OptionsError, ToolError
+from .fast import build_harness, default_cache, run_harness
+from .streams import StreamRun
+from .vectors import decode_outputs, input_words
+
+__all__ = ["SIMULATORS", "HardwareRun", "simulate", "load_build"]
+
+SIMULATORS = ("fast", "verilator", "icarus", "amaranth")
+
+
+@dataclass
+class HardwareRun:
+    """What the hardware did with a batch of samples.
+
+    ``outputs``: decoded as :func:`nomul.sim.vectors.decode_outputs`; ``stream``: the raw
+    transfers and their cycles; ``cycles`` simulated in ``seconds`` of simulation (build time
+    excluded); ``latency`` (first sample, idle pipeline) and ``ii`` (smallest interval between
+    results) as measured.
+    """
+
+    simulator: str
+    manifest: dict
+    outputs: list
+    stream: StreamRun
+    cycles: int
+    seconds: float
+
+    @property
+    def latency(self):
+        beats = self.manifest["input"]["transfers_per_sample"]
+        return self.stream.output_cycles[0] - self.stream.input_cycles[beats - 1]
+
+    @property
+    def ii(self):
+        cycles = self.stream.output_cycles
+        return min(b - a for a, b in zip(cycles, cycles[1:])) if len(cycles) > 1 else None
+
+    @property
+    def cycles_per_second(self):
+        return self.cycles / self.seconds if self.seconds > 0 else float("inf")
+
+
+def load_build(directory, model_bytes):
+    """The manifest of a ``nomul build`` directory, checked to be a build of this model."""
+    path = Path(directory) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+        verilog = Path(directory) / f"{manifest['top']}.v"
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise OptionsError(f"{path}: not a nomul build manifest ({error})") from None
+    if manifest.get("model_sha256") != hashlib.sha256(model_bytes).hexdigest():
+        raise OptionsError(f"{directory} was built from another model (its model_sha256 "
+                           "differs); rebuild it or leave out --build")
+    if not verilog.exists():
+        raise OptionsError(f"{verilog}: missing; rebuild {directory}")
+    manifest["verilog"] = str(verilog)
+    return manifest
+
+
+def simulate(model, raw, *, simulator="fast", options=None, manifest=None, work_dir,
+             idle=0.0, stall=0.0, seed=0, vcd=None, cache_dir=None):
+    """Run the samples ``raw`` through the hardware of ``model``; return a :class:`HardwareRun`.
+
+    The design is either built here from ``options`` (a
+    :class:`~nomul.gateware.options.BuildOptions`) into ``work_dir``, or taken from an
+    existing build's ``manifest`` (:func:`load_build`). ``vcd`` writes a waveform (``fast``
+    and ``amaranth`` only).
+    """
+    if simulator not in SIMULATORS:
+        raise OptionsError(f"unknown simulator {simulator!r}; choose from "
+                           f"{', '.join(SIMULATORS)}")
+    if vcd is not None and simulator not in ("fast", "amaranth"):
+        raise OptionsError("--vcd works with --simulator fast or amaranth")
+    if (options is None) == (manifest is None):
+        raise ValueError("pass exactly one of options and manifest")
+    work_dir = Path(work_dir)
+    if simulator == "amaranth":
+        return _simulate_amaranth(model, raw, options, manifest, idle, stall, seed, vcd)
+    if manifest is None:
+        from ..hw.verilog import build
+
+        manifest = build(model, options, work_dir / "rtl")
+    words = input_words(model, raw, manifest["input"]["lanes"])
+    if simulator == "fast":
+        executable = build_harness(manifest["verilog"], manifest["top"],
+                                   cache_dir=cache_dir, trace=vcd is not None)
+        run = run_harness(executable, words, len(raw), work_dir / "fast", idle=idle,
+                          stall=stall, seed=seed, vcd=vcd)
+        cycles, seconds = run.cycles, run.seconds
+    else:
+        run, cycles, seconds = _simulate_cocotb(manifest, words, len(raw), simulator,
+                                                work_dir, cache_dir, idle, stall, seed)
+    return HardwareRun(simulator, manifest, decode_outputs(manifest, run.outputs), run,
+                       cycles, seconds)
+
+
+def _simulate_amaranth(model, raw, options, manifest, idle, stall, seed, vcd):
+    from ..gateware.compile import build_network
+    from ..gateware.options import BuildOptions
+    from ..hw.verilog import ports
+    from .streams import run_stream
+
+    if options is None:
+        options = BuildOptions.from_description(manifest["options"])
+    top, _ = build_network(model, options)
+    manifest = {"top": options.name, **ports(model, top), "latency": top.latency,
+                "ii": top.ii}
+    words = input_words(model, raw, top.lanes)
+    start = time.perf_counter()
+    run = run_stream(top, words, count=len(raw), idle=idle, stall=stall, seed=seed, vcd=vcd)
+    seconds = time.perf_counter() - start
+    return HardwareRun("amaranth", manifest, decode_outputs(manifest, run.outputs), run,
+                       run.output_cycles[-1], seconds)
+
+
+def _simulate_cocotb(manifest, words, count, simulator, work_dir, cache_dir, idle, stall, seed):
+    from .runner import run_cocotb
+
+    digest = hashlib.sha256(Path(manifest["verilog"]).read_bytes()).hexdigest()[:20]
+    build_dir = Path(cache_dir or default_cache()) / f"cocotb-{simulator}-{digest}"
+    results = run_cocotb(manifest["verilog"], manifest["top"], "nomul.sim.cocotb_stream",
+                         simulator=simulator, work_dir=work_dir / simulator,
+                         build_dir=build_dir,
+                         vectors={"inputs": [str(w) for w in words], "count": count,
+                                  "idle": idle, "stall": stall, "seed": seed,
+                                  "max_cycles": 200 + 100 * (len(words) + count)
+                                  * max(1, int(manifest["ii"]))})
+    run = StreamRun([int(o) for o in results["outputs"]], results["input_cycles"],
+                    results["output_cycles"])
+    if len(run.outputs) < count:
+        raise ToolError(f"{simulator}: {len(run.outputs)} of {count} results in "
+                        f"{results['cycles']} cycles; the design stalled")
+    return run, results["cycles"], results["seconds"]
