@@ -1,61 +1,79 @@
 # SPDX-License-Identifier: MIT
-"""The emitted Verilog under cocotb (Verilator and Icarus): bit-exact, latency and II as stated.
+"""Whole networks' emitted Verilog under cocotb (Verilator, Icarus) and the compiled harness.
 
-Vectors come from the reference on the pytest side; the testbench module
-(``nomul.sim.cocotb_stream``) only drives the streams and records what comes out.
+Random and trained networks, unrolled and folded: every output equal to the reference under
+random idle cycles and back-pressure, then latency (one sample into an idle pipeline) and II
+(a full-rate stream) measured on the Verilog and equal to the build manifest. Vectors come from
+the reference on the pytest side; the testbenches only drive the streams and record.
 """
 
 import shutil
+from functools import cache
 
 import numpy as np
 import pytest
 
-from gateware.test_network import expected, transfers
 from nomul.gateware.options import BuildOptions, LayerOptions
 from nomul.hw.verilog import build
 from nomul.models.spec import InputSpec
 from nomul.models.synthetic import random_model
-from nomul.sim.runner import run_cocotb
+from nomul.sim.hardware import simulate
+from nomul.sim.vectors import expected_outputs
 
+NO_ICARUS = "Icarus Verilog is not installed (CI installs it: apt-get install iverilog)"
 SIMULATORS = [
     pytest.param("verilator", marks=pytest.mark.slow),
     pytest.param("icarus", marks=[pytest.mark.slow, pytest.mark.skipif(
-        shutil.which("iverilog") is None,
-        reason="Icarus Verilog is not installed (CI installs it: apt-get install iverilog)")]),
+        shutil.which("iverilog") is None, reason=NO_ICARUS)]),
 ]
+ALL_SIMULATORS = [pytest.param("fast", marks=pytest.mark.slow), *SIMULATORS]
+
+
+@cache
+def _trained(arch, epochs=2):
+    from nomul.models.datasets import load_dataset
+    from nomul.models.training.trainer import TrainConfig, train
+
+    digits = load_dataset("digits")
+    model = train(digits.reshaped((1, 8, 8)) if arch.startswith("1x") else digits,
+                  TrainConfig(arch=arch, recipe="tbnu", act_levels=4, weight_levels=4,
+                              epochs=epochs)).model
+    return model, digits.reshaped(model.input.shape).x_test[:12]
+
+
+def _random():
+    model = random_model("12-6-4", InputSpec(shape=(12,), raw_min=-4, raw_max=11), act_levels=3,
+                         weight_levels=4, seed=3)
+    return model, np.random.default_rng(0).integers(-4, 12, size=(24, 12))
+
+
+NETWORKS = {
+    "random-mlp": _random,
+    "trained-digits-mlp": lambda: _trained("64-8-10"),
+    "trained-digits-conv": lambda: _trained("1x8x8-c2k3s2p1-10"),
+}
 BUILDS = {
     "unrolled-5-lanes": BuildOptions(input_lanes=5),
-    "folded": BuildOptions(default=LayerOptions(arch="folded", pe=2, simd=3)),
+    "folded": BuildOptions(default=LayerOptions(arch="folded", pe=2)),
 }
 
 
-@pytest.fixture(scope="module")
-def model():
-    return random_model("12-6-4", InputSpec(shape=(12,), raw_min=-4, raw_max=11), act_levels=3,
-                        weight_levels=4, seed=3)
-
-
-@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("simulator", ALL_SIMULATORS)
 @pytest.mark.parametrize("build_name", sorted(BUILDS))
-def test_verilog_matches_the_reference_with_stated_timing(model, simulator, build_name,
+@pytest.mark.parametrize("network", sorted(NETWORKS))
+def test_verilog_matches_the_reference_with_stated_timing(network, build_name, simulator,
                                                           tmp_path):
-    options = BUILDS[build_name]
-    manifest = build(model, options, tmp_path / "rtl")
-    lanes = manifest["input"]["lanes"]
-    raw = np.random.default_rng(0).integers(-4, 12, size=(24, 12))
-    words = [str(w) for w in transfers(model, raw, lanes)]
+    model, raw = NETWORKS[network]()
+    manifest = build(model, BUILDS[build_name], tmp_path / "rtl")
 
-    def run(name, **vectors):
-        return run_cocotb(manifest["verilog"], manifest["top"], "nomul.sim.cocotb_stream",
-                          simulator=simulator, work_dir=tmp_path / name,
-                          build_dir=tmp_path / "sim", vectors=vectors)
+    def run(name, samples, **stream):
+        return simulate(model, samples, simulator=simulator, manifest=manifest,
+                        work_dir=tmp_path / name, cache_dir=tmp_path / "cache", **stream)
 
-    stalled = run("stalled", inputs=words, count=len(raw), idle=0.3, stall=0.3, seed=1)
-    assert [int(o) for o in stalled["outputs"]] == expected(model, raw)
-    # one sample into an idle pipeline: the manifest's latency; a full-rate stream: its II
-    beats = manifest["input"]["transfers_per_sample"]
-    single = run("single", inputs=words[:beats], count=1)
-    assert single["output_cycles"][0] - single["input_cycles"][-1] == manifest["latency"]
-    full = run("full", inputs=words, count=len(raw))
-    assert set(np.diff(full["output_cycles"])) == {manifest["ii"]}
-    assert [int(o) for o in full["outputs"]] == expected(model, raw)
+    stalled = run("stalled", raw, idle=0.3, stall=0.3, seed=1)
+    assert stalled.outputs == expected_outputs(model, raw)
+    single = run("single", raw[:1])
+    assert single.latency == manifest["latency"]
+    full = run("full", raw)
+    assert full.outputs == expected_outputs(model, raw)
+    assert set(np.diff(full.stream.output_cycles)) == {manifest["ii"]}

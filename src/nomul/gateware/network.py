@@ -47,6 +47,11 @@ class NetworkTop(wiring.Component):
             "o": Out(stream.Signature(self._stages[-1].o.payload.shape())),
         })
 
+    @property
+    def stages(self):
+        """The streaming stages in order (the deserializer, if any, is ``deserializer``)."""
+        return self._stages
+
     def elaborate(self, platform):
         m = Module()
         upstream = wiring.flipped(self.i)

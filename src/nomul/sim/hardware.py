@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import OptionsError, ToolError
+from ..errors import OptionsError
 from .fast import build_harness, default_cache, run_harness
 from .streams import StreamRun
 from .vectors import decode_outputs, input_words
 
-__all__ = ["SIMULATORS", "HardwareRun", "simulate", "load_build"]
+__all__ = ["SIMULATORS", "HardwareRun", "simulate", "simulate_component", "load_build"]
 
 SIMULATORS = ("fast", "verilator", "icarus", "amaranth")
 
@@ -129,20 +129,39 @@ def _simulate_amaranth(model, raw, options, manifest, idle, stall, seed, vcd):
 
 
 def _simulate_cocotb(manifest, words, count, simulator, work_dir, cache_dir, idle, stall, seed):
-    from .runner import run_cocotb
+    from .runner import run_cocotb_stream
 
     digest = hashlib.sha256(Path(manifest["verilog"]).read_bytes()).hexdigest()[:20]
-    build_dir = Path(cache_dir or default_cache()) / f"cocotb-{simulator}-{digest}"
-    results = run_cocotb(manifest["verilog"], manifest["top"], "nomul.sim.cocotb_stream",
-                         simulator=simulator, work_dir=work_dir / simulator,
-                         build_dir=build_dir,
-                         vectors={"inputs": [str(w) for w in words], "count": count,
-                                  "idle": idle, "stall": stall, "seed": seed,
-                                  "max_cycles": 200 + 100 * (len(words) + count)
-                                  * max(1, int(manifest["ii"]))})
-    run = StreamRun([int(o) for o in results["outputs"]], results["input_cycles"],
-                    results["output_cycles"])
-    if len(run.outputs) < count:
-        raise ToolError(f"{simulator}: {len(run.outputs)} of {count} results in "
-                        f"{results['cycles']} cycles; the design stalled")
-    return run, results["cycles"], results["seconds"]
+    return run_cocotb_stream(
+        manifest["verilog"], manifest["top"], words, count, simulator=simulator,
+        work_dir=work_dir / simulator,
+        build_dir=Path(cache_dir or default_cache()) / f"cocotb-{simulator}-{digest}",
+        idle=idle, stall=stall, seed=seed, ii=manifest["ii"])
+
+
+def simulate_component(dut, payloads, *, simulator, work_dir, count=None, idle=0.0, stall=0.0,
+                       seed=0, cache_dir=None):
+    """Any stream component's emitted Verilog on ``fast``, ``verilator`` or ``icarus``.
+
+    The Verilog counterpart of :func:`nomul.sim.streams.run_stream` (same arguments, same
+    :class:`StreamRun`), so a component's Amaranth test can be repeated on its Verilog.
+    """
+    from ..hw.verilog import emit_verilog
+
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    verilog = work_dir / "dut.v"
+    verilog.write_text(emit_verilog(dut, "dut"))
+    count = len(payloads) if count is None else count
+    ii = max(1, int(getattr(dut, "ii", 1)))
+    if simulator == "fast":
+        executable = build_harness(verilog, "dut", cache_dir=cache_dir)
+        return run_harness(executable, payloads, count, work_dir / "fast", idle=idle,
+                           stall=stall, seed=seed,
+                           max_cycles=200 + 100 * (len(payloads) + count) * ii)
+    from .runner import run_cocotb_stream
+
+    run, _, _ = run_cocotb_stream(verilog, "dut", payloads, count, simulator=simulator,
+                                  work_dir=work_dir / simulator, idle=idle, stall=stall,
+                                  seed=seed, ii=ii)
+    return run

