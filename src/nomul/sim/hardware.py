@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import OptionsError
 from .fast import build_harness, default_cache, run_harness
+from .runner import require_simulator
 from .streams import StreamRun
 from .vectors import decode_outputs, input_words
 
@@ -88,6 +89,8 @@ def simulate(model, raw, *, simulator="fast", options=None, manifest=None, work_
         raise OptionsError("--vcd works with --simulator fast or amaranth")
     if (options is None) == (manifest is None):
         raise ValueError("pass exactly one of options and manifest")
+    if simulator != "amaranth":                     # missing tools: say so before building
+        require_simulator("icarus" if simulator == "icarus" else "verilator")
     work_dir = Path(work_dir)
     if simulator == "amaranth":
         return _simulate_amaranth(model, raw, options, manifest, idle, stall, seed, vcd)
