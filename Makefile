@@ -23,6 +23,7 @@ demo: $(STAMP)
 	$(BIN)/nomul eval $(DEMO)/digits.npz
 	$(BIN)/nomul build $(DEMO)/digits.npz --arch unrolled -o $(DEMO)/unrolled
 	$(BIN)/nomul build $(DEMO)/digits.npz --arch folded --pe 2 --simd 8 -o $(DEMO)/folded
+	$(BIN)/nomul sim $(DEMO)/digits.npz --build $(DEMO)/unrolled --simulator fast
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
@@ -35,6 +36,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_reference.py
+	$(BIN)/python bench/bench_sim.py
 
 clean:
 	rm -rf build .pytest_cache

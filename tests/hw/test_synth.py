@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: MIT
+"""Yosys synthesis through YoWASP: cell classes per family and the multiplier check.
+
+A product-table dot product must map to LUTs (and carries) with no multiplier cell in any
+family; the same arithmetic written with ``*`` must be caught as a multiplier.
+"""
+
+import pytest
+from amaranth.hdl import Module, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from nomul.gateware.folded import FoldedDense
+from nomul.hw.synth import classify, synthesize
+from nomul.hw.toolchain import FAMILIES
+from nomul.hw.verilog import emit_verilog
+
+
+class _Multiply(wiring.Component):
+    """A registered 8 x 8 signed product: what nomul designs must never contain."""
+
+    a: In(signed(8))
+    b: In(signed(8))
+    p: Out(signed(16))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += self.p.eq(self.a * self.b)
+        return m
+
+
+def _folded_layer():
+    table = [[(a * 7 - 3 * k) for k in range(4)] for a in range(3)]
+    weights = [[(o + g) % 4 for g in range(6)] for o in range(4)]
+    return FoldedDense(table, weights, [1, -2, 3, 0], ("thresholds", ((0, 5),) * 4),
+                       in_levels=3, group=1, pe=2, simd=3, table_style="logic")
+
+
+ABC_CRASH = pytest.mark.xfail(
+    strict=True, reason="YoWASP's yosys-abc exits silently while mapping this layer for iCE40 "
+    "and ECP5 (with and without ABC9); open in issue 6")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", [pytest.param(f, marks=ABC_CRASH)
+                                    if f in ("ice40", "ecp5") else f for f in FAMILIES])
+def test_a_table_layer_has_no_multiplier_and_a_product_does(family, tmp_path):
+    layer = tmp_path / "layer.v"
+    layer.write_text(emit_verilog(_folded_layer(), "layer"))
+    report = synthesize(layer, "layer", family, tmp_path / "layer")
+    assert report["multipliers"] == 0
+    assert report["other"] == {}, "every cell type is classified"
+    logic = "gates" if family == "gates" else "luts"
+    assert report[logic] > 0 and report["ffs"] > 0
+    product = tmp_path / "mul.v"
+    product.write_text(emit_verilog(_Multiply(), "mul"))
+    assert synthesize(product, "mul", family, tmp_path / "mul")["multipliers"] >= 1
+
+
+def test_classify_counts_each_cell_once_and_flags_multipliers():
+    report = classify({"SB_LUT4": 10, "SB_DFFE": 3, "SB_DFFESR": 2, "SB_CARRY": 4,
+                       "SB_RAM40_4K": 1, "SB_MAC16": 1, "$scopeinfo": 5, "SB_IO": 2}, "ice40")
+    assert (report["luts"], report["ffs"], report["carry"], report["brams"], report["dsps"],
+            report["multipliers"]) == (10, 5, 4, 1, 1, 1)
+    assert report["other"] == {"SB_IO": 2}
+    assert classify({"$mul": 1, "LUT6": 2, "FDRE": 1}, "xilinx")["multipliers"] == 1
+
+
+def test_unknown_family_is_refused(tmp_path):
+    from nomul.errors import ToolError
+
+    (tmp_path / "x.v").write_text("module x(); endmodule\n")
+    with pytest.raises(ToolError, match="unknown family"):
+        synthesize(tmp_path / "x.v", "x", "asic", tmp_path / "w")
