@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Yosys synthesis through YoWASP: cell classes per family and the multiplier check.
 
-A product-table dot product must map to LUTs (and carries) with no multiplier cell in any
-family; the same arithmetic written with ``*`` must be caught as a multiplier.
+A product-table layer must map to LUTs (and carries) with no multiplier cell in any family; the
+same arithmetic written with ``*`` must be caught as a multiplier. The layer is one on which
+YoWASP's ABC crashed without ``-dff`` (see nomul.hw.toolchain).
 """
 
 import pytest
@@ -36,14 +37,8 @@ def _folded_layer():
                        in_levels=3, group=1, pe=2, simd=3, table_style="logic")
 
 
-ABC_CRASH = pytest.mark.xfail(
-    strict=True, reason="YoWASP's yosys-abc exits silently while mapping this layer for iCE40 "
-    "and ECP5 (with and without ABC9); open in issue 6")
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("family", [pytest.param(f, marks=ABC_CRASH)
-                                    if f in ("ice40", "ecp5") else f for f in FAMILIES])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_a_table_layer_has_no_multiplier_and_a_product_does(family, tmp_path):
     layer = tmp_path / "layer.v"
     layer.write_text(emit_verilog(_folded_layer(), "layer"))

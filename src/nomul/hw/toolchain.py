@@ -6,7 +6,10 @@ Workarounds (see TOOLCHAIN.md):
 - YoWASP tools cannot see absolute paths under /tmp (they map /tmp privately): every run copies
   its inputs into a work directory, runs there (``cwd``) and names files relatively;
 - ``synth_xilinx`` asserts on Amaranth's Verilog unless ``hierarchy; proc; splitnets`` ran first
-  (:data:`FAMILY_SCRIPTS`).
+  (:data:`FAMILY_SCRIPTS`);
+- YoWASP's ``yosys-abc`` exits without a message on some designs (a small folded layer, for
+  one) in the combinational ABC9 mapping of ``synth_ice40`` and ``synth_ecp5``, with or without
+  ``-noabc9``; their ``-dff`` mode (flip-flops passed to ABC9 too) maps the same designs.
 """
 
 import json
@@ -22,10 +25,11 @@ __all__ = ["FAMILIES", "FAMILY_SCRIPTS", "tool_path", "run_tool", "run_yosys"]
 FAMILIES = ("ice40", "ecp5", "xilinx", "gates")
 
 # Yosys commands after ``read_verilog``, per family; ``{top}`` is the top module. DSP inference
-# stays on (``-dsp`` for iCE40) so that a multiplier anywhere shows up as a DSP cell.
+# stays on (``-dsp`` for iCE40) so that a multiplier anywhere shows up as a DSP cell; ``-dff``:
+# see the ABC workaround above.
 FAMILY_SCRIPTS = {
-    "ice40": "hierarchy -top {top}; synth_ice40 -dsp -top {top}",
-    "ecp5": "hierarchy -top {top}; synth_ecp5 -top {top}",
+    "ice40": "hierarchy -top {top}; synth_ice40 -dsp -dff -top {top}",
+    "ecp5": "hierarchy -top {top}; synth_ecp5 -dff -top {top}",
     "xilinx": "hierarchy -top {top}; proc; splitnets; synth_xilinx -family xc7 -noiopad -top {top}",
     "gates": "hierarchy -top {top}; synth -flatten -top {top}; abc -g AND,NAND,OR,NOR,XOR,XNOR,"
              "MUX; opt_clean",
