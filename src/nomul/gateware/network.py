@@ -52,6 +52,13 @@ class NetworkTop(wiring.Component):
         """The streaming stages in order (the deserializer, if any, is ``deserializer``)."""
         return self._stages
 
+    @property
+    def named_stages(self):
+        """``(submodule name, stage)`` in stream order, the deserializer first if there is one
+        (the names are those of the top's submodules in the emitted Verilog)."""
+        head = [("deserializer", self.deserializer)] if self.deserializer is not None else []
+        return head + list(zip(self._names, self._stages, strict=True))
+
     def elaborate(self, platform):
         m = Module()
         upstream = wiring.flipped(self.i)

@@ -11,7 +11,8 @@ import re
 
 from .toolchain import run_yosys
 
-__all__ = ["CELL_CLASSES", "MULTIPLIER_CELLS", "classify", "count_multipliers", "synthesize"]
+__all__ = ["CELL_CLASSES", "MULTIPLIER_CELLS", "classify", "count_multipliers", "synthesize",
+           "synthesize_network"]
 
 # cell type -> class, per family; a pattern is matched against the whole type name
 CELL_CLASSES = {
@@ -70,3 +71,37 @@ def synthesize(verilog, top, family, work_dir, *, timeout=None):
 
 def _cells(stat):
     return stat["design"].get("num_cells_by_type", {})
+
+
+def synthesize_network(top, family, work_dir, *, jobs=2, timeout=None):
+    """Synthesize every stage of a :class:`~nomul.gateware.network.NetworkTop` on its own.
+
+    Returns ``{"family", "stages": {name: report}, "total": summed report}``. The top itself
+    is only wiring between the stages' streams, so the total is the sum of the stages. Stages
+    run ``jobs`` at a time.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    from .verilog import emit_verilog
+
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    top._MustUse__silence = True        # its stages are elaborated one by one, not the top
+    sources = {}
+    for name, stage in top.named_stages:
+        sources[name] = work_dir / f"{name}.v"
+        sources[name].write_text(emit_verilog(stage, name))
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {name: pool.submit(synthesize, path, name, family, work_dir / name,
+                                     timeout=timeout) for name, path in sources.items()}
+        stages = {name: future.result() for name, future in futures.items()}
+    total = {"family": family}
+    for key in (*COUNTS, "multipliers"):
+        total[key] = sum(report[key] for report in stages.values())
+    other = {}
+    for report in stages.values():
+        for cell, count in report["other"].items():
+            other[cell] = other.get(cell, 0) + count
+    total["other"] = other
+    return {"family": family, "stages": stages, "total": total}
