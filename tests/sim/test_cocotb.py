@@ -77,3 +77,18 @@ def test_verilog_matches_the_reference_with_stated_timing(network, build_name, s
     full = run("full", raw)
     assert full.outputs == expected_outputs(model, raw)
     assert set(np.diff(full.stream.output_cycles)) == {manifest["ii"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("build_name", sorted(BUILDS))
+def test_the_whole_digits_test_split_through_the_fast_harness(build_name, tmp_path):
+    """A trained MLP over all 450 test samples under back-pressure: every output is the
+    reference's."""
+    from nomul.models.datasets import load_dataset
+
+    model, _ = _trained("64-16-10")
+    digits = load_dataset("digits")
+    run = simulate(model, digits.x_test, simulator="fast", options=BUILDS[build_name],
+                   work_dir=tmp_path, cache_dir=tmp_path / "cache", stall=0.1, seed=2)
+    assert len(run.outputs) == len(digits.x_test) == 450
+    assert run.outputs == expected_outputs(model, digits.x_test)
