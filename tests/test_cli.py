@@ -298,3 +298,29 @@ def test_missing_command_is_usage_error(capsys):
         main([])
     assert caught.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_build_options_per_weighted_layer(capsys, tmp_path):
+    model = tmp_path / "m.npz"
+    assert _run(capsys, "random", "--arch", "64-6-10", "-o", model)[0] == 0
+    status, out, err = _run(capsys, "build", model, "-o", tmp_path / "rtl", "--arch",
+                            "unrolled,folded", "--simd", "1,3", "--json")
+    assert status == 0, err
+    layers = json.loads(out)["layers"]
+    assert [(lay["arch"], lay.get("simd")) for lay in layers] == [("unrolled", None),
+                                                                 ("folded", 3)]
+    assert layers[1]["ii"] == (6 // 3) * 10                  # groups / SIMD x outputs / PE
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--pe", "2,2,2"], "--pe has 3 values; give one, or one per weighted layer (2)"),
+    (["--simd", "2,x"], "not an integer or a list like 2,1,1"),
+])
+def test_bad_per_layer_options_are_one_line(capsys, tmp_path, argv, message):
+    model = tmp_path / "m.npz"
+    assert _run(capsys, "random", "--arch", "64-6-10", "-o", model)[0] == 0
+    try:
+        status, _, err = _run(capsys, "build", model, "-o", tmp_path / "rtl", *argv)
+    except SystemExit as exit_:
+        status, err = exit_.code, capsys.readouterr().err
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1

@@ -167,14 +167,27 @@ def _cmd_eval(args):
 
 
 
-def _build_options(args):
+def _build_options(args, model):
+    """BuildOptions from the command line; comma lists give one value per weighted layer."""
+    from .errors import OptionsError
     from .gateware.options import BuildOptions, LayerOptions
 
+    weighted = [p for p, layer in enumerate(model.layers) if hasattr(layer, "weight_index")]
+    values = {name: getattr(args, name) for name in LAYER_OPTION_NAMES}
+    for name, given in values.items():
+        if len(given) not in (1, len(weighted)):
+            raise OptionsError(f"--{name.replace('_', '-')} has {len(given)} values; give one, "
+                               f"or one per weighted layer ({len(weighted)})")
+
+    def layer_options(n):
+        return LayerOptions(**{name: given[n if len(given) > 1 else 0]
+                               for name, given in values.items()})
+
+    per_layer = any(len(given) > 1 for given in values.values())
     return BuildOptions(
-        default=LayerOptions(arch=args.arch, pe=args.pe, simd=args.simd,
-                             table_style=args.table_style, register_every=args.register_every,
-                             threshold_method=args.threshold_method,
-                             group_inputs=args.group_inputs),
+        default=layer_options(0),
+        layers=tuple((p, layer_options(n)) for n, p in enumerate(weighted)) if per_layer
+        else (),
         input_lanes=args.input_lanes, name=args.name)
 
 
@@ -183,7 +196,7 @@ def _cmd_build(args):
     from .models.modelfile import load_model, model_to_bytes
 
     model = load_model(args.model)
-    options = _build_options(args)
+    options = _build_options(args, model)
     manifest = build(model, options, args.output, model_bytes=model_to_bytes(model))
     if args.json:
         _print_json(manifest)
@@ -243,7 +256,7 @@ def _cmd_sim(args):
                                f"{', '.join(given)}")
         design = {"manifest": load_build(args.build, model_to_bytes(model))}
     else:
-        design = {"options": _build_options(args)}
+        design = {"options": _build_options(args, model)}
     with tempfile.TemporaryDirectory(prefix="nomul-sim-") as work_dir:
         run = simulate(model, raw, simulator=args.simulator, work_dir=work_dir,
                        vcd=args.vcd, idle=args.idle, stall=args.stall, seed=args.seed,
@@ -349,20 +362,46 @@ BUILD_OPTION_NAMES = ("arch", "pe", "simd", "input_lanes", "name", "table_style"
                       "register_every", "threshold_method", "group_inputs")
 
 
+def _per_layer(kind):
+    """argparse type: one value for every weighted layer, or a comma list with one per layer."""
+
+    def parse(text):
+        try:
+            return tuple(kind(part) for part in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer or a list like 2,1,1: {text!r}") \
+                from None
+    parse.__name__ = kind.__name__
+    return parse
+
+
+LAYER_OPTION_NAMES = ("arch", "pe", "simd", "table_style", "register_every",
+                      "threshold_method", "group_inputs")
+
+
 def _add_build_options(parser):
-    """The options of ``nomul build`` (shared with ``nomul sim``); names in BUILD_OPTION_NAMES."""
-    parser.add_argument("--arch", default="unrolled", help="unrolled or folded")
-    parser.add_argument("--pe", type=int, default=1, help="folded: outputs per cycle")
-    parser.add_argument("--simd", type=int, default=1, help="folded: input groups per cycle")
+    """The options of ``nomul build`` (shared with ``nomul sim``); names in BUILD_OPTION_NAMES.
+
+    Layer options take one value for every weighted layer or a comma list, one per weighted
+    layer in model order (``--arch folded --pe 2,1 --simd 8,4``).
+    """
+    parser.add_argument("--arch", type=_per_layer(str), default="unrolled",
+                        help="unrolled or folded")
+    parser.add_argument("--pe", type=_per_layer(int), default="1",
+                        help="folded: outputs per cycle")
+    parser.add_argument("--simd", type=_per_layer(int), default="1",
+                        help="folded: input groups per cycle")
     parser.add_argument("--input-lanes", type=int,
-                       help="input elements per transfer (default: the whole sample)")
+                        help="input elements per transfer (default: the whole sample)")
     parser.add_argument("--name", default="nomul_top", help="top module name")
-    parser.add_argument("--table-style", default="auto", help="auto, logic or block")
-    parser.add_argument("--register-every", type=int, default=1,
-                       help="adder-tree levels between pipeline registers (0: output only)")
-    parser.add_argument("--threshold-method", default="parallel", help="parallel or search")
-    parser.add_argument("--group-inputs", type=int, default=1,
-                       help="unrolled dense layers: look up g inputs together (A^g-row tables)")
+    parser.add_argument("--table-style", type=_per_layer(str), default="auto",
+                        help="auto, logic or block")
+    parser.add_argument("--register-every", type=_per_layer(int), default="1",
+                        help="adder-tree levels between pipeline registers (0: output only)")
+    parser.add_argument("--threshold-method", type=_per_layer(str), default="parallel",
+                        help="parallel or search")
+    parser.add_argument("--group-inputs", type=_per_layer(int), default="1",
+                        help="unrolled dense layers: look up g inputs together (A^g-row tables)")
 
 
 def build_parser():
