@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: MIT
+"""Yosys cost of single dense layers over a grid of table sizes and foldings (estimator data).
+
+Each point is one random dense layer (fixed seed): A input levels, K codewords, table entries of
+B bits, N inputs, M outputs, 4 output levels, built unrolled or folded PE x SIMD, synthesized
+alone (``nomul.hw.synth.synthesize``) for one family. Writes one CSV row per point with the
+configuration, the cell counts, the multiplier count (must be 0) and the synthesis time; the
+analytical estimator (issue 6) is calibrated and checked against these rows.
+
+Run: ``.venv/bin/python bench/synth_sweep.py --family ice40 [--jobs 2] [-o FILE]``.
+"""
+
+import argparse
+import csv
+import platform
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from nomul.gateware.compile import folded_layer, unrolled_layer
+from nomul.gateware.options import LayerOptions
+from nomul.hw.synth import synthesize
+from nomul.hw.verilog import emit_verilog
+from nomul.models.spec import Activation, Dense
+
+# (A, K, B, N, M, arch, PE, SIMD)
+POINTS = [
+    *[(a, k, b, 16, 8, "unrolled", 1, 1)
+      for a, k, b in [(2, 2, 4), (2, 4, 6), (4, 4, 8), (4, 8, 8), (4, 16, 10), (8, 8, 10),
+                      (8, 16, 12), (16, 8, 12), (16, 16, 14), (3, 5, 7)]],
+    (4, 8, 8, 32, 16, "unrolled", 1, 1), (4, 8, 8, 8, 32, "unrolled", 1, 1),
+    (2, 4, 6, 64, 8, "unrolled", 1, 1),
+    *[(a, k, b, 32, 16, "folded", pe, simd)
+      for a, k, b, pe, simd in [(4, 8, 8, 1, 1), (4, 8, 8, 2, 4), (4, 8, 8, 4, 8),
+                                (4, 8, 8, 16, 32), (2, 4, 6, 2, 2), (8, 16, 12, 2, 4),
+                                (16, 16, 14, 1, 2), (16, 32, 16, 2, 2), (8, 8, 10, 8, 8),
+                                (4, 4, 8, 4, 16), (3, 5, 7, 1, 4), (16, 8, 12, 4, 4)]],
+    *[(a, k, b, 64, 64, "folded", pe, simd)
+      for a, k, b, pe, simd in [(4, 8, 8, 1, 1), (4, 8, 8, 2, 8), (16, 16, 14, 4, 4),
+                                (32, 32, 16, 1, 1), (64, 32, 16, 2, 2), (64, 64, 18, 1, 1)]],
+]
+COLUMNS = ("A", "K", "B", "N", "M", "arch", "PE", "SIMD", "luts", "ffs", "carry", "brams",
+           "dsps", "gates", "lutram", "muxes", "multipliers", "seconds")
+
+
+def dense_layer(a, k, b, n, m, seed=0):
+    """A random dense layer: A x K table of B-bit entries, 4 output levels."""
+    rng = np.random.default_rng(seed)
+    half = 1 << (b - 1)
+    table = rng.integers(-half, half, size=(a, k))
+    table[0, 0], table[-1, -1] = -half, half - 1          # use the full entry width
+    index = rng.integers(0, k, size=(m, n))
+    bound = int(np.abs(table).max()) * n
+    thresholds = np.sort(rng.integers(-bound // 4, bound // 4 + 1, size=(m, 3)), axis=1)
+    return Dense(in_levels=a, group=1, table=table, weight_index=index,
+                 bias=rng.integers(-half, half, size=m),
+                 activation=Activation("thresholds", thresholds))
+
+
+def synthesize_point(point, family, work):
+    a, k, b, n, m, arch, pe, simd = point
+    layer = dense_layer(a, k, b, n, m)
+    options = LayerOptions(arch=arch, pe=pe, simd=simd)
+    dut = unrolled_layer(layer, (n,), options) if arch == "unrolled" else \
+        folded_layer(layer, (n,), options)
+    name = "layer"
+    directory = Path(work) / "_".join(map(str, point))
+    directory.mkdir(parents=True)
+    (directory / "layer.v").write_text(emit_verilog(dut, name))
+    start = time.perf_counter()
+    report = synthesize(directory / "layer.v", name, family, directory / "yosys")
+    seconds = time.perf_counter() - start
+    return dict(zip(COLUMNS, point, strict=False)) | {c: report[c] for c in COLUMNS[8:-1]} \
+        | {"seconds": round(seconds, 2)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", default="ice40")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("-o", "--output", help="CSV (default bench/synth_sweep_FAMILY.csv)")
+    args = parser.parse_args()
+    output = Path(args.output or Path(__file__).with_name(f"synth_sweep_{args.family}.csv"))
+    print(f"machine: {platform.machine()}, python {platform.python_version()}; "
+          f"{len(POINTS)} layers for {args.family}")
+    with tempfile.TemporaryDirectory() as work, \
+            ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        rows = list(pool.map(lambda p: synthesize_point(p, args.family, work), POINTS))
+    with open(output, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    for row in rows:
+        print(" ".join(f"{k}={row[k]}" for k in COLUMNS))
+    print(f"wrote {output}; synthesis {sum(r['seconds'] for r in rows):.0f} s in total, "
+          f"{sum(r['multipliers'] for r in rows)} multipliers")
+
+
+if __name__ == "__main__":
+    main()
