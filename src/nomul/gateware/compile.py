@@ -166,12 +166,35 @@ def check_options(model, options):
                            f"{model.input.elements} input elements")
 
 
-def build_network(model, options):
+def mac_layer(layer, options):
+    """The multiplier baseline of a dense layer (:mod:`nomul.gateware.baseline`): folded as
+    ``options`` say, or fully parallel for an unrolled layer."""
+    from .baseline import FoldedMacDense, slope_weights
+
+    if options.arch == "folded":
+        pe, simd = options.pe, options.simd
+    else:
+        pe, simd = layer.out_channels, layer.n_groups
+    return FoldedMacDense(slope_weights(layer.table),
+                          tuple(tuple(int(k) for k in row) for row in layer.weight_index),
+                          tuple(int(b) for b in layer.bias),
+                          activation_params(layer, layer.out_channels),
+                          in_levels=layer.in_levels, pe=pe, simd=simd,
+                          register_every=options.register_every)
+
+
+def build_network(model, options, *, baseline=False):
     """The :class:`NetworkTop` of ``model`` built as ``options`` say.
 
     Returns ``(top, layers)``: the top component and, per model layer, a JSON-ready description
-    of what was built (architecture, latency, ii).
+    of what was built (architecture, latency, ii). ``baseline=True`` builds the multiplier
+    baseline instead (:mod:`nomul.gateware.baseline`; dense layers with d = 1 only), which
+    computes :func:`~nomul.gateware.baseline.baseline_model` of ``model``.
     """
+    if baseline:
+        from .baseline import baseline_model
+
+        baseline_model(model)                  # refuses what the baseline does not cover
     from .network import NetworkTop
     from .pool import MaxPool as PoolUnit
     from .quantizer import InputQuantizer
@@ -187,7 +210,11 @@ def build_network(model, options):
         layer_options = options.for_layer(position)
         entry = {"index": position, "kind": layer.kind}
         if isinstance(layer, (Dense, Conv)):
-            if layer_options.arch == "folded":
+            if baseline:
+                stage = mac_layer(layer, layer_options)
+                entry.update(arch=f"{layer_options.arch} multiplier baseline", pe=stage.pe,
+                             simd=stage.simd)
+            elif layer_options.arch == "folded":
                 stage = folded_layer(layer, in_shape, layer_options)
                 entry.update(arch="folded", pe=layer_options.pe, simd=layer_options.simd,
                              table_style=stage.table_style)

@@ -368,24 +368,7 @@ class FoldedDense(wiring.Component):
         tags = stage({"valid": run, "first": sf == 0, "last_sf": sf == self.sf - 1,
                       "nf": nf, "last_nf": nf == self.nf - 1}, "products")
 
-        # -- product tables: one shared memory, pe*simd read ports -------------------------
-        m.submodules.table = table = Memory(
-            shape=self.term_shape, depth=self.table_depth, init=self._table_words(),
-            attrs={"rom_style": self.table_style})
-        cb, kb = self._code_bits, self._codeword_bits
-        nodes = []                                     # per PE: the current tree level
-        for p in range(self.pe):
-            leaves = []
-            for s in range(self.simd):
-                port = table.read_port(domain="sync")
-                field = (p * self.simd + s) * kb
-                m.d.comb += [port.addr.eq(Cat(work[s * cb:(s + 1) * cb],
-                                              weight_port.data[field:field + kb])),
-                             port.en.eq(enable)]
-                leaf = Signal(_shape(self._lane_bounds[p][s]), name=f"term_{p}_{s}")
-                m.d.comb += leaf.eq(port.data)         # within the lane's bounds: exact
-                leaves.append(leaf)
-            nodes.append(leaves)
+        nodes = self._product_leaves(m, enable, work, weight_port)   # per PE: tree leaves
 
         # -- adder trees over the SIMD lanes, in lockstep ----------------------------------
         for level in range(1, self._tree_depth + 1):
@@ -435,6 +418,29 @@ class FoldedDense(wiring.Component):
         with m.If(done & enable):
             m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(result)]
         return m
+
+    def _product_leaves(self, m, enable, work, weight_port):
+        """Per PE, the ``simd`` products of this cycle's tile (registered: latency 1)."""
+        # one shared product-table memory with pe*simd read ports
+        m.submodules.table = table = Memory(
+            shape=self.term_shape, depth=self.table_depth, init=self._table_words(),
+            attrs={"rom_style": self.table_style})
+        cb, kb = self._code_bits, self._codeword_bits
+        nodes = []                                     # per PE: the current tree level
+        for p in range(self.pe):
+            leaves = []
+            for s in range(self.simd):
+                port = table.read_port(domain="sync")
+                field = (p * self.simd + s) * kb
+                m.d.comb += [port.addr.eq(Cat(work[s * cb:(s + 1) * cb],
+                                              weight_port.data[field:field + kb])),
+                             port.en.eq(enable)]
+                leaf = Signal(_shape(self._lane_bounds[p][s]), name=f"term_{p}_{s}")
+                m.d.comb += leaf.eq(port.data)         # within the lane's bounds: exact
+                leaves.append(leaf)
+            nodes.append(leaves)
+        return nodes
+
 
     def _per_tile(self, m, values, nf, name):
         """A constant chosen by the output-tile number: a Const, or a mux of constants."""
