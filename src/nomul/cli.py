@@ -322,6 +322,21 @@ def _print_sim_report(report, manifest):
                   file=sys.stderr)
 
 
+def _cmd_board(args):
+    from .hw.board import build_board
+    from .models.modelfile import load_model
+
+    model = load_model(args.model)
+    report = build_board(model, _build_options(args, model), args.board, args.output)
+    if args.json:
+        _print_json(report)
+    else:
+        print(f"wrote {report['bitstream']} for {args.board}: UART {report['baud']} baud 8N1 "
+              f"({report['clock_hz'] / 1e6:g} MHz / {report['divisor']}); send "
+              f"{model.input.elements} bytes per sample, read one byte back: the class")
+    return 0
+
+
 def _weight_levels(text):
     try:
         values = tuple(int(part) for part in text.split(","))
@@ -475,6 +490,15 @@ def build_parser():
     sim.add_argument("--seed", type=int, default=0, help="seed of the idle/stall draws")
     sim.add_argument("--json", action="store_true")
     sim.set_defaults(handler=_cmd_sim)
+
+    board = commands.add_parser(
+        "board", help="a bitstream: the network behind the board's UART (protocol in README)")
+    board.add_argument("model")
+    board.add_argument("--board", required=True, choices=("icebreaker", "ulx3s"))
+    board.add_argument("-o", "--output", required=True, help="build directory")
+    _add_build_options(board)
+    board.add_argument("--json", action="store_true")
+    board.set_defaults(handler=_cmd_board)
 
     random = commands.add_parser(
         "random", help="a random integer model from fixed-seed codebooks (smoke tests, demos)")

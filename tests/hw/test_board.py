@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: MIT
+"""``nomul board``: an iCEBreaker bitstream for a small model, and the refusals."""
+
+import pytest
+
+from nomul.cli import main
+from nomul.gateware.options import BuildOptions
+from nomul.hw.board import build_board
+from nomul.models.spec import InputSpec
+from nomul.models.synthetic import random_model
+
+
+@pytest.mark.slow
+def test_icebreaker_bitstream_for_a_small_model(tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    assert main(["random", "--arch", "8-4-3", "--input-shape", "8", "-o", str(model)]) == 0
+    status = main(["board", str(model), "--board", "icebreaker", "--arch", "folded",
+                   "-o", str(tmp_path / "ice")])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    bitstream = tmp_path / "ice" / "top.bin"
+    assert bitstream.stat().st_size == 104090           # an iCE40 UP5K image
+    assert "115200 baud" in out and "send 8 bytes per sample" in out
+
+
+def test_raw_output_and_wide_inputs_are_refused(tmp_path):
+    from nomul.errors import OptionsError
+
+    spec = InputSpec(shape=(4,), raw_min=0, raw_max=7)
+    raw = random_model("4-3", spec, act_levels=3, weight_levels=4, output="raw", seed=0)
+    with pytest.raises(OptionsError, match="output is raw"):
+        build_board(raw, BuildOptions(), "icebreaker", tmp_path)
+    wide = random_model("4-3", InputSpec(shape=(4,), raw_min=-300, raw_max=300), act_levels=3,
+                        weight_levels=4, seed=0)
+    with pytest.raises(OptionsError, match="do not fit one byte"):
+        build_board(wide, BuildOptions(), "icebreaker", tmp_path)
+    with pytest.raises(OptionsError, match="unknown board"):
+        build_board(wide, BuildOptions(), "de10", tmp_path)
