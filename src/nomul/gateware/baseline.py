@@ -75,19 +75,10 @@ class FoldedMacDense(FoldedDense):
         self.weight_shape = _shape(Bounds.of(self.weights).union(Bounds(-1, 0)))
         self.weight_width = pe * simd * self.weight_shape.width
 
-    def _weight_words(self):
+    def _weight_field(self, k):
+        """The weight ROM holds the integer weight itself (two's complement)."""
         bits = self.weight_shape.width
-        mask = (1 << bits) - 1
-        words = []
-        for nf in range(self.nf):
-            for sf in range(self.sf):
-                word = 0
-                for p in range(self.pe):
-                    for s in range(self.simd):
-                        k = self._weight_index[nf * self.pe + p][sf * self.simd + s]
-                        word |= (self.weights[k] & mask) << ((p * self.simd + s) * bits)
-                words.append(word)
-        return words
+        return self.weights[k] & ((1 << bits) - 1), bits
 
     def _product_leaves(self, m, enable, work, weight_port):
         """Per PE, the ``simd`` products ``index * weight``, registered (latency 1)."""

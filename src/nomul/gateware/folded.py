@@ -289,7 +289,13 @@ class FoldedDense(wiring.Component):
 
     # -- ROM contents ----------------------------------------------------------------------
 
+    def _weight_field(self, k):
+        """``(value, bits)`` stored in the weight ROM for codeword ``k``: its index."""
+        return k, self._codeword_bits
+
     def _weight_words(self):
+        """One word per cycle: the ``pe * simd`` lanes' fields, lane ``p * simd + s`` at
+        ``(p * simd + s) * bits``."""
         words = []
         for nf in range(self.nf):
             for sf in range(self.sf):
@@ -297,7 +303,8 @@ class FoldedDense(wiring.Component):
                 for p in range(self.pe):
                     for s in range(self.simd):
                         k = self._weight_index[nf * self.pe + p][sf * self.simd + s]
-                        word |= k << ((p * self.simd + s) * self._codeword_bits)
+                        value, bits = self._weight_field(k)
+                        word |= value << ((p * self.simd + s) * bits)
                 words.append(word)
         return words
 
