@@ -179,3 +179,23 @@ def test_missing_tools_are_one_line_saying_what_to_install(capsys, tmp_path, mon
                           "--samples", 2, "--simulator", simulator)
     assert status == 2
     assert install in err and len(err.strip().splitlines()) == 1
+
+
+def test_amaranth_sim_of_a_build_directory_rebuilds_its_options(capsys, tmp_path):
+    """The manifest's options come back as the same design (folded, PE 2 x SIMD 2)."""
+    model = _random_model(capsys, tmp_path / "m.npz")
+    assert _run(capsys, "build", tmp_path / "m.npz", "-o", tmp_path / "rtl", "--arch", "folded",
+                "--pe", 2, "--simd", 2)[0] == 0
+    status, out, err = _run(capsys, "sim", tmp_path / "m.npz", "--dataset", "digits",
+                            "--samples", 5, "--build", tmp_path / "rtl", "--simulator",
+                            "amaranth", "--json")
+    assert status == 0, err
+    report = json.loads(out)
+    manifest = json.loads((tmp_path / "rtl" / "manifest.json").read_text())
+    assert report["agreement"] == 1.0
+    assert (report["manifest_latency"], report["manifest_ii"]) == (manifest["latency"],
+                                                                   manifest["ii"])
+    assert report["ii"] == manifest["ii"] == (64 // 2) * (6 // 2)
+    digits = load_dataset("digits")
+    assert report["accuracy"] == float(np.mean(reference.run(model, digits.x_test[:5])
+                                               == digits.y_test[:5]))
