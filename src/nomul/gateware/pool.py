@@ -9,6 +9,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ._params import as_int, as_ints
+from ._stage import register_stage
 
 __all__ = ["MaxPool"]
 
@@ -83,10 +84,7 @@ class MaxPool(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        enable = ~self.o.valid | self.o.ready
-        m.d.comb += self.i.ready.eq(enable)
-        with m.If(enable):
-            m.d.sync += self.o.valid.eq(self.i.valid)
+        enable = register_stage(m, self.i, self.o)
 
         in_strides = [math.prod(self.shape[d + 1:]) for d in range(len(self.shape))]
         out_grid = list(itertools.product(*(range(n) for n in self.out_shape)))

@@ -8,6 +8,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..numeric import Bounds, index_width
+from ._stage import register_stage
 
 __all__ = ["InputQuantizer"]
 
@@ -113,10 +114,7 @@ class InputQuantizer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        enable = ~self.o.valid | self.o.ready
-        m.d.comb += self.i.ready.eq(enable)
-        with m.If(enable):
-            m.d.sync += self.o.valid.eq(self.i.valid)
+        enable = register_stage(m, self.i, self.o)
         for n in range(self._elements):
             index = Signal(self.index_shape, name=f"index_{n}")
             m.d.comb += index.eq(self._index(self.i.payload[n]))

@@ -18,6 +18,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..numeric import Bounds, index_width
+from ._stage import register_stage
 
 __all__ = ["group_code_table", "dense_groups", "ProductLookup"]
 
@@ -107,10 +108,7 @@ class ProductLookup(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         codes = group_code_table(self._table, self._in_levels, self._group)
-        enable = ~self.o.valid | self.o.ready
-        m.d.comb += self.i.ready.eq(enable)
-        with m.If(enable):
-            m.d.sync += self.o.valid.eq(self.i.valid)
+        enable = register_stage(m, self.i, self.o)
         codes_by_value = [codes.get(code) for code in range(1 << (self._group * self.index_width))]
         for position, (g, k) in enumerate(self._pairs):
             code = Cat(*(self.i.payload[e] for e in self._groups[g]))
