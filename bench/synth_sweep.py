@@ -7,7 +7,8 @@ alone (``nomul.hw.synth.synthesize``) for one family. Writes one CSV row per poi
 configuration, the cell counts, the multiplier count (must be 0) and the synthesis time; the
 analytical estimator (issue 6) is calibrated and checked against these rows.
 
-Run: ``.venv/bin/python bench/synth_sweep.py --family ice40 [--jobs 2] [-o FILE]``.
+Run: ``.venv/bin/python bench/synth_sweep.py --family ice40 [--check] [--jobs 2] [-o FILE]``
+(``--check``: the held-out points, never used for fitting).
 """
 
 import argparse
@@ -41,6 +42,22 @@ POINTS = [
     *[(a, k, b, 64, 64, "folded", pe, simd)
       for a, k, b, pe, simd in [(4, 8, 8, 1, 1), (4, 8, 8, 2, 8), (16, 16, 14, 4, 4),
                                 (32, 32, 16, 1, 1), (64, 32, 16, 2, 2), (64, 64, 18, 1, 1)]],
+]
+# held-out points (none of them in POINTS): the estimator is fitted on POINTS and checked here
+CHECK_POINTS = [
+    *[(a, k, b, n, m, "unrolled", 1, 1)
+      for a, k, b, n, m in [(2, 8, 6, 16, 8), (4, 2, 6, 16, 16), (8, 4, 9, 8, 8),
+                            (5, 8, 8, 16, 8), (16, 4, 10, 8, 16), (4, 32, 12, 16, 8),
+                            (2, 16, 8, 32, 8), (8, 32, 14, 8, 8), (3, 3, 5, 24, 12),
+                            (4, 8, 10, 48, 8), (32, 8, 12, 8, 4), (6, 6, 8, 12, 6)]],
+    *[(a, k, b, n, m, "folded", pe, simd)
+      for a, k, b, n, m, pe, simd in [
+          (4, 8, 8, 16, 16, 2, 2), (2, 2, 4, 32, 16, 1, 1), (8, 8, 10, 64, 32, 2, 4),
+          (4, 16, 10, 32, 32, 4, 4), (16, 16, 14, 32, 8, 1, 8), (3, 5, 7, 48, 16, 2, 8),
+          (8, 32, 14, 32, 16, 1, 1), (32, 16, 16, 32, 16, 2, 1), (16, 64, 16, 32, 16, 1, 2),
+          (2, 4, 6, 128, 32, 1, 16), (4, 8, 8, 128, 64, 1, 1), (4, 4, 6, 64, 16, 8, 2),
+          (8, 4, 10, 16, 64, 4, 1), (5, 8, 9, 40, 20, 5, 5), (64, 16, 16, 32, 32, 1, 1),
+          (16, 8, 12, 64, 64, 2, 16), (4, 2, 6, 32, 8, 8, 32), (32, 64, 18, 16, 16, 2, 2)]],
 ]
 COLUMNS = ("A", "K", "B", "N", "M", "arch", "PE", "SIMD", "luts", "ffs", "carry", "brams",
            "dsps", "gates", "lutram", "muxes", "multipliers", "seconds")
@@ -80,15 +97,19 @@ def synthesize_point(point, family, work):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", default="ice40")
+    parser.add_argument("--check", action="store_true",
+                        help="the held-out CHECK_POINTS (default CSV bench/synth_check_FAMILY.csv)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("-o", "--output", help="CSV (default bench/synth_sweep_FAMILY.csv)")
     args = parser.parse_args()
-    output = Path(args.output or Path(__file__).with_name(f"synth_sweep_{args.family}.csv"))
+    points = CHECK_POINTS if args.check else POINTS
+    stem = "synth_check" if args.check else "synth_sweep"
+    output = Path(args.output or Path(__file__).with_name(f"{stem}_{args.family}.csv"))
     print(f"machine: {platform.machine()}, python {platform.python_version()}; "
-          f"{len(POINTS)} layers for {args.family}")
+          f"{len(points)} layers for {args.family}")
     with tempfile.TemporaryDirectory() as work, \
             ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        rows = list(pool.map(lambda p: synthesize_point(p, args.family, work), POINTS))
+        rows = list(pool.map(lambda p: synthesize_point(p, args.family, work), points))
     with open(output, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()

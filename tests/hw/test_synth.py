@@ -61,6 +61,11 @@ def test_classify_counts_each_cell_once_and_flags_multipliers():
     assert classify({"$mul": 1, "LUT6": 2, "FDRE": 1}, "xilinx")["multipliers"] == 1
 
 
+def test_ecp5_luts_include_the_two_lut4s_of_each_carry_cell():
+    report = classify({"LUT4": 10, "CCU2C": 3, "TRELLIS_FF": 4}, "ecp5")
+    assert (report["luts"], report["carry"], report["ffs"]) == (16, 3, 4)
+
+
 def test_unknown_family_is_refused(tmp_path):
     from nomul.errors import ToolError
 

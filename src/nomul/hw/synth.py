@@ -30,6 +30,9 @@ CELL_CLASSES = {
               ("ffs", r"\$_(S?DFFE?|DFFSRE?|ALDFFE?|SDFFCE|DLATCH)\w*_")],
 }
 MULTIPLIER_CELLS = r"\$mul|\$macc\w*|\$__MUL\w*|SB_MAC16|MULT18X18D|ALU54B|DSP48\w*"
+# LUTs inside other cells, counted in ``luts`` as well: an ECP5 CCU2C carry cell is two LUT4s
+# (nextpnr's TRELLIS_COMB count), so ``luts`` compares across families
+LUTS_PER_CELL = {"ecp5": {"carry": 2}}
 COUNTS = ("luts", "ffs", "carry", "brams", "dsps", "gates", "lutram", "muxes", "clock")
 
 
@@ -40,7 +43,8 @@ def count_multipliers(cells_by_type):
 
 def classify(cells_by_type, family):
     """``{class: count}`` for a mapped ``num_cells_by_type`` dict, plus ``multipliers`` (as
-    :func:`count_multipliers`) and ``other`` (cells no class claims, by type)."""
+    :func:`count_multipliers`) and ``other`` (cells no class claims, by type). ``luts``
+    includes the LUTs inside carry cells where the family packs them (:data:`LUTS_PER_CELL`)."""
     report = dict.fromkeys(COUNTS, 0)
     report["multipliers"], report["other"] = count_multipliers(cells_by_type), {}
     for cell, count in sorted(cells_by_type.items()):
@@ -52,6 +56,8 @@ def classify(cells_by_type, family):
                 break
         else:
             report["other"][cell] = count
+    for name, luts in LUTS_PER_CELL.get(family, {}).items():
+        report["luts"] += luts * report[name]
     return report
 
 
