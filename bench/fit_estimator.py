@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: MIT
+"""Fit the analytical estimator's coefficients to Yosys, then check them on held-out layers.
+
+For each family, every row of ``bench/synth_sweep_FAMILY.csv`` is rebuilt (the same seeded
+layer as ``bench/synth_sweep.py``), its features computed (``nomul.hw.estimate``), and the
+coefficients turning features into LUTs (gates), FFs and carry cells fitted by non-negative
+least squares on relative error. The fitted model is then run on ``bench/synth_check_FAMILY.csv``
+(layers never used for fitting): per point the estimated and synthesized counts, and per family
+the share of points with LUTs within +-20 % and block RAMs exact. Writes
+``src/nomul/hw/estimate_coefficients.json`` (coefficients and the check's figures) and
+``bench/estimate_check.csv``; prints a summary table and the speed ratio against synthesis.
+
+Run: ``.venv/bin/python bench/fit_estimator.py`` (after the sweeps; about a second).
+"""
+
+import csv
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import nnls
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synth_sweep import dense_layer  # noqa: E402
+
+from nomul.gateware.compile import folded_layer, unrolled_layer  # noqa: E402
+from nomul.gateware.options import LayerOptions  # noqa: E402
+from nomul.hw.estimate import FEATURES, cells_from_features, mapped_features  # noqa: E402
+
+HERE = Path(__file__).parent
+COEFFICIENTS = HERE.parent / "src" / "nomul" / "hw" / "estimate_coefficients.json"
+FAMILIES = ("ice40", "ecp5", "xilinx")
+# which features may drive which count (the rest are fixed at 0)
+DRIVERS = {"luts": ("rom", "rom_wide", "select", "adder", "adder_narrow", "compare", "mux",
+                    "stage"),
+           "ffs": ("ff", "stage"),
+           "carry": ("adder", "adder_narrow", "compare", "stage")}
+
+
+def build(row):
+    a, k, b, n, m = (int(row[c]) for c in "AKBNM")
+    layer = dense_layer(a, k, b, n, m)
+    options = LayerOptions(arch=row["arch"], pe=int(row["PE"]), simd=int(row["SIMD"]))
+    build_layer = unrolled_layer if row["arch"] == "unrolled" else folded_layer
+    return build_layer(layer, (n,), options)
+
+
+def featurize(rows, family):
+    out = []
+    for row in rows:
+        start = time.perf_counter()
+        features, mapped = mapped_features(build(row), family)
+        seconds = time.perf_counter() - start
+        brams = sum(m["cells"] for m in mapped if m["mapped_to"] == "block")
+        out.append((features, brams, seconds))
+    return out
+
+
+def fit(rows, featured):
+    coefficients = {}
+    for count, drivers in DRIVERS.items():
+        x = np.array([[f[name] for name in drivers] for f, _, _ in featured], dtype=float)
+        y = np.array([float(r[count]) for r in rows])
+        weight = 1 / np.maximum(y, 1)                 # relative error
+        solution, _ = nnls(x * weight[:, None], y * weight)
+        coefficients[count] = {name: round(float(v), 4) for name, v in zip(drivers, solution)}
+    return coefficients
+
+
+def read(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def main():
+    fitted, summary, check_rows = {}, {}, []
+    for family in FAMILIES:
+        sweep = read(HERE / f"synth_sweep_{family}.csv")
+        fitted[family] = fit(sweep, featurize(sweep, family))
+    for family in FAMILIES:
+        path = HERE / f"synth_check_{family}.csv"
+        if not path.exists():
+            print(f"{family}: no {path.name} yet; run bench/synth_sweep.py --check")
+            continue
+        rows = read(path)
+        within = exact = 0
+        estimate_seconds = synth_seconds = 0.0
+        for row, (features, brams, seconds) in zip(rows, featurize(rows, family)):
+            cells = cells_from_features(features, family, fitted)
+            error = (cells["luts"] - int(row["luts"])) / int(row["luts"])
+            within += abs(error) <= 0.20
+            exact += brams == int(row["brams"])
+            estimate_seconds += seconds
+            synth_seconds += float(row["seconds"])
+            check_rows.append({"family": family, **{c: row[c] for c in
+                               ("A", "K", "B", "N", "M", "arch", "PE", "SIMD")},
+                               "luts": row["luts"], "luts_est": cells["luts"],
+                               "luts_error": f"{error:+.3f}",
+                               "ffs": row["ffs"], "ffs_est": cells["ffs"],
+                               "brams": row["brams"], "brams_est": brams,
+                               "estimate_ms": f"{seconds * 1e3:.1f}",
+                               "synth_s": row["seconds"]})
+        errors = [abs(float(r["luts_error"])) for r in check_rows if r["family"] == family]
+        summary[family] = {"points": len(rows), "luts_within_20pct": within / len(rows),
+                           "brams_exact": exact / len(rows),
+                           "luts_median_abs_error": float(np.median(errors)),
+                           "speed_ratio": round(synth_seconds / estimate_seconds)}
+    COEFFICIENTS.write_text(json.dumps({"coefficients": fitted, "check": summary}, indent=1,
+                                       sort_keys=True) + "\n")
+    if check_rows:
+        with open(HERE / "estimate_check.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(check_rows[0]))
+            writer.writeheader()
+            writer.writerows(check_rows)
+    print(f"machine: {platform.machine()}, python {platform.python_version()}")
+    print(json.dumps(fitted, indent=1))
+    for row in check_rows:
+        print(" ".join(f"{k}={v}" for k, v in row.items()))
+    for family, s in summary.items():
+        print(f"{family}: {s['points']} held-out layers, LUTs within 20 %: "
+              f"{s['luts_within_20pct']:.0%}, block RAMs exact: {s['brams_exact']:.0%}, "
+              f"median |LUT error| {s['luts_median_abs_error']:.1%}, estimate "
+              f"{s['speed_ratio']}x faster than synthesis")
+
+
+if __name__ == "__main__":
+    main()
