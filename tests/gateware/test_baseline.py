@@ -1,18 +1,25 @@
 # amaranth: UnusedElaboratable=no
 # SPDX-License-Identifier: MIT
 """The multiplier baseline: bit-exact with the reference on its own integer model (tables
-``a * w_k``), same folding, and it really multiplies (Yosys sees multipliers)."""
+``a * w_k``), same folding, and it really multiplies (Yosys sees multipliers). Dense and
+convolution (1-D, 2-D, padded, strided) networks, folded and unrolled."""
+
+from dataclasses import replace
+from functools import cache
 
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from helpers.strategies import random_raw
+from helpers.strategies import integer_models, random_raw
 from nomul.errors import OptionsError
 from nomul.gateware.baseline import baseline_model, slope_weights
 from nomul.gateware.compile import build_network
 from nomul.gateware.options import BuildOptions, LayerOptions
 from nomul.hw.verilog import ports
-from nomul.models.spec import InputSpec
+from nomul.models.spec import Activation, Conv, InputSpec, IntegerModel
 from nomul.models.synthetic import random_model
 from nomul.sim.streams import run_stream
 from nomul.sim.vectors import decode_outputs, expected_outputs, input_words
@@ -47,12 +54,17 @@ def test_baseline_matches_the_reference_on_its_model(output, options):
                                                                               raw)
 
 
-def test_baseline_keeps_the_folding_and_timing_of_the_table_design():
+@pytest.mark.parametrize("options", [
+    BuildOptions(default=LayerOptions(arch="folded", pe=2, simd=3)),
+    BuildOptions(),
+], ids=["pe2-simd3", "unrolled"])
+def test_baseline_keeps_the_folding_and_timing_of_the_table_design(options):
     model = _model()
-    options = BuildOptions(default=LayerOptions(arch="folded", pe=2, simd=3))
     table_top, _ = build_network(model, options)
     mac_top, _ = build_network(model, options, baseline=True)
     assert (mac_top.latency, mac_top.ii) == (table_top.latency, table_top.ii)
+    for top in (table_top, mac_top):      # elaborated, so no UnusedElaboratable warnings
+        Fragment.get(top, None)
 
 
 def test_grouped_layers_have_no_baseline():
@@ -74,3 +86,141 @@ def test_yosys_finds_multipliers_in_the_baseline_and_none_in_nomul(tmp_path):
         "multipliers"] == 0
     mac = synthesize_network(mac_top, "ice40", tmp_path / "mac")["total"]
     assert mac["multipliers"] >= 2 * 3 * 2          # pe x simd lanes in each of two layers
+
+
+# -- convolutions ----------------------------------------------------------------------------
+
+FOLDED = BuildOptions(default=LayerOptions(arch="folded", pe=2, simd=3))
+
+
+@cache
+def _conv_models():
+    """Padded, strided 2-D and 1-D conv networks (every weighted layer: pe 2 and simd 3 fit),
+    and each one's conv layer alone with raw output, so every accumulator, the padded border
+    positions among them, is compared."""
+    conv2d = random_model("2x5x5-c4k3s2p1-4", InputSpec(shape=(2, 5, 5), raw_min=-2,
+                                                         raw_max=5),
+                          act_levels=4, weight_levels=5, seed=3)
+    conv1d = random_model("3x12-c4k3s2p1-m2-6", InputSpec(shape=(3, 12), raw_min=0, raw_max=6),
+                          act_levels=3, weight_levels=4, output="raw", seed=4)
+    models = {"conv2d": conv2d, "conv1d": conv1d}
+    for name, model in list(models.items()):
+        conv = replace(model.layers[0], activation=Activation("raw"))
+        models[f"{name}-raw"] = IntegerModel(input=model.input, layers=(conv,))
+    return models
+
+
+def _check_against_reference(model, options, samples=8, seed=1):
+    top, layers = build_network(model, options, baseline=True)
+    assert all("multiplier baseline" in lay["arch"] for lay in layers if "arch" in lay)
+    raw = random_raw(model, np.random.default_rng(seed), samples)
+    run = run_stream(top, input_words(model, raw, top.lanes), count=len(raw), idle=0.2,
+                     stall=0.2, seed=3, max_cycles=4 * (len(raw) + 1) * top.ii + 1000)
+    assert decode_outputs(ports(model, top), run.outputs) == expected_outputs(
+        baseline_model(model), raw)
+    return top
+
+
+def test_conv_baseline_model_has_integer_product_tables():
+    model = _conv_models()["conv2d"]
+    base = baseline_model(model)
+    for layer, original in zip(base.layers, model.layers, strict=True):
+        if hasattr(layer, "table"):
+            assert type(layer) is type(original)
+            weights = slope_weights(original.table)
+            assert layer.table.tolist() == [[a * w for w in weights]
+                                            for a in range(original.in_levels)]
+            assert layer.table.shape == original.table.shape
+    conv = base.layers[0]
+    assert isinstance(conv, Conv) and (conv.padding, conv.stride) == ((1, 1), (2, 2))
+
+
+@pytest.mark.parametrize("name", ["conv2d", "conv2d-raw", "conv1d", "conv1d-raw"])
+@pytest.mark.parametrize("options", [FOLDED, BuildOptions()], ids=["pe2-simd3", "unrolled"])
+def test_conv_baseline_matches_the_reference_on_its_model(name, options):
+    _check_against_reference(_conv_models()[name], options)
+
+
+def test_padded_taps_contribute_zero_in_the_baseline():
+    """All-minimum inputs (index 0 everywhere): a padded tap must add what index 0 adds (0),
+    so every position, border or not, equals the bias; a padded tap as index A would not."""
+    model = _conv_models()["conv2d-raw"]
+    raw = np.full((2, *model.input.shape), model.input.raw_min)
+    expected = expected_outputs(baseline_model(model), raw)
+    bias = model.layers[0].bias
+    assert np.array_equal(np.reshape(expected[0], (4, 3, 3)),
+                          np.broadcast_to(bias[:, None, None], (4, 3, 3)))
+    for options in (FOLDED, BuildOptions()):
+        top, _ = build_network(model, options, baseline=True)
+        run = run_stream(top, input_words(model, raw, top.lanes), count=len(raw))
+        assert decode_outputs(ports(model, top), run.outputs) == expected
+
+
+@pytest.mark.parametrize("options", [FOLDED, BuildOptions()], ids=["pe2-simd3", "unrolled"])
+def test_conv_baseline_has_the_latency_and_ii_of_the_table_design(options):
+    model = _conv_models()["conv2d"]
+    table_top, _ = build_network(model, options)
+    mac_top, _ = build_network(model, options, baseline=True)
+    assert (mac_top.latency, mac_top.ii) == (table_top.latency, table_top.ii)
+    Fragment.get(table_top, None)         # elaborated, so no UnusedElaboratable warnings
+    raw = random_raw(model, np.random.default_rng(2), 4)
+    budget = 4 * (len(raw) + 1) * mac_top.ii + 1000
+    steady = run_stream(mac_top, input_words(model, raw, mac_top.lanes), count=len(raw),
+                        max_cycles=budget)
+    assert set(np.diff(steady.output_cycles)) == {mac_top.ii}     # measured, not copied
+    first = run_stream(mac_top, input_words(model, raw[:1], mac_top.lanes), count=1,
+                       max_cycles=budget)
+    assert first.output_cycles[0] - first.input_cycles[-1] == mac_top.latency
+
+
+def _scalar_codebooks(model):
+    return all(getattr(layer, "group", 1) == 1 for layer in model.layers)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.filter_too_much])
+@given(model=integer_models(kinds=("conv1d", "conv2d")).filter(_scalar_codebooks),
+       folded=st.booleans(), seed=st.integers(0, 1000))
+def test_random_conv_baselines_match_the_reference(model, folded, seed):
+    """Random kernels, strides, paddings, pools and tables; folded as PE 1 x SIMD 1 (always
+    fits) or unrolled."""
+    options = BuildOptions(default=LayerOptions(arch="folded")) if folded else BuildOptions()
+    _check_against_reference(model, options, samples=4, seed=seed)
+
+
+def test_grouped_conv_layers_have_no_baseline():
+    model = random_model("2x6x6-c2k3p1-3", InputSpec(shape=(2, 6, 6), raw_min=0, raw_max=3),
+                         act_levels=3, weight_levels=4, group=2, seed=2)
+    assert isinstance(model.layers[0], Conv) and model.layers[0].group == 2
+    for options in (BuildOptions(default=LayerOptions(arch="folded")), BuildOptions()):
+        with pytest.raises(OptionsError, match=r"layer 0 \(conv2d\).*scalar codebooks"):
+            build_network(model, options, baseline=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options", [FOLDED, BuildOptions()], ids=["pe2-simd3", "unrolled"])
+def test_yosys_finds_multipliers_in_the_conv_baseline_and_none_in_nomul(tmp_path, options):
+    """The conv stage alone (a small padded, strided conv, ~10 s): the baseline has one
+    multiplier per PE x SIMD lane (folded) or per distinct (input, codeword) product of its
+    lookup (unrolled); the table design has none."""
+    from nomul.hw.synth import synthesize
+    from nomul.hw.verilog import emit_verilog
+
+    small = random_model("1x4x4-c2k3s2p1-2", InputSpec(shape=(1, 4, 4), raw_min=0, raw_max=5),
+                         act_levels=3, weight_levels=4, seed=5)
+    model = IntegerModel(input=small.input,
+                         layers=(replace(small.layers[0], activation=Activation("raw")),))
+    counts, stages = {}, {}
+    for name, baseline in (("nomul", False), ("mac", True)):
+        top, _ = build_network(model, options, baseline=baseline)
+        for _, stage in [("top", top), *top.named_stages]:
+            stage._MustUse__silence = True              # only the conv stage is elaborated
+        stages[name] = dict(top.named_stages)["layer_0_conv2d"]
+        source = tmp_path / f"{name}.v"
+        source.write_text(emit_verilog(stages[name], "conv"))
+        counts[name] = synthesize(source, "conv", "gates", tmp_path / name)["multipliers"]
+    assert counts["nomul"] == 0
+    if options is FOLDED:
+        assert counts["mac"] == 2 * 3
+    else:
+        assert counts["mac"] == len(stages["mac"].lookup.pairs) > 0

@@ -1,5 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""``nomul board``: an iCEBreaker bitstream for a small model, and the refusals."""
+"""``nomul board``: iCEBreaker and ULX3S bitstreams for a small model, and the refusals."""
+
+import json
+import re
 
 import pytest
 
@@ -21,6 +24,35 @@ def test_icebreaker_bitstream_for_a_small_model(tmp_path, capsys):
     bitstream = tmp_path / "ice" / "top.bin"
     assert bitstream.stat().st_size == 104090           # an iCE40 UP5K image
     assert "115200 baud" in out and "send 8 bytes per sample" in out
+
+
+@pytest.mark.slow
+def test_ulx3s_bitstream_for_a_small_model(tmp_path, capsys):
+    from amaranth_boards.ulx3s import ULX3S_25F_Platform
+
+    model = tmp_path / "m.npz"
+    assert main(["random", "--arch", "8-4-3", "--input-shape", "8", "-o", str(model)]) == 0
+    capsys.readouterr()
+    status = main(["board", str(model), "--board", "ulx3s", "--arch", "folded",
+                   "-o", str(tmp_path / "ulx"), "--json"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    report = json.loads(out)
+    build = tmp_path / "ulx"
+    bitstream = build / "top.bit"
+    assert report["board"] == "ulx3s"
+    assert report["bitstream"] == str(bitstream.resolve())
+    image = bitstream.read_bytes()
+    assert len(image) > 0
+    assert b"Part: LFE5U-25F-" in image[:64]               # ecppack's header: an ECP5 25F...
+    assert bytes.fromhex("e200000041111043") in image[:256]  # ...and its VERIFY_ID IDCODE
+    clock = ULX3S_25F_Platform().default_clk_frequency
+    assert report["clock_hz"] == clock == 25e6
+    constraint = re.search(r'FREQUENCY PORT "clk25\w*" ([\d.]+) HZ',
+                           (build / "top.lpf").read_text())
+    assert float(constraint.group(1)) == report["clock_hz"]    # the build's clock constraint
+    assert report["baud"] == 115200
+    assert report["divisor"] == round(clock / 115200) == 217
 
 
 def test_raw_output_and_wide_inputs_are_refused(tmp_path):

@@ -12,23 +12,43 @@ Amaranth's ``*``:
   about the table's width, and the model's biases and thresholds still apply.
 
 So the baseline computes the integer model whose tables are ``T'[a][k] = a * w_k``
-(:func:`baseline_model`); it is checked bit for bit against the reference run on that model.
-Its accuracy is not nomul's: it is a cost baseline. Defined for dense layers with scalar
-codebooks (``group`` 1). A folded layer keeps its PE x SIMD; an unrolled layer becomes the fully
-parallel engine (PE = outputs, SIMD = inputs), whose one-word weight ROM Yosys folds into
-multiplications by constants, the conventional unrolled design.
+(:func:`baseline_model`, the one definition of what it computes); it is checked bit for bit
+against the reference run on that model. Its accuracy is not nomul's: it is a cost baseline.
+Defined for dense and convolution (1-D and 2-D) layers with scalar codebooks (``group`` 1).
+
+Architectures, per layer:
+
+- folded dense: :class:`FoldedMacDense`, the PE x SIMD engine of
+  :class:`~nomul.gateware.folded.FoldedDense` with a weight ROM of integer weights and
+  ``pe * simd`` multipliers in place of the product tables; same latency and ii.
+- folded convolution: the same :class:`~nomul.gateware.conv.FoldedConv` (patch streamer,
+  engine, collector) around a :class:`FoldedMacDense`. A padded tap enters the engine as index
+  ``0`` (the table design uses the extra index ``A``, whose table row is zeros): in the
+  baseline's integer model a padded tap contributes 0 (:func:`nomul.models.reference.weighted`)
+  and ``0 * w_k = T'[0][k] = 0``, so zero padding is exact with a plain ``a * w`` and the index
+  width stays that of ``A`` levels. Same latency and ii as the table design.
+- unrolled dense or convolution: :class:`UnrolledMacLayer`, the table design's
+  :class:`~nomul.gateware.layers.UnrolledLayer` (one tensor per clock, every output position
+  and channel in parallel, same adder trees and activation, padded taps left out) whose
+  lookup stage computes each distinct (input, codeword) product ``a * w_k`` as a registered
+  multiplication by a constant (:class:`MacLookup`): the conventional unrolled design, with
+  the same latency and ``ii = 1``. ``group_inputs`` (a table option) does not apply.
 """
 
 from dataclasses import replace
 
-from amaranth.hdl import Signal
+from amaranth.hdl import Const, Module, Signal
 
 from ..errors import OptionsError
 from ..numeric import Bounds
+from ._stage import register_stage
 from .adder_tree import _shape
 from .folded import FoldedDense
+from .layers import UnrolledLayer
+from .tables import ProductLookup
 
-__all__ = ["slope_weights", "baseline_model", "FoldedMacDense"]
+__all__ = ["slope_weights", "baseline_model", "FoldedMacDense", "MacLookup",
+           "UnrolledMacLayer"]
 
 
 def slope_weights(table):
@@ -39,22 +59,28 @@ def slope_weights(table):
 
 
 def baseline_model(model):
-    """``model`` with every weighted layer's table replaced by ``a * w_k`` (see module doc)."""
-    import numpy as np
+    """``model`` with every weighted layer's table replaced by ``a * w_k`` (see module doc).
 
-    from ..models.spec import Dense
+    Raises a one-line :class:`OptionsError` for a layer with vector codebooks (``group > 1``).
+    """
+    import numpy as np
 
     layers = []
     for position, layer in enumerate(model.layers):
         if hasattr(layer, "weight_index"):
-            if not isinstance(layer, Dense) or layer.group != 1:
+            if layer.group != 1:
                 raise OptionsError(f"layer {position} ({layer.kind}): the multiplier baseline "
-                                   "covers dense layers with scalar codebooks (d = 1)")
+                                   "covers dense and conv layers with scalar codebooks (d = 1)")
             weights = slope_weights(layer.table)
-            table = np.array([[a * w for w in weights] for a in range(layer.in_levels)])
+            table = np.array([[a * w for w in weights] for a in range(layer.in_levels)],
+                             dtype=np.int64)
             layer = replace(layer, table=table)
         layers.append(layer)
     return replace(model, layers=tuple(layers))
+
+
+def _products(weights, in_levels):
+    return tuple(tuple(a * w for w in weights) for a in range(int(in_levels)))
 
 
 class FoldedMacDense(FoldedDense):
@@ -69,9 +95,9 @@ class FoldedMacDense(FoldedDense):
     def __init__(self, weights, weight_index, bias, activation, *, in_levels, pe, simd,
                  register_every=1):
         self.weights = tuple(int(w) for w in weights)
-        table = tuple(tuple(a * w for w in self.weights) for a in range(int(in_levels)))
-        super().__init__(table, weight_index, bias, activation, in_levels=in_levels, group=1,
-                         pe=pe, simd=simd, table_style="logic", register_every=register_every)
+        super().__init__(_products(self.weights, in_levels), weight_index, bias, activation,
+                         in_levels=in_levels, group=1, pe=pe, simd=simd, table_style="logic",
+                         register_every=register_every)
         self.weight_shape = _shape(Bounds.of(self.weights).union(Bounds(-1, 0)))
         self.weight_width = pe * simd * self.weight_shape.width
 
@@ -98,3 +124,51 @@ class FoldedMacDense(FoldedDense):
             nodes.append(leaves)
         return nodes
 
+
+class MacLookup(ProductLookup):
+    """:class:`~nomul.gateware.tables.ProductLookup` with multiplications instead of tables.
+
+    Groups are single inputs (``group`` 1); the term of pair ``(g, k)`` is the input index times
+    the constant ``weights[k]``, registered. Same ports, latency, ``term_bounds`` and
+    ``term_shape`` as the lookup of the table ``a * w_k``, which it matches exactly.
+    """
+
+    def __init__(self, weights, groups, pairs, *, in_levels, n_inputs):
+        self.weights = tuple(int(w) for w in weights)
+        super().__init__(_products(self.weights, in_levels), groups, pairs,
+                         in_levels=in_levels, n_inputs=n_inputs)
+        if self._group != 1:
+            raise ValueError(f"MacLookup needs single-input groups, not {self._group}")
+
+    def elaborate(self, platform):
+        m = Module()
+        enable = register_stage(m, self.i, self.o)
+        for position, (g, k) in enumerate(self.pairs):
+            index = self.i.payload[self._groups[g][0]].as_unsigned()
+            with m.If(enable):
+                m.d.sync += self.o.payload[position].eq(index * Const(self.weights[k]))
+        return m
+
+
+class UnrolledMacLayer(UnrolledLayer):
+    """:class:`~nomul.gateware.layers.UnrolledLayer` whose products come from a
+    :class:`MacLookup` (``index * w_k``) instead of product tables.
+
+    Takes the ``weights`` (one integer per codeword) where ``UnrolledLayer`` takes a table;
+    every other parameter, the ports, latency and ii are ``UnrolledLayer``'s on the table
+    ``a * w_k``, which it matches exactly.
+    """
+
+    def __init__(self, weights, groups, outputs, bias, activation, *, in_levels, n_inputs,
+                 register_every=1, threshold_method="parallel"):
+        self.weights = tuple(int(w) for w in weights)
+        super().__init__(_products(self.weights, in_levels), groups, outputs, bias, activation,
+                         in_levels=in_levels, n_inputs=n_inputs, register_every=register_every,
+                         threshold_method=threshold_method)
+        # the table lookup UnrolledLayer made becomes the multiplying one: same pairs, bounds
+        # and ports, so the trees and activation built around it stay as they are
+        table_lookup = self.lookup
+        table_lookup._MustUse__silence = True          # replaced, never elaborated
+        self.lookup = MacLookup(self.weights, groups, table_lookup.pairs, in_levels=in_levels,
+                                n_inputs=n_inputs)
+        assert self.lookup.term_bounds == table_lookup.term_bounds

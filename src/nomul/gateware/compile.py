@@ -166,21 +166,41 @@ def check_options(model, options):
                            f"{model.input.elements} input elements")
 
 
-def mac_layer(layer, options):
-    """The multiplier baseline of a dense layer (:mod:`nomul.gateware.baseline`): folded as
-    ``options`` say, or fully parallel for an unrolled layer."""
-    from .baseline import FoldedMacDense, slope_weights
+def mac_layer(layer, options, in_shape=None):
+    """The multiplier baseline of a dense or conv layer reading a tensor of ``in_shape``
+    (:mod:`nomul.gateware.baseline`): a :class:`FoldedMacDense` (in a :class:`FoldedConv` for a
+    convolution, padded taps as index 0) folded as ``options`` say, or an
+    :class:`UnrolledMacLayer` (every output in parallel, one tensor per clock) for an unrolled
+    layer. ``in_shape`` defaults to the dense layer's ``(fan_in,)``; a conv layer needs it."""
+    from .baseline import FoldedMacDense, UnrolledMacLayer, slope_weights
 
-    if options.arch == "folded":
-        pe, simd = options.pe, options.simd
-    else:
-        pe, simd = layer.out_channels, layer.n_groups
-    return FoldedMacDense(slope_weights(layer.table),
-                          tuple(tuple(int(k) for k in row) for row in layer.weight_index),
-                          tuple(int(b) for b in layer.bias),
-                          activation_params(layer, layer.out_channels),
-                          in_levels=layer.in_levels, pe=pe, simd=simd,
-                          register_every=options.register_every)
+    if in_shape is None:
+        if not isinstance(layer, Dense):
+            raise TypeError(f"mac_layer needs the input shape of a {layer.kind} layer")
+        in_shape = (layer.fan_in,)
+    weights = slope_weights(layer.table)
+    if options.arch != "folded":
+        groups, outputs = connectivity(layer, in_shape)
+        per_channel = len(outputs) // layer.out_channels
+        bias = tuple(int(layer.bias[o // per_channel]) for o in range(len(outputs)))
+        return UnrolledMacLayer(weights, groups, outputs, bias,
+                                activation_params(layer, len(outputs)),
+                                in_levels=layer.in_levels, n_inputs=int(np.prod(in_shape)),
+                                register_every=options.register_every,
+                                threshold_method=options.threshold_method)
+    engine = FoldedMacDense(weights,
+                            tuple(tuple(int(k) for k in row) for row in layer.weight_index),
+                            tuple(int(b) for b in layer.bias),
+                            activation_params(layer, layer.out_channels),
+                            in_levels=layer.in_levels, pe=options.pe, simd=options.simd,
+                            register_every=options.register_every)
+    if isinstance(layer, Dense):
+        return engine
+    streamer = PatchStreamer(in_shape, kernel=layer.kernel, stride=layer.stride,
+                             padding=layer.padding, index_width=index_width(layer.in_levels))
+    collector = PatchCollector(streamer.positions, channels=layer.out_channels,
+                               element_shape=engine.o.payload.shape().elem_shape)
+    return FoldedConv(streamer, engine, collector, pad_index=0)   # 0 * w = 0: zero padding
 
 
 def build_network(model, options, *, baseline=False):
@@ -188,7 +208,7 @@ def build_network(model, options, *, baseline=False):
 
     Returns ``(top, layers)``: the top component and, per model layer, a JSON-ready description
     of what was built (architecture, latency, ii). ``baseline=True`` builds the multiplier
-    baseline instead (:mod:`nomul.gateware.baseline`; dense layers with d = 1 only), which
+    baseline instead (:mod:`nomul.gateware.baseline`; dense and conv layers with d = 1), which
     computes :func:`~nomul.gateware.baseline.baseline_model` of ``model``.
     """
     if baseline:
@@ -211,9 +231,12 @@ def build_network(model, options, *, baseline=False):
         entry = {"index": position, "kind": layer.kind}
         if isinstance(layer, (Dense, Conv)):
             if baseline:
-                stage = mac_layer(layer, layer_options)
-                entry.update(arch=f"{layer_options.arch} multiplier baseline", pe=stage.pe,
-                             simd=stage.simd)
+                stage = mac_layer(layer, layer_options, in_shape)
+                entry.update(arch=f"{layer_options.arch} multiplier baseline")
+                if layer_options.arch == "folded":
+                    entry.update(pe=layer_options.pe, simd=layer_options.simd)
+                else:
+                    entry.update(threshold_method=layer_options.threshold_method)
             elif layer_options.arch == "folded":
                 stage = folded_layer(layer, in_shape, layer_options)
                 entry.update(arch="folded", pe=layer_options.pe, simd=layer_options.simd,

@@ -79,8 +79,9 @@ def build_board(model, options, board, directory):
     saved = {var: os.environ.get(var) for var in environment}
     os.environ.update(environment)
     try:
-        platform.build(BoardTop(top, model), name="top", build_dir=str(directory),
-                       do_program=False)
+        # prepare + run the build script, not Platform.build: its upfront tool check also
+        # demands the board's programmer (openFPGALoader for the ULX3S), never run here
+        platform.prepare(BoardTop(top, model), name="top").execute_local(str(directory))
     except NomulError:
         raise
     except Exception as error:                      # the build script failed: say where
