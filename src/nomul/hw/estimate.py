@@ -398,11 +398,11 @@ def _lane_sequences(stage):
 
 def _table_logic(stage, lut_inputs, f):
     """The product table as logic: ``pe*simd`` read ports, port ``(p, s)`` addressed by the
-    code of input slot ``s`` and the codeword its weight field holds. ABC decomposes it one of
-    two ways, whichever is cheaper: per codeword, a function of the code bits (shared by the
-    ports of one slot) and a codeword-select mux per port; or per code, a function of the
-    codeword bits and a code-select mux per port. Ports of one slot that always hold the same
-    codeword are one port (Yosys merges them). Adds ``rom``/``rom_wide`` (leaf functions),
+    code of input slot ``s`` and the codeword its weight field holds. Counted as the cheapest
+    of three decompositions: per codeword, a function of the code bits (shared by the ports of
+    one slot) and a codeword-select mux per port; per code, a function of the codeword bits and
+    a code-select mux per port; or per port, one function of all its address bits. Ports of
+    one slot that always hold the same codeword sequence are one port (Yosys merges them). Adds ``rom``/``rom_wide`` (leaf functions),
     ``select`` (mux inputs beyond the first, per bit) and ``ff`` (port registers)."""
     code_bits, width = stage._code_bits, stage.term_shape.width
     table = stage._table_words()
@@ -436,10 +436,26 @@ def _table_logic(stage, lut_inputs, f):
         leaves_b[0] += narrow
         leaves_b[1] += wide
     select_b = sum(width * (codes - 1) for used in ports.values() if len(used) > 1)
-    a = leaves_a[0] + leaves_a[1] + select_a
-    b = leaves_b[0] + leaves_b[1] + select_b + (leaves_a[0] + leaves_a[1]
-                                                 if select_b == 0 else 0)
-    narrow, wide, select = (*leaves_a, select_a) if a <= b else (*leaves_b, select_b)
+    # (c) per port: one function of all its address bits
+    direct = [0, 0]
+    for (s, _), used in ports.items():
+        if len(used) == 1:
+            continue                                  # a constant codeword: a leaf of (a)
+        bits = code_bits + index_width(len(used))
+        narrow, wide = _function_counts([bits] * width, lut_inputs)
+        direct[0] += narrow
+        direct[1] += wide
+    direct_select = 0
+    if any(len(used) == 1 for used in ports.values()):
+        direct = [direct[0] + leaves_a[0], direct[1] + leaves_a[1]]
+    # rough LUT costs to pick the cheapest: a 2:1 mux input is a LUT4 or a third of a LUT6; a
+    # wide leaf unit brings its share of the mux tree on a LUT4
+    mux_cost, wide_cost = (1.0, 2.0) if lut_inputs < 6 else (1 / 3, 1.0)
+    choices = [(*leaves_a, select_a), (*leaves_b, select_b), (*direct, direct_select)]
+    if select_b == 0:
+        choices[1] = choices[0]
+    narrow, wide, select = min(choices, key=lambda c: c[0] + wide_cost * c[1]
+                               + mux_cost * c[2])
     f["rom"] += narrow
     f["rom_wide"] += wide
     f["select"] += select
