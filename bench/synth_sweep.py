@@ -19,13 +19,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
 from nomul.gateware.compile import folded_layer, unrolled_layer
 from nomul.gateware.options import LayerOptions
+from nomul.hw.cost import reference_layer
 from nomul.hw.synth import synthesize
 from nomul.hw.verilog import emit_verilog
-from nomul.models.spec import Activation, Dense
 
 # (A, K, B, N, M, arch, PE, SIMD)
 POINTS = [
@@ -64,17 +62,9 @@ COLUMNS = ("A", "K", "B", "N", "M", "arch", "PE", "SIMD", "luts", "ffs", "carry"
 
 
 def dense_layer(a, k, b, n, m, seed=0):
-    """A random dense layer: A x K table of B-bit entries, 4 output levels."""
-    rng = np.random.default_rng(seed)
-    half = 1 << (b - 1)
-    table = rng.integers(-half, half, size=(a, k))
-    table[0, 0], table[-1, -1] = -half, half - 1          # use the full entry width
-    index = rng.integers(0, k, size=(m, n))
-    bound = int(np.abs(table).max()) * n
-    thresholds = np.sort(rng.integers(-bound // 4, bound // 4 + 1, size=(m, 3)), axis=1)
-    return Dense(in_levels=a, group=1, table=table, weight_index=index,
-                 bias=rng.integers(-half, half, size=m),
-                 activation=Activation("thresholds", thresholds))
+    """A random dense layer: A x K table of B-bit entries, 4 output levels (the layer
+    ``nomul estimate --tables`` costs)."""
+    return reference_layer(a, k, b, n, m, seed=seed)
 
 
 def synthesize_point(point, family, work):

@@ -337,6 +337,125 @@ def _cmd_board(args):
     return 0
 
 
+def _cmd_estimate(args):
+    if args.tables:
+        return _estimate_tables(args)
+    from .errors import OptionsError
+    from .hw.cost import cost_report
+    from .models.modelfile import load_model
+
+    if args.model is None:
+        raise OptionsError("give a MODEL, or --tables with --act-levels and --weight-levels")
+    model = load_model(args.model)
+    report = cost_report(model, _build_options(args, model), args.family, synth=args.synth,
+                         pnr=args.pnr, baseline=args.baseline, work_dir=args.work_dir)
+    if args.json:
+        _print_json(report)
+    else:
+        _print_cost(report, args.family)
+    return 0
+
+
+def _print_cost(report, family):
+    logic = "gates" if family == "gates" else "luts"
+    measured = report["source"] == "yosys"
+    designs = [("nomul", report)] + ([("baseline", report["baseline"])]
+                                     if "baseline" in report else [])
+    for title, design in designs:
+        label = "nomul (product tables)" if title == "nomul" else \
+            "baseline (multiply-accumulate)"
+        print(f"{label}, {family}, {'Yosys' if measured else 'analytical estimate'}:")
+        header = f"  {'stage':<20} {logic:>8} {'ffs':>7} {'carry':>7} {'brams':>5} " \
+                 f"{'dsps':>4} {'mults':>5}"
+        print(header + (f"  {'model ' + logic:>11}" if measured else ""))
+        for stage in design["stages"] + [{"stage": "total", **design}]:
+            line = (f"  {stage['stage']:<20} {stage[logic]:>8} {stage['ffs']:>7} "
+                    f"{stage['carry']:>7} {stage['brams']:>5} {stage['dsps']:>4} "
+                    f"{stage['multipliers']:>5}")
+            if measured:
+                estimate = stage["estimate"] if "estimate" in stage else None
+                line += f"  {estimate[logic]:>11}" if estimate else ""
+            print(line)
+        if "device" in design and not design["fits"]:
+            print(f"  {design['device']}: does not fit: {'; '.join(design['short'])}")
+        elif design.get("fmax_mhz") is not None:
+            used = ", ".join(f"{cell} {u}/{n}" for cell, (u, n) in design["utilization"].items())
+            print(f"  {design['device']}: placed and routed, Fmax {design['fmax_mhz']:.1f} MHz "
+                  f"({used})")
+        elif "device" in design:
+            print(f"  {design['device']}: fits by these counts")
+    if report["multipliers"] == 0:
+        print("no multipliers in the nomul design")
+
+
+def _estimate_tables(args):
+    from .errors import OptionsError
+    from .gateware.options import LayerOptions
+    from .hw.cost import table_costs
+
+    if not args.act_levels or not args.weight_levels:
+        raise OptionsError("--tables needs --act-levels and --weight-levels (e.g. 2,4,8,16)")
+    if len(args.arch) > 1 or len(args.pe) > 1 or len(args.simd) > 1:
+        raise OptionsError("--tables costs one layer: give one --arch, --pe and --simd")
+    options = LayerOptions(arch=args.arch[0], pe=args.pe[0], simd=args.simd[0])
+    rows = table_costs(args.act_levels, args.weight_levels, args.entry_bits, args.family,
+                       options, inputs=args.inputs, outputs=args.outputs)
+    if args.plot:
+        _plot_tables(rows, args)
+    if args.json:
+        _print_json(rows)
+        return 0
+    logic = "gates" if args.family == "gates" else "luts"
+    print(f"product table of {args.entry_bits}-bit entries and a {args.inputs}->{args.outputs} "
+          f"dense layer ({options.arch}" + (f" PE {options.pe} x SIMD {options.simd}"
+                                            if options.arch == "folded" else "")
+          + f"), {args.family}, analytical estimate")
+    print(f"  {'A':>3} {'K':>3} {'entries':>7} {'bits':>6} {'table ' + logic:>10} "
+          f"{'table brams':>11} | {'layer ' + logic:>10} {'ffs':>6} {'brams':>5}")
+    for row in rows:
+        brams = "-" if row["table_brams_as_block"] is None else row["table_brams_as_block"]
+        print(f"  {row['act_levels']:>3} {row['weight_levels']:>3} {row['entries']:>7} "
+              f"{row['table_bits']:>6} {row['table_luts_as_logic']:>10} {brams:>11} | "
+              f"{row['layer'][logic]:>10} {row['layer']['ffs']:>6} {row['layer']['brams']:>5}")
+    if args.plot:
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _plot_tables(rows, args):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    logic = "gates" if args.family == "gates" else "luts"
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for a in args.act_levels:
+        mine = [r for r in rows if r["act_levels"] == a]
+        axes.plot([r["entries"] for r in mine], [r["layer"][logic] for r in mine], "o-",
+                  label=f"A = {a}")
+    axes.set_xscale("log", base=2)
+    axes.set_xlabel("product-table entries (A x K)")
+    axes.set_ylabel(f"layer {logic} ({args.family}, estimate)")
+    axes.set_title(f"{args.inputs}->{args.outputs} dense layer, {args.entry_bits}-bit entries")
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(args.plot, dpi=120, metadata={"Software": None})
+    plt.close(figure)
+
+
+def _level_list(text):
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of integers like 2,4,8: {text!r}") \
+            from None
+    if any(v < 2 for v in values):
+        raise argparse.ArgumentTypeError(f"levels must be >= 2: {text!r}")
+    return values
+
+
 def _weight_levels(text):
     try:
         values = tuple(int(part) for part in text.split(","))
@@ -499,6 +618,33 @@ def build_parser():
     _add_build_options(board)
     board.add_argument("--json", action="store_true")
     board.set_defaults(handler=_cmd_board)
+
+    estimate = commands.add_parser(
+        "estimate", help="LUTs, FFs, block RAMs (and Fmax): estimated, synthesized, placed")
+    estimate.add_argument("model", nargs="?", help="integer model file (not with --tables)")
+    estimate.add_argument("--family", default="ice40",
+                          choices=("ice40", "ecp5", "xilinx", "gates"))
+    _add_build_options(estimate)
+    estimate.add_argument("--synth", action="store_true",
+                          help="synthesize every stage with Yosys (minutes) and report that")
+    estimate.add_argument("--pnr", action="store_true",
+                          help="also place and route (ice40: UP5K, ecp5: 25k): Fmax, fit")
+    estimate.add_argument("--baseline", action="store_true",
+                          help="also cost the multiply-accumulate design of the same network")
+    estimate.add_argument("--work-dir", help="keep the Yosys/nextpnr files here")
+    estimate.add_argument("--tables", action="store_true",
+                          help="cost product tables (and a reference layer) by table size")
+    estimate.add_argument("--act-levels", type=_level_list, help="--tables: A values, 2,4,8")
+    estimate.add_argument("--weight-levels", type=_level_list, help="--tables: K values")
+    estimate.add_argument("--entry-bits", type=int, default=8,
+                          help="--tables: bits per table entry (default 8)")
+    estimate.add_argument("--inputs", type=_positive, default=64,
+                          help="--tables: reference layer inputs (default 64)")
+    estimate.add_argument("--outputs", type=_positive, default=32,
+                          help="--tables: reference layer outputs (default 32)")
+    estimate.add_argument("--plot", metavar="FILE", help="--tables: plot layer cost (PNG)")
+    estimate.add_argument("--json", action="store_true")
+    estimate.set_defaults(handler=_cmd_estimate)
 
     random = commands.add_parser(
         "random", help="a random integer model from fixed-seed codebooks (smoke tests, demos)")

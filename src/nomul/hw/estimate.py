@@ -34,33 +34,31 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
+from amaranth.hdl import Value
 
 from ..errors import OptionsError
 from ..gateware.tables import group_code_table
 from ..numeric import index_width
 
-__all__ = ["FAMILIES", "FEATURES", "LUT_INPUTS", "COEFFICIENTS", "STATED_ERROR", "MemorySpec",
-           "function_luts", "table_function_luts", "map_memory", "stage_features", "mapped_features",
+__all__ = ["FAMILIES", "FEATURES", "LUT_INPUTS", "MemorySpec", "fitted", "function_luts",
+           "table_function_luts", "map_memory", "stage_features", "mapped_features",
            "estimate_stage", "estimate_network", "cells_from_features"]
 
 FAMILIES = ("ice40", "ecp5", "xilinx", "gates")
 FEATURES = ("rom", "rom_wide", "select", "adder", "adder_narrow", "compare", "mux", "ff",
             "stage")
+# the multiplier baseline: Yosys maps a multiplication to a DSP when both operands have at
+# least 2 bits and the product at least this many (synth_ice40 -dsp; the others' DSP maps)
+DSP_MIN_PRODUCT_BITS = {"ice40": 11, "ecp5": 4, "xilinx": 4}
 LUT_INPUTS = {"ice40": 4, "ecp5": 4, "xilinx": 6, "gates": 4}
 
 
 @lru_cache(maxsize=1)
-def _fitted():
+def fitted():
+    """``{"coefficients": {family: {count: {feature: weight}}}, "check": {family: figures}}``
+    as ``bench/fit_estimator.py`` wrote them (``estimate_coefficients.json``)."""
     text = resources.files("nomul.hw").joinpath("estimate_coefficients.json").read_text()
     return json.loads(text)
-
-
-def __getattr__(name):                      # COEFFICIENTS / STATED_ERROR, read on first use
-    if name == "COEFFICIENTS":
-        return _fitted()["coefficients"]
-    if name == "STATED_ERROR":
-        return _fitted()["check"]
-    raise AttributeError(name)
 
 
 # -- constant functions -------------------------------------------------------------------
@@ -139,7 +137,7 @@ class MemorySpec:
 
 
 def _bits(port):
-    return len(port.payload.as_value())
+    return len(Value.cast(port.payload))
 
 
 # (cell, cost, read ports per cell, ((depth, width) modes)) as in Yosys's memory libraries
@@ -274,6 +272,22 @@ def _shared_tree(leaves, level_bounds, registered, seen, f, *, bias=0, bias_leve
         nodes = upper
 
 
+def _multiplier(f, a_bits, weight, b_bits):
+    """One ``a_bits`` x ``b_bits`` multiplication (``weight``: its constant, or None), listed
+    under ``"multipliers"`` for :func:`estimate_stage` to place in a DSP or in logic."""
+    f.setdefault("multipliers", []).append((a_bits, b_bits, weight))
+    f["ff"] += a_bits + b_bits
+
+
+def _mac_lookup(stage, f, lut_inputs):
+    lookup = stage.lookup
+    w_bits = max(abs(w) for w in lookup.weights).bit_length() + 1
+    for _, k in lookup.pairs:
+        _multiplier(f, lookup.index_width, lookup.weights[k], w_bits)
+    _unrolled_rest(stage, f, lut_inputs)
+    return f, []
+
+
 def _shared_trees(stage, f, lut_inputs):
     """The adder trees of an unrolled layer (see :func:`_shared_tree`); an adder whose inputs
     depend on few enough input bits to fit one LUT counts as ``adder_narrow``."""
@@ -304,6 +318,8 @@ def _shared_trees(stage, f, lut_inputs):
 def _unrolled(stage, lut_inputs):
     f = _new()
     lookup = stage.lookup
+    if hasattr(lookup, "weights"):                    # the multiplier baseline's MacLookup
+        return _mac_lookup(stage, f, lut_inputs)
     table = np.asarray(lookup._table, dtype=np.int64)
     codes = group_code_table(lookup._table, lookup._in_levels, lookup._group)
     address_bits = lookup._group * lookup.index_width
@@ -317,7 +333,7 @@ def _unrolled(stage, lut_inputs):
     by_group = {}
     for g, k in lookup.pairs:
         by_group.setdefault(g, set()).add(k)
-    for g, used in by_group.items():
+    for used in by_group.values():
         distinct = {}
         for k in used:
             distinct.update(column_values[k])
@@ -325,6 +341,12 @@ def _unrolled(stage, lut_inputs):
         f["rom"] += narrow
         f["rom_wide"] += wide
         f["ff"] += len(distinct)
+    _unrolled_rest(stage, f, lut_inputs)
+    return f, []
+
+
+def _unrolled_rest(stage, f, lut_inputs):
+    """An unrolled layer after its lookups: adder trees and the activation."""
     _shared_trees(stage, f, lut_inputs)
     if stage.kind == "thresholds":
         bank = stage.activation
@@ -334,7 +356,6 @@ def _unrolled(stage, lut_inputs):
         am = stage.activation
         _argmax_features(am.bounds, am.depth, am.register_every, f)
     f["stage"] += 1
-    return f, []
 
 
 def _folded(stage, lut_inputs, table_style=None):
@@ -345,13 +366,16 @@ def _folded(stage, lut_inputs, table_style=None):
     ports = _lane_sequences(stage)
     memories = [MemorySpec("weight ROM", stage.weight_depth, stage.weight_width, 1, "auto",
                            tuple(stage._weight_words()))]
-    if hasattr(stage, "table_depth"):
+    if hasattr(stage, "weights"):                     # the multiplier baseline's FoldedMacDense
+        for p in range(stage.pe):
+            for s in range(stage.simd):
+                _multiplier(f, stage._code_bits, None, stage.weight_shape.width)
+    else:
         distinct_ports = len({(s, ports[p][s]) for p in range(stage.pe)
                               for s in range(stage.simd)})
-        memories.append(MemorySpec("product table", stage.table_depth, stage.term_shape.width,
-                                   distinct_ports, stage.table_style,
-                                   logic=lambda f, lut_inputs: _table_logic(stage, lut_inputs,
-                                                                            f)))
+        memories.append(MemorySpec(
+            "product table", stage.table_depth, stage.term_shape.width, distinct_ports,
+            stage.table_style, logic=lambda f, lut_inputs: _table_logic(stage, lut_inputs, f)))
     seen = set()
     for p in range(stage.pe):
         _shared_tree([("port", s, ports[p][s]) for s in range(stage.simd)],
@@ -402,8 +426,9 @@ def _table_logic(stage, lut_inputs, f):
     of three decompositions: per codeword, a function of the code bits (shared by the ports of
     one slot) and a codeword-select mux per port; per code, a function of the codeword bits and
     a code-select mux per port; or per port, one function of all its address bits. Ports of
-    one slot that always hold the same codeword sequence are one port (Yosys merges them). Adds ``rom``/``rom_wide`` (leaf functions),
-    ``select`` (mux inputs beyond the first, per bit) and ``ff`` (port registers)."""
+    one slot that always hold the same codeword sequence are one port (Yosys merges them).
+    Adds ``rom``/``rom_wide`` (leaf functions), ``select`` (mux inputs beyond the first, per
+    bit) and ``ff`` (port registers)."""
     code_bits, width = stage._code_bits, stage.term_shape.width
     table = stage._table_words()
     lanes = _lane_sequences(stage)
@@ -438,7 +463,7 @@ def _table_logic(stage, lut_inputs, f):
     select_b = sum(width * (codes - 1) for used in ports.values() if len(used) > 1)
     # (c) per port: one function of all its address bits
     direct = [0, 0]
-    for (s, _), used in ports.items():
+    for used in ports.values():
         if len(used) == 1:
             continue                                  # a constant codeword: a leaf of (a)
         bits = code_bits + index_width(len(used))
@@ -520,7 +545,7 @@ def stage_features(stage, family):
 
 def cells_from_features(features, family, coefficients=None):
     """``{luts (gates for the gates family), ffs, carry}`` from a feature dict."""
-    c = (coefficients or _fitted()["coefficients"])[family]
+    c = (coefficients or fitted()["coefficients"])[family]
     logic = sum(c["luts"].get(name, 0.0) * features[name] for name in FEATURES)
     result = {"gates" if family == "gates" else "luts": logic,
               "ffs": sum(c["ffs"].get(name, 0.0) * features[name] for name in FEATURES),
@@ -548,21 +573,26 @@ def mapped_features(stage, family):
             features["rom"] += memory.read_ports * narrow
             features["rom_wide"] += memory.read_ports * wide
             features["ff"] += memory.read_ports * registers
-        elif kind == "lutram":
-            features["ff"] += memory.read_ports * memory.width
     return features, mapped
 
 
 def estimate_stage(stage, family):
-    """One stage's estimate: ``luts`` (``gates``), ``ffs``, ``carry``, ``brams``, ``lutram``,
-    ``dsps`` (always 0: nothing multiplies), the memories' mapping and the features."""
+    """One stage's estimate: ``luts`` (``gates``), ``ffs``, ``carry``, ``brams``, ``dsps``,
+    ``multipliers`` (0 for a table design; the baseline's multiplications, in DSPs where
+    :data:`DSP_MIN_PRODUCT_BITS` says Yosys puts them, otherwise as adders: uncalibrated),
+    the memories' mapping and the features."""
     features, mapped = mapped_features(stage, family)
-    report = {"luts": 0, "ffs": 0, "carry": 0, "brams": 0, "lutram": 0, "dsps": 0, "gates": 0}
-    for memory in mapped:
-        if memory["mapped_to"] == "block":
-            report["brams"] += memory["cells"]
-        elif memory["mapped_to"] == "lutram":
-            report["lutram"] += memory["cells"]
+    report = {"luts": 0, "ffs": 0, "carry": 0, "brams": 0, "dsps": 0, "gates": 0}
+    report["brams"] = sum(m["cells"] for m in mapped if m["mapped_to"] == "block")
+    multipliers = features.pop("multipliers", [])
+    report["multipliers"] = len(multipliers)
+    for a_bits, b_bits, weight in multipliers:
+        if min(a_bits, b_bits) >= 2 and a_bits + b_bits >= DSP_MIN_PRODUCT_BITS.get(family, 99):
+            report["dsps"] += 1
+        elif weight is not None:                   # shift-and-add of the constant
+            features["adder"] += max(0, bin(abs(weight)).count("1") - 1) * (a_bits + b_bits)
+        else:                                      # an array multiplier in logic
+            features["adder"] += a_bits * b_bits
     report.update(cells_from_features(features, family))
     report["memories"] = mapped
     report["features"] = features
@@ -573,5 +603,5 @@ def estimate_network(top, family):
     """Per stage and total estimates for a :class:`~nomul.gateware.network.NetworkTop`."""
     stages = {name: estimate_stage(stage, family) for name, stage in top.named_stages}
     total = {key: sum(s[key] for s in stages.values())
-             for key in ("luts", "ffs", "carry", "brams", "lutram", "dsps", "gates")}
+             for key in ("luts", "ffs", "carry", "brams", "dsps", "gates", "multipliers")}
     return {"family": family, "stages": stages, "total": total}

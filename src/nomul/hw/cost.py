@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: MIT
+"""Cost reports of a model as built: the analytical estimate, Yosys, nextpnr, the baseline.
+
+:func:`cost_report` is what ``nomul estimate MODEL`` prints: per stage (quantizer, then one
+per layer) and in total, LUTs (``gates`` for the gate-level family), FFs, carry cells, block
+RAMs, DSPs and multipliers, from the analytical model (:mod:`nomul.hw.estimate`, ``source
+"model"``) or from Yosys (``--synth``, ``source "yosys"``, the model's figures kept beside
+them), optionally placed and routed (``--pnr``: Fmax and utilization on the family's device),
+and optionally beside the multiplier baseline (:mod:`nomul.gateware.baseline`) built with the
+same options and measured the same way.
+
+:func:`table_costs` is ``nomul estimate --tables``: what one product table, and a reference
+dense layer using it, cost at each table size.
+"""
+
+import tempfile
+import time
+from pathlib import Path
+
+from ..errors import OptionsError
+from .estimate import FAMILIES, estimate_network, estimate_stage
+
+__all__ = ["PNR_DEVICES", "COUNT_KEYS", "cost_report", "table_costs", "reference_layer"]
+
+PNR_DEVICES = {"ice40": "up5k", "ecp5": "ecp5-25k"}
+COUNT_KEYS = ("luts", "ffs", "carry", "brams", "dsps", "gates", "multipliers")
+
+
+def _counts(report):
+    return {key: int(report.get(key, 0)) for key in COUNT_KEYS}
+
+
+def _capacity_check(counts, family):
+    """``{"device", "fits", "short"}``: the counts against the family's place-and-route device
+    (nothing for families without one). A block RAM shortage names the memories to blame."""
+    from .pnr import DEVICES
+
+    if family not in PNR_DEVICES:
+        return {}
+    device = DEVICES[PNR_DEVICES[family]]
+    short = [f"{counts[key]} {key} of {available}"
+             for key, available in device.capacity.items() if counts[key] > available]
+    if counts["brams"] > device.capacity["brams"]:
+        blocks = [f"{stage['stage']} {m['memory']} {m['depth']} x {m['width']} x "
+                  f"{m['read_ports']} ports: {m['cells']} blocks"
+                  for stage in counts["stages"] for m in stage["memories"]
+                  if m["mapped_to"] == "block"]
+        short.append("block RAM goes to " + "; ".join(blocks)
+                     + " (fold with fewer PE x SIMD or use --table-style logic)")
+    return {"device": device.name, "fits": not short, "short": short}
+
+
+def _design_report(top, family, *, synth, pnr, work_dir, in_width, out_width):
+    """Per-stage and total counts of one built top (see :func:`cost_report`)."""
+    start = time.perf_counter()
+    model_estimate = estimate_network(top, family)
+    estimate_seconds = time.perf_counter() - start
+    stages = [{"stage": name, **_counts(stage),
+               "memories": stage["memories"]} for name, stage in model_estimate["stages"].items()]
+    result = {"source": "model", **_counts(model_estimate["total"]), "stages": stages,
+              "estimate_seconds": round(estimate_seconds, 4)}
+    if synth or pnr:
+        from .synth import synthesize_network
+
+        start = time.perf_counter()
+        synthesized = synthesize_network(top, family, Path(work_dir) / "synth")
+        result["synth_seconds"] = round(time.perf_counter() - start, 2)
+        for stage in stages:
+            measured = synthesized["stages"][stage["stage"]]
+            stage["estimate"] = {key: stage[key] for key in COUNT_KEYS}
+            stage.update(_counts(measured))
+        result["estimate"] = _counts(model_estimate["total"])
+        result.update(_counts(synthesized["total"]), source="yosys")
+    result.update(_capacity_check(result, family))
+    if pnr and result["fits"]:
+        from .pnr import place_and_route
+        from .verilog import emit_verilog
+
+        if family not in PNR_DEVICES:
+            raise OptionsError(f"--pnr places on {' or '.join(PNR_DEVICES)} devices; not "
+                               f"{family}")
+        directory = Path(work_dir) / "pnr"
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "top.v").write_text(emit_verilog(top, "nomul_top"))
+        placed = place_and_route(directory / "top.v", "nomul_top", in_width, out_width,
+                                 PNR_DEVICES[family], directory / "run")
+        result.update(device=placed["device"], fits=placed["fits"],
+                      fmax_mhz=placed["fmax_mhz"], utilization=placed["utilization"],
+                      short=placed["short"])
+    elif pnr:
+        result.update(fmax_mhz=None, utilization={})
+    return result
+
+
+def cost_report(model, options, family, *, synth=False, pnr=False, baseline=False,
+                work_dir=None):
+    """The cost of ``model`` built with ``options`` on ``family`` (one of :data:`FAMILIES`).
+
+    Returns ``{"family", "source", luts, ffs, carry, brams, dsps, gates, multipliers,
+    "stages": [per stage counts and memories], ...}``; with ``synth`` the counts are Yosys's
+    (``source "yosys"``) and ``"estimate"`` holds the model's totals (each stage its own);
+    for ice40 and ecp5 ``device``, ``fits`` and ``short`` (what the device lacks) from the
+    counts against the UP5K / 25k; with ``pnr`` the design is placed and routed there (when it
+    fits) and ``fmax_mhz`` and ``utilization`` come from nextpnr; with ``baseline`` a
+    ``"baseline"`` object of the same form for the multiplier design.
+    """
+    from ..gateware.compile import build_network
+    from .verilog import ports
+
+    if family not in FAMILIES:
+        raise OptionsError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+    with tempfile.TemporaryDirectory(prefix="nomul-cost-") as scratch:
+        work = Path(work_dir or scratch)
+        designs = {"nomul": False, **({"baseline": True} if baseline else {})}
+        reports = {}
+        for name, is_baseline in designs.items():
+            top, _ = build_network(model, options, baseline=is_baseline)
+            widths = ports(model, top)
+            reports[name] = _design_report(
+                top, family, synth=synth, pnr=pnr, work_dir=work / name,
+                in_width=widths["input"]["bits"] * widths["input"]["lanes"],
+                out_width=widths["output"]["bits"] * widths["output"]["elements"])
+    report = {"family": family, **reports["nomul"]}
+    if baseline:
+        report["baseline"] = reports["baseline"]
+    return report
+
+
+# -- table sizes ---------------------------------------------------------------------------
+
+def reference_layer(act_levels, weight_levels, entry_bits, inputs, outputs, *, seed=0):
+    """A random dense layer (fixed seed) whose product table has ``act_levels`` rows of
+    ``weight_levels`` codewords, entries spanning ``entry_bits`` signed bits, 4 output
+    levels: the layer ``nomul estimate --tables`` and the synthesis sweeps cost."""
+    import numpy as np
+
+    from ..models.spec import Activation, Dense
+
+    if entry_bits < 2:
+        raise OptionsError(f"--entry-bits must be >= 2, not {entry_bits}")
+    rng = np.random.default_rng(seed)
+    half = 1 << (entry_bits - 1)
+    table = rng.integers(-half, half, size=(act_levels, weight_levels))
+    table[0, 0], table[-1, -1] = -half, half - 1          # use the full entry width
+    index = rng.integers(0, weight_levels, size=(outputs, inputs))
+    bound = int(np.abs(table).max()) * inputs
+    thresholds = np.sort(rng.integers(-bound // 4, bound // 4 + 1, size=(outputs, 3)), axis=1)
+    return Dense(in_levels=act_levels, group=1, table=table, weight_index=index,
+                 bias=rng.integers(-half, half, size=outputs),
+                 activation=Activation("thresholds", thresholds))
+
+
+def table_costs(act_levels, weight_levels, entry_bits, family, layer_options, *, inputs=64,
+                outputs=32):
+    """One row per (A, K): the product table alone (entries, bits, as LUT logic and as block
+    RAM) and a reference dense layer (``inputs`` -> ``outputs``, :func:`reference_layer`)
+    built with ``layer_options``, estimated for ``family``."""
+    from ..gateware.compile import folded_layer, unrolled_layer
+    from ..numeric import index_width
+    from .estimate import LUT_INPUTS, MemorySpec, fitted, map_memory, table_function_luts
+
+    weights = fitted()["coefficients"][family]["luts"]
+    rows = []
+    for a in act_levels:
+        for k in weight_levels:
+            layer = reference_layer(a, k, entry_bits, inputs, outputs)
+            code_bits = index_width(a)
+            depth = k << code_bits          # as a folded layer stores it: Cat(code, codeword)
+            words = [int(layer.table[code][col]) if code < a else 0
+                     for col in range(k) for code in range(1 << code_bits)]
+            narrow, wide, _ = table_function_luts(words, index_width(depth), entry_bits,
+                                                  LUT_INPUTS[family])
+            block = map_memory(MemorySpec("product table", depth, entry_bits, 1, "block"),
+                               family)[1] if family != "gates" else None
+            build = unrolled_layer if layer_options.arch == "unrolled" else folded_layer
+            start = time.perf_counter()
+            stage = build(layer, (inputs,), layer_options)
+            cost = estimate_stage(stage, family)
+            rows.append({"act_levels": a, "weight_levels": k, "entries": a * k,
+                         "table_bits": a * k * entry_bits,
+                         "table_luts_as_logic": round(weights["rom"] * narrow
+                                                      + weights["rom_wide"] * wide),
+                         "table_brams_as_block": block,
+                         "layer": {**_counts(cost), "memories": cost["memories"]},
+                         "seconds": round(time.perf_counter() - start, 4)})
+    return rows
