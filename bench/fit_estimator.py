@@ -28,14 +28,14 @@ from synth_sweep import dense_layer  # noqa: E402
 
 from nomul.gateware.compile import folded_layer, unrolled_layer  # noqa: E402
 from nomul.gateware.options import LayerOptions  # noqa: E402
-from nomul.hw.estimate import FEATURES, cells_from_features, mapped_features  # noqa: E402
+from nomul.hw.estimate import LUT_INPUTS, cells_from_features, mapped_features  # noqa: E402
 
 HERE = Path(__file__).parent
 COEFFICIENTS = HERE.parent / "src" / "nomul" / "hw" / "estimate_coefficients.json"
 FAMILIES = ("ice40", "ecp5", "xilinx")
 # which features may drive which count (the rest are fixed at 0)
-DRIVERS = {"luts": ("rom", "rom_wide", "select", "adder", "adder_narrow", "compare", "mux",
-                    "stage"),
+DRIVERS = {"luts": ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_narrow",
+                    "compare", "mux", "stage"),
            "ffs": ("ff", "stage"),
            "carry": ("adder", "adder_narrow", "compare", "stage")}
 
@@ -59,13 +59,32 @@ def featurize(rows, family):
     return out
 
 
-def fit(rows, featured):
+# what each feature should cost from first principles (cells per unit), per LUT size: the fit
+# is pulled toward these (ridge, PRIOR_WEIGHT) so that a feature the sweep rarely exercises
+# keeps a plausible cost instead of dropping to 0
+PRIORS = {
+    4: {"luts": {"rom": 1, "rom_wide": 2, "memory_wide": 2, "select": 1, "adder": 1,
+                 "adder_narrow": 1, "compare": 0.5, "mux": 1, "stage": 10},
+        "ffs": {"ff": 1, "stage": 10}, "carry": {"adder": 1, "adder_narrow": 1, "compare": 1,
+                                                 "stage": 5}},
+    6: {"luts": {"rom": 1, "rom_wide": 1, "memory_wide": 1, "select": 1 / 3, "adder": 1,
+                 "adder_narrow": 1, "compare": 0.5, "mux": 1, "stage": 10},
+        "ffs": {"ff": 1, "stage": 10}, "carry": {"adder": 0.25, "adder_narrow": 0.25,
+                                                 "compare": 0.25, "stage": 2}},
+}
+PRIOR_WEIGHT = 0.5
+
+
+def fit(rows, featured, lut_inputs):
     coefficients = {}
     for count, drivers in DRIVERS.items():
         x = np.array([[f[name] for name in drivers] for f, _, _ in featured], dtype=float)
         y = np.array([float(r[count]) for r in rows])
         weight = 1 / np.maximum(y, 1)                 # relative error
-        solution, _ = nnls(x * weight[:, None], y * weight)
+        prior = PRIORS[lut_inputs][count]
+        x = np.vstack([x * weight[:, None], PRIOR_WEIGHT * np.eye(len(drivers))])
+        y = np.concatenate([y * weight, [PRIOR_WEIGHT * prior[name] for name in drivers]])
+        solution, _ = nnls(x, y)
         coefficients[count] = {name: round(float(v), 4) for name, v in zip(drivers, solution)}
     return coefficients
 
@@ -79,7 +98,7 @@ def main():
     fitted, summary, check_rows = {}, {}, []
     for family in FAMILIES:
         sweep = read(HERE / f"synth_sweep_{family}.csv")
-        fitted[family] = fit(sweep, featurize(sweep, family))
+        fitted[family] = fit(sweep, featurize(sweep, family), LUT_INPUTS[family])
     for family in FAMILIES:
         path = HERE / f"synth_check_{family}.csv"
         if not path.exists():

@@ -41,6 +41,19 @@ POINTS = [
       for a, k, b, pe, simd in [(4, 8, 8, 1, 1), (4, 8, 8, 2, 8), (16, 16, 14, 4, 4),
                                 (32, 32, 16, 1, 1), (64, 32, 16, 2, 2), (64, 64, 18, 1, 1)]],
 ]
+# more fitting points, added after the first check: more outputs and thresholds per layer, and
+# deeper weight ROMs left to logic (the check set stays untouched)
+POINTS += [
+    *[(a, k, b, n, m, "unrolled", 1, 1)
+      for a, k, b, n, m in [(4, 4, 8, 16, 32), (8, 8, 10, 8, 24), (2, 8, 6, 24, 16),
+                            (16, 8, 12, 12, 12), (4, 16, 10, 32, 8), (3, 8, 7, 16, 16),
+                            (8, 2, 8, 16, 8), (4, 4, 6, 40, 16)]],
+    *[(a, k, b, n, m, "folded", pe, simd)
+      for a, k, b, n, m, pe, simd in [
+          (4, 8, 8, 64, 32, 1, 4), (2, 4, 6, 64, 64, 2, 2), (8, 16, 12, 64, 16, 1, 2),
+          (4, 4, 6, 96, 32, 2, 8), (16, 4, 12, 32, 32, 4, 2), (3, 4, 6, 64, 32, 1, 8),
+          (8, 8, 10, 32, 64, 8, 4), (4, 16, 10, 128, 16, 2, 4)]],
+]
 # held-out points (none of them in POINTS): the estimator is fitted on POINTS and checked here
 CHECK_POINTS = [
     *[(a, k, b, n, m, "unrolled", 1, 1)
@@ -87,12 +100,14 @@ def synthesize_point(point, family, work):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", default="ice40")
+    parser.add_argument("--extra", action="store_true",
+                        help="only the points after the first 31, appended to the sweep CSV")
     parser.add_argument("--check", action="store_true",
                         help="the held-out CHECK_POINTS (default CSV bench/synth_check_FAMILY.csv)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("-o", "--output", help="CSV (default bench/synth_sweep_FAMILY.csv)")
     args = parser.parse_args()
-    points = CHECK_POINTS if args.check else POINTS
+    points = CHECK_POINTS if args.check else POINTS[31:] if args.extra else POINTS
     stem = "synth_check" if args.check else "synth_sweep"
     output = Path(args.output or Path(__file__).with_name(f"{stem}_{args.family}.csv"))
     print(f"machine: {platform.machine()}, python {platform.python_version()}; "
@@ -100,9 +115,10 @@ def main():
     with tempfile.TemporaryDirectory() as work, \
             ThreadPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(lambda p: synthesize_point(p, args.family, work), points))
-    with open(output, "w", newline="") as handle:
+    with open(output, "a" if args.extra else "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
+        if not args.extra:
+            writer.writeheader()
         writer.writerows(rows)
     for row in rows:
         print(" ".join(f"{k}={row[k]}" for k in COLUMNS))

@@ -68,3 +68,16 @@ def test_raw_output_and_wide_inputs_are_refused(tmp_path):
         build_board(wide, BuildOptions(), "icebreaker", tmp_path)
     with pytest.raises(OptionsError, match="unknown board"):
         build_board(wide, BuildOptions(), "de10", tmp_path)
+
+
+def test_a_design_the_board_cannot_hold_is_refused_before_synthesis(tmp_path, capsys):
+    """An unrolled 64-64-32-10 needs tens of thousands of LUTs; the UP5K has 5280."""
+    from nomul.cli import main
+
+    model = tmp_path / "big.npz"
+    assert main(["random", "--arch", "64-64-32-10", "-o", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["board", str(model), "--board", "icebreaker", "-o", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "does not fit the icebreaker's iCE40 UP5K" in err and "luts of 5280" in err
+    assert "\n" not in err and not (tmp_path / "b").exists()

@@ -52,6 +52,27 @@ class BoardTop(Elaboratable):
         return m
 
 
+# the analytical estimate's LUT error stays well inside this margin (bench/RESULTS.md), so a
+# design refused here would not have fitted; one just under it goes to nextpnr, which decides
+FIT_MARGIN = 1.25
+
+
+def _refuse_what_cannot_fit(top, family, board):
+    """A one-line error, before minutes of synthesis, for a design the board's FPGA cannot
+    hold by the analytical estimate (:mod:`nomul.hw.estimate`)."""
+    from .cost import PNR_DEVICES
+    from .estimate import estimate_network
+    from .pnr import DEVICES
+
+    device = DEVICES[PNR_DEVICES[family]]
+    total = estimate_network(top, family)["total"]
+    over = [f"{total[key]} {key} of {available}" for key, available in device.capacity.items()
+            if total[key] > (FIT_MARGIN * available if key in ("luts", "ffs") else available)]
+    if over:
+        raise OptionsError(f"the design does not fit the {board}'s {device.name}: estimated "
+                           f"{', '.join(over)}; fold it (--arch folded, smaller --pe/--simd)")
+
+
 def build_board(model, options, board, directory):
     """Build the bitstream of ``model`` built with ``options`` for ``board`` in ``directory``.
 
@@ -74,6 +95,7 @@ def build_board(model, options, board, directory):
     module, name, family = BOARDS[board]
     platform = getattr(importlib.import_module(module), name)()
     top, _ = build_network(model, options)
+    _refuse_what_cannot_fit(top, family, board)
     directory = Path(directory).resolve()
     environment = {var: tool_path(tool) for var, tool in TOOLS[family].items()}
     saved = {var: os.environ.get(var) for var in environment}

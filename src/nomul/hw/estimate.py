@@ -9,7 +9,8 @@ drive its cost, its **features** (:func:`stage_features`):
   depends on (a constant or a copy of one input costs nothing); identical bit functions of the
   same inputs are counted once, as Yosys merges them. A function that fits one LUT counts 1 in
   ``rom``; a wider one counts ``2**(inputs - lut_inputs)`` (its leaf LUTs) in ``rom_wide``,
-  whose coefficient says what ABC's decomposition really costs;
+  whose coefficient says what ABC's decomposition really costs (``memory_wide`` for the wide
+  bits of a ROM memory left to logic, the folded weight ROM: deep and addressed by counters);
 - ``adder``: adder bits (adder trees, accumulators), from the proven bounds of every node;
 - ``compare``: bits of comparisons against thresholds;
 - ``mux``: 2:1 multiplexer bits (the folded working vector, compare-select trees);
@@ -45,8 +46,8 @@ __all__ = ["FAMILIES", "FEATURES", "LUT_INPUTS", "MemorySpec", "fitted", "functi
            "estimate_stage", "estimate_network", "cells_from_features"]
 
 FAMILIES = ("ice40", "ecp5", "xilinx", "gates")
-FEATURES = ("rom", "rom_wide", "select", "adder", "adder_narrow", "compare", "mux", "ff",
-            "stage")
+FEATURES = ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_narrow", "compare",
+            "mux", "ff", "stage")
 # the multiplier baseline: Yosys maps a multiplication to a DSP when both operands have at
 # least 2 bits and the product at least this many (synth_ice40 -dsp; the others' DSP maps)
 DSP_MIN_PRODUCT_BITS = {"ice40": 11, "ecp5": 4, "xilinx": 4}
@@ -571,7 +572,7 @@ def mapped_features(stage, family):
             narrow, wide, registers = _cached_table_luts(
                 memory.words, index_width(memory.depth), memory.width, LUT_INPUTS[family])
             features["rom"] += memory.read_ports * narrow
-            features["rom_wide"] += memory.read_ports * wide
+            features["memory_wide"] += memory.read_ports * wide
             features["ff"] += memory.read_ports * registers
     return features, mapped
 

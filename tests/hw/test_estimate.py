@@ -1,0 +1,197 @@
+# SPDX-License-Identifier: MIT
+"""The analytical cost model against Yosys: recorded held-out sweeps, fresh synthesis, the CLI."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nomul.cli import main
+from nomul.gateware.compile import build_network, folded_layer, unrolled_layer
+from nomul.gateware.options import BuildOptions, LayerOptions
+from nomul.hw.cost import reference_layer
+from nomul.hw.estimate import (
+    MemorySpec,
+    estimate_network,
+    estimate_stage,
+    function_luts,
+    map_memory,
+    table_function_luts,
+)
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+# -- pieces ---------------------------------------------------------------------------------
+
+def test_function_luts_follow_shannon_expansion():
+    assert [function_luts(k, 4) for k in range(8)] == [0, 0, 1, 1, 1, 3, 7, 15]
+    assert [function_luts(k, 6) for k in (6, 7, 8)] == [1, 2, 4]      # MUXF7/F8 are free
+
+
+def test_table_functions_ignore_constants_and_wires_and_merge_duplicates():
+    # 3 address bits; bit 0 = address bit 2 (a wire), bit 1 constant 1, bit 2 = a0 xor a1,
+    # bit 3 = a0 xor a1 again (same function: merged), bit 4 = majority of the three
+    words = []
+    for address in range(8):
+        a0, a1, a2 = address & 1, address >> 1 & 1, address >> 2 & 1
+        x = a0 ^ a1
+        words.append(a2 | 2 | x << 2 | x << 3 | int(a0 + a1 + a2 >= 2) << 4)
+    narrow, wide, registers = table_function_luts(words, 3, 5, 4)
+    assert (narrow, wide, registers) == (2, 0, 3)     # xor and majority; wire needs an FF
+
+
+def test_wide_functions_count_their_leaf_luts():
+    rng = np.random.default_rng(1)
+    words = rng.integers(0, 2, size=64).tolist()          # one random 6-input bit
+    assert table_function_luts(words, 6, 1, 4) == (0, 4, 1)
+    assert table_function_luts(words, 6, 1, 6) == (1, 0, 1)
+
+
+# block RAM counts Yosys produced in the recorded sweeps (bench/synth_sweep_*.csv)
+@pytest.mark.parametrize("family, memories, blocks", [
+    ("ice40", [MemorySpec("w", 4096, 3)], 3),          # 2048x2 cells read as 4096x1
+    ("ice40", [MemorySpec("w", 512, 3), MemorySpec("t", 32, 8, 1, "logic")], 1),
+    ("ice40", [MemorySpec("w", 64, 24)], 0),            # two blocks cost more than logic
+    ("ice40", [MemorySpec("t", 2048, 16, 4, "block"), MemorySpec("w", 1024, 20)], 37),
+    ("ecp5", [MemorySpec("t", 4096, 18, 1, "block"), MemorySpec("w", 4096, 6)], 6),
+    ("ecp5", [MemorySpec("t", 2048, 16, 4, "block"), MemorySpec("w", 1024, 20)], 6),
+    ("xilinx", [MemorySpec("t", 4096, 18, 1, "block"), MemorySpec("w", 4096, 6)], 3),
+    ("xilinx", [MemorySpec("w", 256, 48)], 0),
+])
+def test_block_ram_mapping_matches_recorded_yosys_counts(family, memories, blocks):
+    assert sum(map_memory(m, family)[1] for m in memories) == blocks
+
+
+def test_forced_block_rom_on_a_family_without_block_ram_is_refused():
+    from nomul.errors import OptionsError
+
+    with pytest.raises(OptionsError, match="no block RAM"):
+        map_memory(MemorySpec("product table", 1024, 8, 1, "block"), "gates")
+
+
+# -- the model against Yosys ---------------------------------------------------------------
+
+def _rows(family):
+    path = BENCH / f"synth_check_{family}.csv"
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run bench/synth_sweep.py --check --family {family}")
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def _layer(row):
+    a, k, b, n, m = (int(row[c]) for c in "AKBNM")
+    options = LayerOptions(arch=row["arch"], pe=int(row["PE"]), simd=int(row["SIMD"]))
+    build = unrolled_layer if row["arch"] == "unrolled" else folded_layer
+    return build(reference_layer(a, k, b, n, m), (n,), options)
+
+
+@pytest.mark.parametrize("family", ["ice40", "ecp5", "xilinx"])
+def test_estimate_meets_its_stated_accuracy_on_held_out_layers(family):
+    """Layers never used for fitting, synthesized by Yosys (bench/synth_check_*.csv): LUTs
+    within 20 % for at least 90 % of them and block RAMs exact for at least 90 %."""
+    rows = _rows(family)
+    assert len(rows) >= 30
+    within = exact = 0
+    for row in rows:
+        estimate = estimate_stage(_layer(row), family)
+        within += abs(estimate["luts"] - int(row["luts"])) <= 0.20 * int(row["luts"])
+        exact += estimate["brams"] == int(row["brams"])
+    assert within >= 0.9 * len(rows), f"{within}/{len(rows)} within 20 %"
+    assert exact >= 0.9 * len(rows), f"{exact}/{len(rows)} block RAM counts exact"
+
+
+@pytest.mark.slow
+def test_estimate_tracks_a_fresh_synthesis(tmp_path):
+    """A layer in neither sweep, synthesized now: LUTs within 25 %, FFs within 15 %, BRAM
+    count equal."""
+    from nomul.hw.synth import synthesize
+    from nomul.hw.verilog import emit_verilog
+
+    layer = reference_layer(6, 12, 9, 24, 12, seed=7)
+    stage = folded_layer(layer, (24,), LayerOptions(arch="folded", pe=3, simd=4))
+    estimate = estimate_stage(stage, "ice40")
+    (tmp_path / "layer.v").write_text(emit_verilog(stage, "layer"))
+    measured = synthesize(tmp_path / "layer.v", "layer", "ice40", tmp_path / "yosys")
+    assert abs(estimate["luts"] - measured["luts"]) <= 0.25 * measured["luts"]
+    assert abs(estimate["ffs"] - measured["ffs"]) <= 0.15 * measured["ffs"]
+    assert estimate["brams"] == measured["brams"]
+
+
+def test_network_estimate_is_the_sum_of_its_stages():
+    from nomul.models.synthetic import digits_input_spec, random_model
+
+    model = random_model("64-16-10", digits_input_spec(), seed=3)
+    top, _ = build_network(model, BuildOptions(default=LayerOptions(arch="folded", pe=2,
+                                                                    simd=2)))
+    report = estimate_network(top, "ecp5")
+    assert [name for name, _ in top.named_stages] == list(report["stages"])
+    for key in ("luts", "ffs", "carry", "brams"):
+        assert report["total"][key] == sum(s[key] for s in report["stages"].values())
+    assert report["total"]["multipliers"] == 0
+
+
+# -- the CLI ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def random_mlp_file(tmp_path):
+    path = tmp_path / "m.npz"
+    assert main(["random", "--arch", "16-8-4", "--input-shape", "16", "--act-levels", "4",
+                 "--weight-levels", "4", "-o", str(path)]) == 0
+    return path
+
+
+def test_estimate_json_has_the_documented_keys(random_mlp_file, capsys):
+    capsys.readouterr()
+    assert main(["estimate", str(random_mlp_file), "--arch", "folded", "--pe", "2",
+                 "--simd", "4", "--baseline", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in ("luts", "ffs", "brams", "dsps", "multipliers", "source", "stages", "baseline"):
+        assert key in report
+    assert report["source"] == "model" and report["multipliers"] == 0
+    assert report["baseline"]["multipliers"] == 2 * (2 * 4)   # two layers of PE x SIMD
+    assert report["luts"] == sum(s["luts"] for s in report["stages"])
+    assert report["device"].startswith("iCE40 UP5K") and report["fits"] is True
+
+
+def test_a_design_too_big_for_the_device_is_reported_not_crashed(random_mlp_file, capsys):
+    big = random_mlp_file.with_name("big.npz")
+    assert main(["random", "--arch", "256-256-10", "--input-shape", "256", "--act-levels", "8",
+                 "--weight-levels", "16", "-o", str(big)]) == 0
+    capsys.readouterr()
+    assert main(["estimate", str(big), "--pnr"]) == 0      # unrolled: far too big
+    out = capsys.readouterr().out                          # (nextpnr never runs)
+    assert "does not fit" in out and "luts of 5280" in out
+
+
+def test_tables_mode_costs_every_size(tmp_path, capsys):
+    plot = tmp_path / "tables.png"
+    capsys.readouterr()
+    assert main(["estimate", "--tables", "--act-levels", "2,4,8,16", "--weight-levels",
+                 "2,4,8,16,32", "--entry-bits", "8", "--family", "ecp5", "--plot", str(plot),
+                 "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["act_levels"], r["weight_levels"]) for r in rows] == \
+        [(a, k) for a in (2, 4, 8, 16) for k in (2, 4, 8, 16, 32)]
+    assert all(r["entries"] == r["act_levels"] * r["weight_levels"] for r in rows)
+    assert all(r["table_bits"] == 8 * r["entries"] for r in rows)
+    # a bigger table never costs fewer LUTs as logic, for a fixed A
+    for a in (2, 4, 8, 16):
+        luts = [r["table_luts_as_logic"] for r in rows if r["act_levels"] == a]
+        assert luts == sorted(luts)
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["estimate"], "give a MODEL"),
+    (["estimate", "--tables", "--act-levels", "2,4"], "--weight-levels"),
+    (["estimate", "--tables", "--act-levels", "2", "--weight-levels", "2", "--entry-bits", "1"],
+     "--entry-bits"),
+])
+def test_estimate_usage_errors_are_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
