@@ -16,7 +16,6 @@ from nomul.hw.estimate import (
     MemorySpec,
     estimate_network,
     estimate_stage,
-    function_luts,
     map_memory,
     table_function_luts,
 )
@@ -25,11 +24,6 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 # -- pieces ---------------------------------------------------------------------------------
-
-def test_function_luts_follow_shannon_expansion():
-    assert [function_luts(k, 4) for k in range(8)] == [0, 0, 1, 1, 1, 3, 7, 15]
-    assert [function_luts(k, 6) for k in (6, 7, 8)] == [1, 2, 4]      # MUXF7/F8 are free
-
 
 def test_table_functions_ignore_constants_and_wires_and_merge_duplicates():
     # 3 address bits; bit 0 = address bit 2 (a wire), bit 1 constant 1, bit 2 = a0 xor a1,

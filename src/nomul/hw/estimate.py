@@ -17,15 +17,15 @@ drive its cost, its **features** (:func:`stage_features`):
 - ``ff``: register bits (constant register bits are left out: Yosys removes them);
 - ``stage``: one per component (handshake and counters).
 
-Memories (the folded weight ROM and product tables) become block RAM, LUT RAM or logic as
-Yosys's ``memory_libmap`` would choose (:func:`map_memory`: the cheapest of the family's RAM
-cells at their library costs and logic at 1/16 per ROM bit); their block counts are exact
-arithmetic, not fitted.
+Memories (the folded weight ROM and product tables) become block RAM or logic as Yosys's
+``memory_libmap`` would choose (:func:`map_memory`: the cheapest of the family's RAM cells at
+their library costs, against logic at one LUT's worth per ROM bit); their block counts are
+exact arithmetic, not fitted.
 
-Each family turns features into cells with a few coefficients (:data:`COEFFICIENTS`), fitted
-by ``bench/fit_estimator.py`` to Yosys runs of single layers (``bench/synth_sweep_*.csv``) and
-checked on held-out layers (``bench/synth_check_*.csv``); the check's error is in
-``bench/RESULTS.md`` and in :data:`STATED_ERROR`. An estimate takes milliseconds per layer.
+Each family turns features into cells with a few coefficients (:func:`fitted`), fitted by
+``bench/fit_estimator.py`` to Yosys runs of single layers (``bench/synth_sweep_*.csv``) and
+checked on held-out layers (``bench/synth_check_*.csv``); the check's figures are in
+``bench/RESULTS.md`` and in ``fitted()["check"]``. An estimate takes milliseconds per layer.
 """
 
 import json
@@ -41,9 +41,9 @@ from ..errors import OptionsError
 from ..gateware.tables import group_code_table
 from ..numeric import index_width
 
-__all__ = ["FAMILIES", "FEATURES", "LUT_INPUTS", "MemorySpec", "fitted", "function_luts",
-           "table_function_luts", "map_memory", "stage_features", "mapped_features",
-           "estimate_stage", "estimate_network", "cells_from_features"]
+__all__ = ["FAMILIES", "FEATURES", "LUT_INPUTS", "MemorySpec", "fitted", "table_function_luts",
+           "map_memory", "stage_features", "mapped_features", "estimate_stage",
+           "estimate_network", "cells_from_features"]
 
 FAMILIES = ("ice40", "ecp5", "xilinx", "gates")
 FEATURES = ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_narrow", "compare",
@@ -63,20 +63,6 @@ def fitted():
 
 
 # -- constant functions -------------------------------------------------------------------
-
-def function_luts(inputs, lut_inputs):
-    """LUTs for one arbitrary function of ``inputs`` bits (0 for a constant or a wire).
-
-    Up to ``lut_inputs`` inputs: one LUT. Beyond, Shannon expansion on one input: two
-    sub-functions and a 2:1 mux; a LUT6 family's mux is free (MUXF7/F8), a LUT4's is a LUT.
-    """
-    if inputs <= 1:
-        return 0
-    if inputs <= lut_inputs:
-        return 1
-    mux = 0 if lut_inputs >= 6 else 1
-    return 2 * function_luts(inputs - 1, lut_inputs) + mux
-
 
 def _bit_functions(values, address_bits, width):
     """``{truth table: support size}`` of every non-constant output bit of a constant table
@@ -368,9 +354,8 @@ def _folded(stage, lut_inputs, table_style=None):
     memories = [MemorySpec("weight ROM", stage.weight_depth, stage.weight_width, 1, "auto",
                            tuple(stage._weight_words()))]
     if hasattr(stage, "weights"):                     # the multiplier baseline's FoldedMacDense
-        for p in range(stage.pe):
-            for s in range(stage.simd):
-                _multiplier(f, stage._code_bits, None, stage.weight_shape.width)
+        for _ in range(stage.pe * stage.simd):
+            _multiplier(f, stage._code_bits, None, stage.weight_shape.width)
     else:
         distinct_ports = len({(s, ports[p][s]) for p in range(stage.pe)
                               for s in range(stage.simd)})
