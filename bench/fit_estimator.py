@@ -10,7 +10,9 @@ the share of points with LUTs within +-20 % and block RAMs exact. Writes
 ``src/nomul/hw/estimate_coefficients.json`` (coefficients and the check's figures) and
 ``bench/estimate_check.csv``; prints a summary table and the speed ratio against synthesis.
 
-Run: ``.venv/bin/python bench/fit_estimator.py`` (after the sweeps; about a second).
+For the gate-level family, "LUTs" are its 2-input gate count throughout.
+
+Run: ``.venv/bin/python bench/fit_estimator.py`` (after the sweeps; a few seconds).
 """
 
 import csv
@@ -32,7 +34,7 @@ from nomul.hw.estimate import LUT_INPUTS, cells_from_features, mapped_features  
 
 HERE = Path(__file__).parent
 COEFFICIENTS = HERE.parent / "src" / "nomul" / "hw" / "estimate_coefficients.json"
-FAMILIES = ("ice40", "ecp5", "xilinx")
+FAMILIES = ("ice40", "ecp5", "xilinx", "gates")
 # which features may drive which count (the rest are fixed at 0)
 DRIVERS = {"luts": ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_narrow",
                     "compare", "mux", "stage"),
@@ -72,16 +74,29 @@ PRIORS = {
         "ffs": {"ff": 1, "stage": 10}, "carry": {"adder": 0.25, "adder_narrow": 0.25,
                                                  "compare": 0.25, "stage": 2}},
 }
+# the gate-level family counts 2-input gates: a LUT4 function is several gates, a full adder 5
+PRIORS["gates"] = {"luts": {"rom": 6, "rom_wide": 12, "memory_wide": 12, "select": 3,
+                            "adder": 6, "adder_narrow": 6, "compare": 3, "mux": 3, "stage": 30},
+                   "ffs": {"ff": 1, "stage": 10}, "carry": {}}
 PRIOR_WEIGHT = 0.5
 
 
-def fit(rows, featured, lut_inputs):
+def logic(row, family):
+    """The logic count of a CSV row: LUTs, or gates for the gate-level family."""
+    return int(row["gates" if family == "gates" else "luts"])
+
+
+def fit(rows, featured, family):
+    priors = PRIORS["gates" if family == "gates" else LUT_INPUTS[family]]
     coefficients = {}
     for count, drivers in DRIVERS.items():
+        if not priors[count]:
+            coefficients[count] = {}
+            continue
         x = np.array([[f[name] for name in drivers] for f, _, _ in featured], dtype=float)
-        y = np.array([float(r[count]) for r in rows])
+        y = np.array([float(logic(r, family) if count == "luts" else r[count]) for r in rows])
         weight = 1 / np.maximum(y, 1)                 # relative error
-        prior = PRIORS[lut_inputs][count]
+        prior = priors[count]
         x = np.vstack([x * weight[:, None], PRIOR_WEIGHT * np.eye(len(drivers))])
         y = np.concatenate([y * weight, [PRIOR_WEIGHT * prior[name] for name in drivers]])
         solution, _ = nnls(x, y)
@@ -98,7 +113,7 @@ def main():
     fitted, summary, check_rows = {}, {}, []
     for family in FAMILIES:
         sweep = read(HERE / f"synth_sweep_{family}.csv")
-        fitted[family] = fit(sweep, featurize(sweep, family), LUT_INPUTS[family])
+        fitted[family] = fit(sweep, featurize(sweep, family), family)
     for family in FAMILIES:
         path = HERE / f"synth_check_{family}.csv"
         if not path.exists():
@@ -109,14 +124,15 @@ def main():
         estimate_seconds = synth_seconds = 0.0
         for row, (features, brams, seconds) in zip(rows, featurize(rows, family)):
             cells = cells_from_features(features, family, fitted)
-            error = (cells["luts"] - int(row["luts"])) / int(row["luts"])
+            estimated = cells["gates" if family == "gates" else "luts"]
+            error = (estimated - logic(row, family)) / logic(row, family)
             within += abs(error) <= 0.20
             exact += brams == int(row["brams"])
             estimate_seconds += seconds
             synth_seconds += float(row["seconds"])
             check_rows.append({"family": family, **{c: row[c] for c in
                                ("A", "K", "B", "N", "M", "arch", "PE", "SIMD")},
-                               "luts": row["luts"], "luts_est": cells["luts"],
+                               "luts": logic(row, family), "luts_est": estimated,
                                "luts_error": f"{error:+.3f}",
                                "ffs": row["ffs"], "ffs_est": cells["ffs"],
                                "brams": row["brams"], "brams_est": brams,

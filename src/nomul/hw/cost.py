@@ -59,6 +59,10 @@ def _design_report(top, family, *, synth, pnr, work_dir, in_width, out_width):
                "memories": stage["memories"]} for name, stage in model_estimate["stages"].items()]
     result = {"source": "model", **_counts(model_estimate["total"]), "stages": stages,
               "estimate_seconds": round(estimate_seconds, 4)}
+    result.update(_capacity_check(result, family))
+    if pnr and not synth and not result["fits"]:
+        pnr = False                  # the estimate already says it does not fit: no tools
+        result.update(fmax_mhz=None, utilization={})
     if synth or pnr:
         from .synth import synthesize_network
 
@@ -71,7 +75,7 @@ def _design_report(top, family, *, synth, pnr, work_dir, in_width, out_width):
             stage.update(_counts(measured))
         result["estimate"] = _counts(model_estimate["total"])
         result.update(_counts(synthesized["total"]), source="yosys")
-    result.update(_capacity_check(result, family))
+        result.update(_capacity_check(result, family))
     if pnr and result["fits"]:
         from .pnr import place_and_route
         from .verilog import emit_verilog
@@ -101,7 +105,8 @@ def cost_report(model, options, family, *, synth=False, pnr=False, baseline=Fals
     (``source "yosys"``) and ``"estimate"`` holds the model's totals (each stage its own);
     for ice40 and ecp5 ``device``, ``fits`` and ``short`` (what the device lacks) from the
     counts against the UP5K / 25k; with ``pnr`` the design is placed and routed there (when it
-    fits) and ``fmax_mhz`` and ``utilization`` come from nextpnr; with ``baseline`` a
+    fits: a design the estimate puts beyond the device is not even synthesized unless
+    ``synth`` asks for it) and ``fmax_mhz`` and ``utilization`` come from nextpnr; with ``baseline`` a
     ``"baseline"`` object of the same form for the multiplier design.
     """
     from ..gateware.compile import build_network

@@ -157,13 +157,11 @@ def _block_cost(memory, cell):
 
 def map_memory(memory, family):
     """``(kind, cells)``: ``("block", n)`` block RAMs or ``("logic", 0)``, the cheaper as
-    Yosys's ``memory_libmap`` rates them (``style`` forces block or logic). Raises
-    :class:`OptionsError` for a forced block ROM in a family without block RAM."""
+    Yosys's ``memory_libmap`` rates them (``style`` forces block or logic; the gate-level
+    family has no block RAM, so everything is logic there, as Yosys's generic flow does)."""
     blocks = [_block_cost(memory, cell) for cell in BLOCK_RAMS[family]]
     best_block = min(blocks, key=lambda b: b[1]) if blocks else None
     if memory.style == "logic" or best_block is None:
-        if memory.style == "block" and best_block is None:
-            raise OptionsError(f"{memory.name}: family {family} has no block RAM")
         return "logic", 0
     if memory.style == "block":
         return "block", best_block[0]
