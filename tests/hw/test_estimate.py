@@ -80,13 +80,14 @@ def _layer(row):
     return build(reference_layer(a, k, b, n, m), (n,), options)
 
 
-# the target is LUTs within 20 % for 90 % of held-out layers; Xilinx falls short of it (a
-# folded layer's weight ROM in logic costs it several times what it costs alone; see
-# bench/RESULTS.md), so its floor guards what it reaches today
-LUT_FLOOR = {"ice40": 0.9, "ecp5": 0.9, "xilinx": 0.8, "gates": 0.8}
+# the target is LUTs within 20 % for 90 % of held-out layers. Xilinx falls short of it (a
+# folded layer's weight ROM in logic costs it several times what it costs alone) and so does
+# the gate count (ABC's gate netlists follow LUT-sized features loosely); see bench/RESULTS.md.
+# Their floors guard what they reach today.
+LUT_FLOOR = {"ice40": 0.9, "ecp5": 0.9, "xilinx": 0.8, "gates": 0.55}
 
 
-@pytest.mark.parametrize("family", ["ice40", "ecp5", "xilinx"])
+@pytest.mark.parametrize("family", ["ice40", "ecp5", "xilinx", "gates"])
 def test_estimate_meets_its_stated_accuracy_on_held_out_layers(family):
     """Layers never used for fitting, synthesized by Yosys (bench/synth_check_*.csv): LUTs
     within 20 % for at least LUT_FLOOR of them and block RAMs exact for at least 90 %; the
@@ -96,9 +97,10 @@ def test_estimate_meets_its_stated_accuracy_on_held_out_layers(family):
     rows = _rows(family)
     assert len(rows) >= 30
     within = exact = 0
+    logic = "gates" if family == "gates" else "luts"
     for row in rows:
         estimate = estimate_stage(_layer(row), family)
-        within += abs(estimate["luts"] - int(row["luts"])) <= 0.20 * int(row["luts"])
+        within += abs(estimate[logic] - int(row[logic])) <= 0.20 * int(row[logic])
         exact += estimate["brams"] == int(row["brams"])
     assert within >= LUT_FLOOR[family] * len(rows), f"{within}/{len(rows)} within 20 %"
     assert exact >= 0.9 * len(rows), f"{exact}/{len(rows)} block RAM counts exact"

@@ -106,8 +106,8 @@ def cost_report(model, options, family, *, synth=False, pnr=False, baseline=Fals
     for ice40 and ecp5 ``device``, ``fits`` and ``short`` (what the device lacks) from the
     counts against the UP5K / 25k; with ``pnr`` the design is placed and routed there (when it
     fits: a design the estimate puts beyond the device is not even synthesized unless
-    ``synth`` asks for it) and ``fmax_mhz`` and ``utilization`` come from nextpnr; with ``baseline`` a
-    ``"baseline"`` object of the same form for the multiplier design.
+    ``synth`` asks for it) and ``fmax_mhz`` and ``utilization`` come from nextpnr; with
+    ``baseline`` a ``"baseline"`` object of the same form for the multiplier design.
     """
     from ..gateware.compile import build_network
     from .verilog import ports

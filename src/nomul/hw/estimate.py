@@ -51,7 +51,7 @@ FEATURES = ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_narrow",
 # the multiplier baseline: Yosys maps a multiplication to a DSP when both operands have at
 # least 2 bits and the product at least this many (synth_ice40 -dsp; the others' DSP maps)
 DSP_MIN_PRODUCT_BITS = {"ice40": 11, "ecp5": 4, "xilinx": 4}
-LUT_INPUTS = {"ice40": 4, "ecp5": 4, "xilinx": 6, "gates": 4}
+LUT_INPUTS = {"ice40": 4, "ecp5": 4, "xilinx": 6, "gates": 2}     # gates: 2-input gates
 
 
 @lru_cache(maxsize=1)
