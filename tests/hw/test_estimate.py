@@ -199,3 +199,21 @@ def test_estimate_usage_errors_are_one_line(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_tables_too_big_for_the_block_rams_are_named(random_mlp_file, capsys):
+    """Product tables forced into block RAM, one copy per read port (iCE40 blocks have one
+    read port): 8 x 8 ports per layer need far more than the UP5K's 30 blocks."""
+    capsys.readouterr()
+    assert main(["estimate", str(random_mlp_file), "--arch", "folded", "--pe", "8,4",
+                 "--simd", "16,8", "--table-style", "block", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["fits"] is False and report["brams"] > 30
+    shortage = [s for s in report["short"] if s.startswith("block RAM goes to")]
+    assert shortage and "product table" in shortage[0] and "--table-style logic" in shortage[0]
+    tables = [m for stage in report["stages"] for m in stage["memories"]
+              if m["memory"] == "product table"]
+    # ports of one input slot that always read the same codeword are merged, as Yosys does
+    assert [m["mapped_to"] for m in tables] == ["block", "block"]
+    assert all(1 <= m["read_ports"] <= ports for m, ports in zip(tables, (8 * 16, 4 * 8),
+                                                                  strict=True))
