@@ -445,23 +445,23 @@ def _plot_tables(rows, args):
     plt.close(figure)
 
 
-def _level_list(text):
+def _int_list(text, example):
     try:
-        values = tuple(int(part) for part in text.split(","))
+        return tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of integers like 2,4,8: {text!r}") \
-            from None
+        raise argparse.ArgumentTypeError(f"not an integer or a list like {example}: "
+                                         f"{text!r}") from None
+
+
+def _level_list(text):
+    values = _int_list(text, "2,4,8")
     if any(v < 2 for v in values):
         raise argparse.ArgumentTypeError(f"levels must be >= 2: {text!r}")
     return values
 
 
 def _weight_levels(text):
-    try:
-        values = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer or a list like 4,8,8: {text!r}") \
-            from None
+    values = _int_list(text, "4,8,8")
     return values[0] if len(values) == 1 else values
 
 

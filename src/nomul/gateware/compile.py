@@ -130,11 +130,17 @@ def folded_layer(layer, in_shape, options):
                          table_style=options.table_style, register_every=options.register_every)
     if isinstance(layer, Dense):
         return engine
+    return _sliding(layer, in_shape, engine, pad_index=layer.in_levels)
+
+
+def _sliding(layer, in_shape, engine, *, pad_index):
+    """A conv layer's :class:`FoldedConv`: patches of ``in_shape`` through ``engine``, a padded
+    tap entering as ``pad_index``."""
     streamer = PatchStreamer(in_shape, kernel=layer.kernel, stride=layer.stride,
                              padding=layer.padding, index_width=index_width(layer.in_levels))
     collector = PatchCollector(streamer.positions, channels=layer.out_channels,
                                element_shape=engine.o.payload.shape().elem_shape)
-    return FoldedConv(streamer, engine, collector, pad_index=layer.in_levels)
+    return FoldedConv(streamer, engine, collector, pad_index=pad_index)
 
 
 def check_options(model, options):
@@ -196,11 +202,7 @@ def mac_layer(layer, options, in_shape=None):
                             register_every=options.register_every)
     if isinstance(layer, Dense):
         return engine
-    streamer = PatchStreamer(in_shape, kernel=layer.kernel, stride=layer.stride,
-                             padding=layer.padding, index_width=index_width(layer.in_levels))
-    collector = PatchCollector(streamer.positions, channels=layer.out_channels,
-                               element_shape=engine.o.payload.shape().elem_shape)
-    return FoldedConv(streamer, engine, collector, pad_index=0)   # 0 * w = 0: zero padding
+    return _sliding(layer, in_shape, engine, pad_index=0)      # 0 * w = 0: zero padding
 
 
 def build_network(model, options, *, baseline=False):
