@@ -10,8 +10,8 @@ drive its cost, its **features** (:func:`stage_features`):
   same inputs are counted once, as Yosys merges them. A function that fits one LUT counts 1 in
   ``rom``; a wider one counts ``2**(inputs - lut_inputs)`` (its leaf LUTs) in ``rom_wide``,
   whose coefficient says what ABC's decomposition really costs (``memory_wide`` for the wide
-  bits of a ROM memory left to logic, the folded weight ROM: its leaf LUTs times the address
-  bits beyond one LUT, the depth of the mux tree that selects among them);
+  bits of a ROM memory left to logic, the folded weight ROM; on LUT6 its leaf LUTs times the
+  address bits beyond one LUT, the depth of the mux tree that selects among them);
 - ``adder``: adder bits (adder trees, accumulators), from the proven bounds of every node;
 - ``compare``: bits of comparisons against thresholds;
 - ``mux``: 2:1 multiplexer bits (the folded working vector, compare-select trees);
@@ -556,8 +556,11 @@ def mapped_features(stage, family):
             narrow, wide, registers = _cached_table_luts(
                 memory.words, index_width(memory.depth), memory.width, LUT_INPUTS[family])
             features["rom"] += memory.read_ports * narrow
-            depth_bits = index_width(memory.depth) - LUT_INPUTS[family]
-            features["memory_wide"] += memory.read_ports * wide * max(1, depth_bits)
+            # on a LUT6 family the mux tree above the leaves outgrows MUXF7/F8: the deeper
+            # the ROM, the more each leaf costs (what the Xilinx sweep shows)
+            depth = index_width(memory.depth) - LUT_INPUTS[family] \
+                if LUT_INPUTS[family] >= 6 else 1
+            features["memory_wide"] += memory.read_ports * wide * max(1, depth)
             features["ff"] += memory.read_ports * registers
     return features, mapped
 
