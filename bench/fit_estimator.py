@@ -18,19 +18,16 @@ Run: ``.venv/bin/python bench/fit_estimator.py`` (after the sweeps; a few second
 import csv
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from scipy.optimize import nnls
 
-sys.path.insert(0, str(Path(__file__).parent))
-from synth_sweep import dense_layer  # noqa: E402
-
-from nomul.gateware.compile import folded_layer, unrolled_layer  # noqa: E402
-from nomul.gateware.options import LayerOptions  # noqa: E402
-from nomul.hw.estimate import LUT_INPUTS, cells_from_features, mapped_features  # noqa: E402
+from nomul.gateware.compile import folded_layer, unrolled_layer
+from nomul.gateware.options import LayerOptions
+from nomul.hw.cost import reference_layer
+from nomul.hw.estimate import LUT_INPUTS, cells_from_features, mapped_features
 
 HERE = Path(__file__).parent
 COEFFICIENTS = HERE.parent / "src" / "nomul" / "hw" / "estimate_coefficients.json"
@@ -44,7 +41,7 @@ DRIVERS = {"luts": ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_
 
 def build(row):
     a, k, b, n, m = (int(row[c]) for c in "AKBNM")
-    layer = dense_layer(a, k, b, n, m)
+    layer = reference_layer(a, k, b, n, m)
     options = LayerOptions(arch=row["arch"], pe=int(row["PE"]), simd=int(row["SIMD"]))
     build_layer = unrolled_layer if row["arch"] == "unrolled" else folded_layer
     return build_layer(layer, (n,), options)

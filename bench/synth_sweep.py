@@ -74,15 +74,9 @@ COLUMNS = ("A", "K", "B", "N", "M", "arch", "PE", "SIMD", "luts", "ffs", "carry"
            "dsps", "gates", "lutram", "muxes", "multipliers", "seconds")
 
 
-def dense_layer(a, k, b, n, m, seed=0):
-    """A random dense layer: A x K table of B-bit entries, 4 output levels (the layer
-    ``nomul estimate --tables`` costs)."""
-    return reference_layer(a, k, b, n, m, seed=seed)
-
-
 def synthesize_point(point, family, work):
     a, k, b, n, m, arch, pe, simd = point
-    layer = dense_layer(a, k, b, n, m)
+    layer = reference_layer(a, k, b, n, m)
     options = LayerOptions(arch=arch, pe=pe, simd=simd)
     dut = unrolled_layer(layer, (n,), options) if arch == "unrolled" else \
         folded_layer(layer, (n,), options)

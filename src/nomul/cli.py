@@ -373,7 +373,7 @@ def _print_cost(report, family):
                     f"{stage['carry']:>7} {stage['brams']:>5} {stage['dsps']:>4} "
                     f"{stage['multipliers']:>5}")
             if measured:
-                estimate = stage["estimate"] if "estimate" in stage else None
+                estimate = stage.get("estimate")
                 line += f"  {estimate[logic]:>11}" if estimate else ""
             print(line)
         if "device" in design and not design["fits"]:

@@ -39,6 +39,7 @@ import numpy as np
 from amaranth.hdl import Value
 
 from ..errors import OptionsError
+from ..gateware.baseline import FoldedMacDense, MacLookup
 from ..gateware.tables import group_code_table
 from ..numeric import index_width
 
@@ -173,10 +174,6 @@ def map_memory(memory, family):
 
 # -- features per component ---------------------------------------------------------------
 
-def _width(bounds):
-    return bounds.width
-
-
 def _new():
     return dict.fromkeys(FEATURES, 0)
 
@@ -304,7 +301,7 @@ def _shared_trees(stage, f, lut_inputs):
 def _unrolled(stage, lut_inputs):
     f = _new()
     lookup = stage.lookup
-    if hasattr(lookup, "weights"):                    # the multiplier baseline's MacLookup
+    if isinstance(lookup, MacLookup):                 # the multiplier baseline
         return _mac_lookup(stage, f, lut_inputs)
     table = np.asarray(lookup._table, dtype=np.int64)
     codes = group_code_table(lookup._table, lookup._in_levels, lookup._group)
@@ -344,7 +341,7 @@ def _unrolled_rest(stage, f, lut_inputs):
     f["stage"] += 1
 
 
-def _folded(stage, lut_inputs, table_style=None):
+def _folded(stage, lut_inputs):
     f = _new()
     vector = _bits(stage.i)
     f["ff"] += 2 * vector + 2 * index_width(stage.ii) + 8
@@ -352,7 +349,7 @@ def _folded(stage, lut_inputs, table_style=None):
     ports = _lane_sequences(stage)
     memories = [MemorySpec("weight ROM", stage.weight_depth, stage.weight_width, 1, "auto",
                            tuple(stage._weight_words()))]
-    if hasattr(stage, "weights"):                     # the multiplier baseline's FoldedMacDense
+    if isinstance(stage, FoldedMacDense):             # the multiplier baseline
         for _ in range(stage.pe * stage.simd):
             _multiplier(f, stage._code_bits, None, stage.weight_shape.width)
     else:
@@ -360,7 +357,8 @@ def _folded(stage, lut_inputs, table_style=None):
                               for s in range(stage.simd)})
         memories.append(MemorySpec(
             "product table", stage.table_depth, stage.term_shape.width, distinct_ports,
-            stage.table_style, logic=lambda f, lut_inputs: _table_logic(stage, lut_inputs, f)))
+            stage.table_style,
+            logic=lambda f, lut_inputs: _table_logic(stage, ports, lut_inputs, f)))
     seen = set()
     for p in range(stage.pe):
         _shared_tree([("port", s, ports[p][s]) for s in range(stage.simd)],
@@ -405,9 +403,10 @@ def _lane_sequences(stage):
              for s in range(stage.simd)] for p in range(stage.pe)]
 
 
-def _table_logic(stage, lut_inputs, f):
+def _table_logic(stage, lanes, lut_inputs, f):
     """The product table as logic: ``pe*simd`` read ports, port ``(p, s)`` addressed by the
-    code of input slot ``s`` and the codeword its weight field holds. Counted as the cheapest
+    code of input slot ``s`` and the codeword its weight field holds (``lanes``, as
+    :func:`_lane_sequences` gives them). Counted as the cheapest
     of three decompositions: per codeword, a function of the code bits (shared by the ports of
     one slot) and a codeword-select mux per port; per code, a function of the codeword bits and
     a code-select mux per port; or per port, one function of all its address bits. Ports of
@@ -416,7 +415,6 @@ def _table_logic(stage, lut_inputs, f):
     bit) and ``ff`` (port registers)."""
     code_bits, width = stage._code_bits, stage.term_shape.width
     table = stage._table_words()
-    lanes = _lane_sequences(stage)
     ports = {(s, lanes[p][s]): sorted(set(lanes[p][s]))
              for p in range(stage.pe) for s in range(stage.simd)}
     codes = len(group_code_table(stage._table, stage._in_levels, stage._group))
