@@ -7,8 +7,9 @@ alone (``nomul.hw.synth.synthesize``) for one family. Writes one CSV row per poi
 configuration, the cell counts, the multiplier count (must be 0) and the synthesis time; the
 analytical estimator (issue 6) is calibrated and checked against these rows.
 
-Run: ``.venv/bin/python bench/synth_sweep.py --family ice40 [--check] [--jobs 2] [-o FILE]``
-(``--check``: the held-out points, never used for fitting).
+Run: ``.venv/bin/python bench/synth_sweep.py --family ice40 [--check] [--arch A] [--jobs 2]
+[-o FILE]`` (``--check``: the held-out points, never used for fitting; ``--arch folded``: only
+the folded points, replacing their rows).
 """
 
 import argparse
@@ -98,6 +99,8 @@ def main():
                         help="only the points after the first 31, appended to the sweep CSV")
     parser.add_argument("--check", action="store_true",
                         help="the held-out CHECK_POINTS (default CSV bench/synth_check_FAMILY.csv)")
+    parser.add_argument("--arch", choices=("unrolled", "folded"),
+                        help="only the points of this architecture; the CSV's other rows stay")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("-o", "--output", help="CSV (default bench/synth_sweep_FAMILY.csv)")
     args = parser.parse_args()
@@ -106,6 +109,13 @@ def main():
     output = Path(args.output or Path(__file__).with_name(f"{stem}_{args.family}.csv"))
     print(f"machine: {platform.machine()}, python {platform.python_version()}; "
           f"{len(points)} layers for {args.family}")
+    order = {tuple(map(str, p)): n for n, p in enumerate(points)}
+    kept = []
+    if args.arch:
+        points = [p for p in points if p[5] == args.arch]
+        if output.exists():
+            with open(output, newline="") as handle:
+                kept = [row for row in csv.DictReader(handle) if row["arch"] != args.arch]
     with tempfile.TemporaryDirectory() as work, \
             ThreadPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(lambda p: synthesize_point(p, args.family, work), points))
@@ -113,7 +123,8 @@ def main():
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         if not args.extra:
             writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(sorted(kept + rows,
+                                key=lambda row: order[tuple(str(row[c]) for c in COLUMNS[:8])]))
     for row in rows:
         print(" ".join(f"{k}={row[k]}" for k in COLUMNS))
     print(f"wrote {output}; synthesis {sum(r['seconds'] for r in rows):.0f} s in total, "

@@ -106,7 +106,7 @@ class FoldedMacDense(FoldedDense):
         bits = self.weight_shape.width
         return self.weights[k] & ((1 << bits) - 1), bits
 
-    def _product_leaves(self, m, enable, work, weight_port):
+    def _product_leaves(self, m, enable, tile, weight_port):
         """Per PE, the ``simd`` products ``index * weight``, registered (latency 1)."""
         cb, wb = self._code_bits, self.weight_shape.width
         nodes = []
@@ -114,7 +114,7 @@ class FoldedMacDense(FoldedDense):
             leaves = []
             for s in range(self.simd):
                 field = (p * self.simd + s) * wb
-                index = work[s * cb:(s + 1) * cb].as_unsigned()
+                index = tile[s * cb:(s + 1) * cb].as_unsigned()
                 weight = weight_port.data[field:field + wb].as_signed()
                 leaf = Signal(_shape(self._lane_bounds[p][s]), name=f"product_{p}_{s}",
                               reset_less=True)

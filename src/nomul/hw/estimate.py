@@ -345,6 +345,7 @@ def _folded(stage, lut_inputs):
     f = _new()
     vector = _bits(stage.i)
     f["ff"] += 2 * vector + 2 * index_width(stage.ii) + 8
+    f["ff"] += stage.simd * stage._code_bits + index_width(stage.nf) + 4   # tile, tags wait
     f["mux"] += vector
     ports = _lane_sequences(stage)
     memories = [MemorySpec("weight ROM", stage.weight_depth, stage.weight_width, 1, "auto",
