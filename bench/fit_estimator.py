@@ -71,8 +71,9 @@ PRIORS = {
         "ffs": {"ff": 1, "stage": 10}, "carry": {"adder": 0.25, "adder_narrow": 0.25,
                                                  "compare": 0.25, "stage": 2}},
 }
-# the gate-level family counts 2-input gates: a LUT4 function is several gates, a full adder 5
-PRIORS["gates"] = {"luts": {"rom": 6, "rom_wide": 12, "memory_wide": 12, "select": 3,
+# the gate-level family counts 2-input gates: a LUT4 function is several gates, a full adder 5,
+# a node of a wide function's BDD (its "rom_wide", "memory_wide") about 1.5
+PRIORS["gates"] = {"luts": {"rom": 6, "rom_wide": 1.5, "memory_wide": 1.5, "select": 3,
                             "adder": 6, "adder_narrow": 6, "compare": 3, "mux": 3, "stage": 30},
                    "ffs": {"ff": 1, "stage": 10}, "carry": {}}
 PRIOR_WEIGHT = 0.5

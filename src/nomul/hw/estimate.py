@@ -11,7 +11,8 @@ drive its cost, its **features** (:func:`stage_features`):
   ``rom``; a wider one counts ``2**(inputs - lut_inputs)`` (its leaf LUTs) in ``rom_wide``,
   whose coefficient says what ABC's decomposition really costs (``memory_wide`` for the wide
   bits of a ROM memory left to logic, the folded weight ROM; on LUT6 its leaf LUTs times the
-  address bits beyond one LUT, the depth of the mux tree that selects among them);
+  address bits beyond one LUT). For 2-input gates a wide function counts the nodes of its
+  shared BDD instead (:func:`_bdd_nodes`);
 - ``adder``: adder bits (adder trees, accumulators), from the proven bounds of every node;
 - ``compare``: bits of comparisons against thresholds;
 - ``mux``: 2:1 multiplexer bits (the folded working vector, compare-select trees);
@@ -87,9 +88,39 @@ def _bit_functions(values, address_bits, width):
 def table_function_luts(values, address_bits, width, lut_inputs):
     """``(narrow, wide, registers)`` of a constant table read through its ``address_bits``,
     over its distinct non-constant bit functions: ``narrow`` counts those that fit one LUT,
-    ``wide`` the leaf LUTs (``2**(support - lut_inputs)``) of the others."""
+    ``wide`` the cost units of the others (:func:`_function_costs`)."""
     distinct = _bit_functions(values, address_bits, width)
-    return (*_function_counts(distinct.values(), lut_inputs), len(distinct))
+    return (*_function_costs(distinct, address_bits, lut_inputs), len(distinct))
+
+
+def _function_costs(distinct, address_bits, lut_inputs):
+    """``(narrow, wide)`` of bit functions ``{truth table: support}`` over ``address_bits``:
+    ``narrow`` counts those that fit one LUT; ``wide`` the others' leaf LUTs
+    (``2**(support - lut_inputs)``), or for 2-input gates the nodes of their shared BDD
+    (:func:`_bdd_nodes`: a random ROM's gate count grows as ``2**n / n``, not ``2**n``)."""
+    narrow, wide = _function_counts(distinct.values(), lut_inputs)
+    if lut_inputs == 2 and wide:
+        wide = _bdd_nodes([table for table, support in distinct.items()
+                           if support > lut_inputs], address_bits)
+    return narrow, wide
+
+
+def _bdd_nodes(tables, address_bits):
+    """Nodes of the shared reduced ordered BDD of truth tables (``2**address_bits`` bytes of
+    0/1 each), the most significant address bit at the root: the distinct subfunctions, at
+    each level, that depend on that level's bit. Each node is one 2:1 mux of a mux tree with
+    every equal subtree shared, which is what ABC's gate count follows (about 1.5 gates a
+    node on random ROMs)."""
+    functions = np.frombuffer(b"".join(tables), dtype=np.uint8).reshape(len(tables), -1)
+    nodes = 0
+    for level in range(address_bits):
+        size = 1 << (address_bits - level)
+        rows = functions.reshape(-1, size)
+        rows = rows[np.any(rows[:, :size // 2] != rows[:, size // 2:], axis=1)]
+        if len(rows):
+            packed = np.packbits(rows, axis=1)
+            nodes += len(np.unique(packed.view(np.dtype((np.void, packed.shape[1])))))
+    return nodes
 
 
 def _function_counts(supports, lut_inputs):
@@ -221,13 +252,15 @@ ZERO = ("zero",)
 
 
 def _shared_tree(leaves, level_bounds, registered, seen, f, *, bias=0, bias_level=None,
-                 narrow=None):
+                 narrow=None, as_function=None):
     """One adder tree, counting only nodes not already in ``seen``: trees whose first levels
     add the same leaves share those adders and registers (Yosys merges them), and a
     constant-zero leaf (:data:`ZERO`) costs nothing. ``leaves`` are hashable identities,
     ``level_bounds[level][j]`` the node bounds, ``registered(level)`` whether a register
     follows a level, ``bias_level`` as :class:`~nomul.gateware.adder_tree.AdderTree`'s.
-    ``narrow(node)``: whether an adder's inputs fit one LUT (counted in ``adder_narrow``)."""
+    ``narrow(node)``: whether an adder's inputs fit one LUT (counted in ``adder_narrow``).
+    ``as_function(node, width)``: for 2-input gates, the cost of an adder over few input bits
+    as the constant function it is (:func:`_small_sums`), or None to count it as an adder."""
     nodes = list(leaves)
     if bias_level == -1:
         nodes[0] = ("bias", nodes[0], bias)
@@ -245,7 +278,11 @@ def _shared_tree(leaves, level_bounds, registered, seen, f, *, bias=0, bias_leve
                 node = nodes[j]
             if node[0] in ("sum", "bias") and ("add", node) not in seen:
                 seen.add(("add", node))
-                f["adder_narrow" if narrow and narrow(node) else "adder"] += width
+                function = as_function(node, width) if as_function else None
+                if function is not None:
+                    f["adder_narrow"] += function
+                else:
+                    f["adder_narrow" if narrow and narrow(node) else "adder"] += width
             if registered(level):
                 node = ("reg", level, node)
                 if node not in seen and node[2] != ZERO:
@@ -287,6 +324,9 @@ def _shared_trees(stage, f, lut_inputs):
                 support(node[2]) if kind == "reg" else support(node[1])
         return groups[node]
 
+    as_function = None
+    if lut_inputs == 2 and not isinstance(stage.lookup, MacLookup):
+        as_function = _small_sums(stage.lookup, support)
     seen = set()
     for sources, tree in zip(stage._sources, stage.trees, strict=True):
         leaves = [("term", p) for p in sources] + [ZERO] * (len(tree.term_bounds) - len(sources))
@@ -294,8 +334,64 @@ def _shared_trees(stage, f, lut_inputs):
                      lambda level, t=tree: level == t.depth or (
                          t.register_every and level % t.register_every == 0),
                      seen, f, bias=tree.bias, bias_level=tree.bias_level,
-                     narrow=lambda node: len(support(node)) * code_bits <= lut_inputs)
+                     narrow=lambda node: len(support(node)) * code_bits <= lut_inputs,
+                     as_function=as_function)
     f["ff"] += 1 + len(stage.trees[0].term_bounds).bit_length()   # valid pipeline
+
+
+SMALL_SUM_BITS = 2          # gates: a sum over at most this many input bits may be a function
+GATES_PER_BDD_NODE, GATES_PER_ADDER_BIT = 1.5, 5     # first-principle costs, to choose
+
+
+def _small_sums(lookup, support):
+    """For 2-input gates: ``cost(node, width)``, the gate-level cost (narrow functions plus
+    BDD nodes, :func:`_function_costs`) of an unrolled tree node whose value depends on at
+    most :data:`SMALL_SUM_BITS` input bits, when that is cheaper than its adder; else None.
+    With 1- or 2-bit activations the first levels of a tree are such sums: ABC reduces them
+    to their few-input functions, far below an adder's gates. ``support(node)``: the input
+    groups a node depends on."""
+    code_bits = lookup._group * lookup.index_width
+    columns = np.zeros((len(lookup._table[0]), 1 << code_bits), dtype=np.int64)
+    for code, row in group_code_table(lookup._table, lookup._in_levels, lookup._group).items():
+        columns[:, code] = lookup._table[row]
+    values = {}
+
+    def value(node):
+        """``(groups, array)``: the node's value, one array axis per input group (sorted)."""
+        if node not in values:
+            kind = node[0]
+            if kind == "zero":
+                values[node] = ((), np.zeros((), dtype=np.int64))
+            elif kind == "term":
+                g, k = lookup.pairs[node[1]]
+                values[node] = ((g,), columns[k])
+            elif kind == "reg":
+                values[node] = value(node[2])
+            elif kind == "bias":
+                groups, array = value(node[1])
+                values[node] = (groups, array + node[2])
+            else:
+                (g1, a1), (g2, a2) = value(node[1]), value(node[2])
+                groups = tuple(sorted(set(g1) | set(g2)))
+                values[node] = (groups, _on_axes(a1, g1, groups) + _on_axes(a2, g2, groups))
+        return values[node]
+
+    def cost(node, width):
+        bits = len(support(node)) * code_bits
+        if bits > SMALL_SUM_BITS:
+            return None
+        _, array = value(node)
+        distinct = _bit_functions(array.ravel().tolist(), bits, width)
+        gates = sum(_function_costs(distinct, bits, 2))
+        return gates if GATES_PER_BDD_NODE * gates < GATES_PER_ADDER_BIT * width else None
+
+    return cost
+
+
+def _on_axes(array, groups, all_groups):
+    """``array`` (one axis per group of ``groups``) broadcast over ``all_groups``' axes."""
+    return array.reshape([array.shape[groups.index(g)] if g in groups else 1
+                          for g in all_groups])
 
 
 def _unrolled(stage, lut_inputs):
@@ -320,7 +416,7 @@ def _unrolled(stage, lut_inputs):
         distinct = {}
         for k in used:
             distinct.update(column_values[k])
-        narrow, wide = _function_counts(distinct.values(), lut_inputs)
+        narrow, wide = _function_costs(distinct, address_bits, lut_inputs)
         f["rom"] += narrow
         f["rom_wide"] += wide
         f["ff"] += len(distinct)
@@ -345,7 +441,8 @@ def _folded(stage, lut_inputs):
     f = _new()
     vector = _bits(stage.i)
     f["ff"] += 2 * vector + 2 * index_width(stage.ii) + 8
-    f["ff"] += stage.simd * stage._code_bits + index_width(stage.nf) + 4   # tile, tags wait
+    # the weight ROM address register; the tile and the tags waiting a cycle for its word
+    f["ff"] += index_width(stage.ii) + stage.simd * stage._code_bits + index_width(stage.nf) + 4
     f["mux"] += vector
     ports = _lane_sequences(stage)
     memories = [MemorySpec("weight ROM", stage.weight_depth, stage.weight_width, 1, "auto",
@@ -432,7 +529,7 @@ def _table_logic(stage, lanes, lut_inputs, f):
                 columns[k] = _bit_functions([table[(k << code_bits) | c]
                                              for c in range(1 << code_bits)], code_bits, width)
             distinct.update(columns[k])
-        narrow, wide = _function_counts(distinct.values(), lut_inputs)
+        narrow, wide = _function_costs(distinct, code_bits, lut_inputs)
         leaves_a[0] += narrow
         leaves_a[1] += wide
     select_a = sum(width * (len(used) - 1) for used in ports.values())
@@ -555,8 +652,8 @@ def mapped_features(stage, family):
             narrow, wide, registers = _cached_table_luts(
                 memory.words, index_width(memory.depth), memory.width, LUT_INPUTS[family])
             features["rom"] += memory.read_ports * narrow
-            # on a LUT6 family the mux tree above the leaves outgrows MUXF7/F8: the deeper
-            # the ROM, the more each leaf costs (what the Xilinx sweep shows)
+            # on LUT6 the mux tree above the leaves gets two levels free (MUXF7/F8), the rest
+            # in LUTs: the deeper the ROM, the more each leaf costs (what the xc7 sweep shows)
             depth = index_width(memory.depth) - LUT_INPUTS[family] \
                 if LUT_INPUTS[family] >= 6 else 1
             features["memory_wide"] += memory.read_ports * wide * max(1, depth)
