@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from amaranth.hdl import Elaboratable, Module
+from amaranth.lib import io
 
 from ..errors import NomulError, OptionsError, ToolError
 from ..gateware.uart import UartShell
@@ -47,8 +48,10 @@ class BoardTop(Elaboratable):
         m.submodules.shell = shell = UartShell(
             self.top, elements=spec.elements, raw_bits=Bounds(spec.raw_min, spec.raw_max).width,
             divisor=divisor)
-        uart = platform.request("uart", 0)
-        m.d.comb += [shell.rx.eq(uart.rx.i), uart.tx.o.eq(shell.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx_buffer = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx_buffer = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [shell.rx.eq(rx.i), tx.o.eq(shell.tx)]
         return m
 
 

@@ -347,9 +347,10 @@ def _small_sums(lookup, support):
     """For 2-input gates: ``cost(node, width)``, the gate-level cost (narrow functions plus
     BDD nodes, :func:`_function_costs`) of an unrolled tree node whose value depends on at
     most :data:`SMALL_SUM_BITS` input bits, when that is cheaper than its adder; else None.
-    With 1- or 2-bit activations the first levels of a tree are such sums: ABC reduces them
-    to their few-input functions, far below an adder's gates. ``support(node)``: the input
-    groups a node depends on."""
+    With 1-bit activations the first level of a tree adds two such terms: ABC reduces each
+    sum to its 2-input functions, far below an adder's gates (allowing 4 input bits, the next
+    level, made the held-out fit worse). ``support(node)``: the input groups a node depends
+    on."""
     code_bits = lookup._group * lookup.index_width
     columns = np.zeros((len(lookup._table[0]), 1 << code_bits), dtype=np.int64)
     for code, row in group_code_table(lookup._table, lookup._in_levels, lookup._group).items():
