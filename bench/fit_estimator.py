@@ -24,14 +24,12 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import nnls
 
-from nomul.gateware.compile import folded_layer, unrolled_layer
 from nomul.gateware.options import LayerOptions
-from nomul.hw.cost import reference_layer
-from nomul.hw.estimate import LUT_INPUTS, cells_from_features, mapped_features
+from nomul.hw.cost import reference_stage
+from nomul.hw.estimate import FAMILIES, LUT_INPUTS, cells_from_features, mapped_features
 
 HERE = Path(__file__).parent
 COEFFICIENTS = HERE.parent / "src" / "nomul" / "hw" / "estimate_coefficients.json"
-FAMILIES = ("ice40", "ecp5", "xilinx", "gates")
 # which features may drive which count (the rest are fixed at 0)
 DRIVERS = {"luts": ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_narrow",
                     "compare", "mux", "stage"),
@@ -40,11 +38,8 @@ DRIVERS = {"luts": ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_
 
 
 def build(row):
-    a, k, b, n, m = (int(row[c]) for c in "AKBNM")
-    layer = reference_layer(a, k, b, n, m)
     options = LayerOptions(arch=row["arch"], pe=int(row["PE"]), simd=int(row["SIMD"]))
-    build_layer = unrolled_layer if row["arch"] == "unrolled" else folded_layer
-    return build_layer(layer, (n,), options)
+    return reference_stage(*(int(row[c]) for c in "AKBNM"), options)
 
 
 def featurize(rows, family):

@@ -20,9 +20,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from nomul.gateware.compile import folded_layer, unrolled_layer
 from nomul.gateware.options import LayerOptions
-from nomul.hw.cost import reference_layer
+from nomul.hw.cost import reference_stage
 from nomul.hw.synth import synthesize
 from nomul.hw.verilog import emit_verilog
 
@@ -77,10 +76,7 @@ COLUMNS = ("A", "K", "B", "N", "M", "arch", "PE", "SIMD", "luts", "ffs", "carry"
 
 def synthesize_point(point, family, work):
     a, k, b, n, m, arch, pe, simd = point
-    layer = reference_layer(a, k, b, n, m)
-    options = LayerOptions(arch=arch, pe=pe, simd=simd)
-    dut = unrolled_layer(layer, (n,), options) if arch == "unrolled" else \
-        folded_layer(layer, (n,), options)
+    dut = reference_stage(a, k, b, n, m, LayerOptions(arch=arch, pe=pe, simd=simd))
     name = "layer"
     directory = Path(work) / "_".join(map(str, point))
     directory.mkdir(parents=True)

@@ -539,6 +539,8 @@ def _add_build_options(parser):
 
 
 def build_parser():
+    from .hw.toolchain import FAMILIES
+
     parser = _Parser(
         prog="nomul",
         description="Multiplier-free neural network hardware from product tables.")
@@ -622,8 +624,7 @@ def build_parser():
     estimate = commands.add_parser(
         "estimate", help="LUTs, FFs, block RAMs (and Fmax): estimated, synthesized, placed")
     estimate.add_argument("model", nargs="?", help="integer model file (not with --tables)")
-    estimate.add_argument("--family", default="ice40",
-                          choices=("ice40", "ecp5", "xilinx", "gates"))
+    estimate.add_argument("--family", default="ice40", choices=FAMILIES)
     _add_build_options(estimate)
     estimate.add_argument("--synth", action="store_true",
                           help="synthesize every stage with Yosys (minutes) and report that")

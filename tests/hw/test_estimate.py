@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from nomul.cli import main
-from nomul.gateware.compile import build_network, folded_layer, unrolled_layer
+from nomul.gateware.compile import build_network, folded_layer
 from nomul.gateware.options import BuildOptions, LayerOptions
-from nomul.hw.cost import reference_layer
+from nomul.hw.cost import reference_layer, reference_stage
 from nomul.hw.estimate import (
     MemorySpec,
     estimate_network,
@@ -90,10 +90,8 @@ def _rows(family):
 
 
 def _layer(row):
-    a, k, b, n, m = (int(row[c]) for c in "AKBNM")
     options = LayerOptions(arch=row["arch"], pe=int(row["PE"]), simd=int(row["SIMD"]))
-    build = unrolled_layer if row["arch"] == "unrolled" else folded_layer
-    return build(reference_layer(a, k, b, n, m), (n,), options)
+    return reference_stage(*(int(row[c]) for c in "AKBNM"), options)
 
 
 # the target: LUTs (gates) within 20 % for 90 % of held-out layers, on every family

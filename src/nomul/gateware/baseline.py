@@ -165,10 +165,8 @@ class UnrolledMacLayer(UnrolledLayer):
         super().__init__(_products(self.weights, in_levels), groups, outputs, bias, activation,
                          in_levels=in_levels, n_inputs=n_inputs, register_every=register_every,
                          threshold_method=threshold_method)
-        # the table lookup UnrolledLayer made becomes the multiplying one: same pairs, bounds
-        # and ports, so the trees and activation built around it stay as they are
-        table_lookup = self.lookup
-        table_lookup._MustUse__silence = True          # replaced, never elaborated
-        self.lookup = MacLookup(self.weights, groups, table_lookup.pairs, in_levels=in_levels,
-                                n_inputs=n_inputs)
-        assert self.lookup.term_bounds == table_lookup.term_bounds
+
+    def _lookup(self, table, groups, pairs, *, in_levels, n_inputs):
+        """Multiplications instead of lookups; the same pairs, term bounds and ports as the
+        table ``a * w_k`` would give, so the trees and activation around them are the same."""
+        return MacLookup(self.weights, groups, pairs, in_levels=in_levels, n_inputs=n_inputs)

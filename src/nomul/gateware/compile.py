@@ -19,8 +19,7 @@ from .tables import dense_groups
 from .window import PatchCollector, PatchStreamer
 
 __all__ = ["connectivity", "grouped_connectivity", "activation_params", "unrolled_layer",
-           "folded_layer",
-           "check_options", "build_network"]
+           "folded_layer", "weighted_layer", "check_options", "build_network"]
 
 
 def connectivity(layer, in_shape):
@@ -106,14 +105,28 @@ def unrolled_layer(layer, in_shape, options):
                              in_levels=layer.in_levels, n_inputs=layer.fan_in,
                              register_every=options.register_every,
                              threshold_method=options.threshold_method)
+    groups, outputs, bias, activation = _every_position(layer, in_shape)
+    return UnrolledLayer(
+        tuple(tuple(int(v) for v in row) for row in layer.table), groups, outputs, bias,
+        activation, in_levels=layer.in_levels, n_inputs=int(np.prod(in_shape)),
+        register_every=options.register_every, threshold_method=options.threshold_method)
+
+
+def _every_position(layer, in_shape):
+    """``(groups, outputs, bias, activation)`` of a dense or conv layer with every output
+    position of an ``in_shape`` input its own output: :func:`connectivity`, each channel's bias
+    and activation repeated over its positions."""
     groups, outputs = connectivity(layer, in_shape)
     per_channel = len(outputs) // layer.out_channels
     bias = tuple(int(layer.bias[o // per_channel]) for o in range(len(outputs)))
-    return UnrolledLayer(
-        tuple(tuple(int(v) for v in row) for row in layer.table), groups, outputs, bias,
-        activation_params(layer, len(outputs)), in_levels=layer.in_levels,
-        n_inputs=int(np.prod(in_shape)), register_every=options.register_every,
-        threshold_method=options.threshold_method)
+    return groups, outputs, bias, activation_params(layer, len(outputs))
+
+
+def weighted_layer(layer, in_shape, options):
+    """A dense or conv layer built as ``options.arch`` says: :func:`folded_layer` or
+    :func:`unrolled_layer`."""
+    build = folded_layer if options.arch == "folded" else unrolled_layer
+    return build(layer, in_shape, options)
 
 
 def folded_layer(layer, in_shape, options):
@@ -186,11 +199,8 @@ def mac_layer(layer, options, in_shape=None):
         in_shape = (layer.fan_in,)
     weights = slope_weights(layer.table)
     if options.arch != "folded":
-        groups, outputs = connectivity(layer, in_shape)
-        per_channel = len(outputs) // layer.out_channels
-        bias = tuple(int(layer.bias[o // per_channel]) for o in range(len(outputs)))
-        return UnrolledMacLayer(weights, groups, outputs, bias,
-                                activation_params(layer, len(outputs)),
+        groups, outputs, bias, activation = _every_position(layer, in_shape)
+        return UnrolledMacLayer(weights, groups, outputs, bias, activation,
                                 in_levels=layer.in_levels, n_inputs=int(np.prod(in_shape)),
                                 register_every=options.register_every,
                                 threshold_method=options.threshold_method)

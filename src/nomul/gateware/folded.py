@@ -53,7 +53,7 @@ from amaranth.lib.wiring import In, Out
 from ..numeric import Bounds, index_width, sum_bounds
 from .adder_tree import _shape
 from .argmax import compare_select
-from .tables import group_code_table
+from .tables import code_columns
 
 __all__ = ["FoldedDense", "TABLE_STYLES", "BLOCK_THRESHOLD"]
 
@@ -310,12 +310,9 @@ class FoldedDense(wiring.Component):
         return words
 
     def _table_words(self):
-        words = [0] * self.table_depth
-        codes = group_code_table(self._table, self._in_levels, self._group)
-        for k in range(len(self._table[0])):
-            for code, row in codes.items():
-                words[(k << self._code_bits) | code] = self._table[row][k]
-        return words
+        """The product-table memory: word ``(k << code_bits) | code`` (:func:`code_columns`)."""
+        return [value for column in code_columns(self._table, self._in_levels, self._group)
+                for value in column]
 
     # -- elaboration -----------------------------------------------------------------------
 

@@ -53,8 +53,8 @@ class UnrolledLayer(wiring.Component):
         pairs = tuple(sorted({pair for terms in outputs for pair in terms}))
         if not pairs:                     # every term padded away: one dummy lookup
             pairs = ((0, 0),)
-        self.lookup = ProductLookup(table, groups, pairs, in_levels=in_levels,
-                                    n_inputs=n_inputs)
+        self.lookup = self._lookup(table, groups, pairs, in_levels=in_levels,
+                                   n_inputs=n_inputs)
         position = {pair: n for n, pair in enumerate(pairs)}
         self._sources = tuple(tuple(position[pair] for pair in terms) for terms in outputs)
         # every tree gets the same number of terms (short ones padded with constant zeros), so
@@ -91,6 +91,10 @@ class UnrolledLayer(wiring.Component):
             "i": In(stream.Signature(self.lookup.i.payload.shape())),
             "o": Out(stream.Signature(out_shape)),
         })
+
+    def _lookup(self, table, groups, pairs, *, in_levels, n_inputs):
+        """The stage that computes every (group, codeword) term: table lookups."""
+        return ProductLookup(table, groups, pairs, in_levels=in_levels, n_inputs=n_inputs)
 
     def elaborate(self, platform):
         m = Module()

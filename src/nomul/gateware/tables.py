@@ -20,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 from ..numeric import Bounds, index_width
 from ._stage import register_stage
 
-__all__ = ["group_code_table", "dense_groups", "ProductLookup"]
+__all__ = ["group_code_table", "code_columns", "dense_groups", "ProductLookup"]
 
 
 def group_code_table(table, in_levels, group):
@@ -36,6 +36,16 @@ def group_code_table(table, in_levels, group):
         code = sum(digit << (j * bits) for j, digit in enumerate(digits))
         codes[code] = row
     return codes
+
+
+def code_columns(table, in_levels, group):
+    """``columns[k][code]``: codeword ``k``'s product at every concatenated group code
+    (:func:`group_code_table`), 0 at the unreachable ones. Flattened row by row it is the
+    folded layer's product-table memory, addressed by ``Cat(code, codeword)``."""
+    codes = group_code_table(table, in_levels, group)
+    size = 1 << (group * index_width(in_levels))
+    return [[int(table[codes[code]][k]) if code in codes else 0 for code in range(size)]
+            for k in range(len(table[0]))]
 
 
 def _validate_table(table, in_levels, group):
@@ -107,13 +117,11 @@ class ProductLookup(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        codes = group_code_table(self._table, self._in_levels, self._group)
+        columns = code_columns(self._table, self._in_levels, self._group)
         enable = register_stage(m, self.i, self.o)
-        codes_by_value = [codes.get(code) for code in range(1 << (self._group * self.index_width))]
         for position, (g, k) in enumerate(self._pairs):
             code = Cat(*(self.i.payload[e] for e in self._groups[g]))
-            column = Array(Const(0 if row is None else self._table[row][k], self.term_shape)
-                           for row in codes_by_value)
+            column = Array(Const(value, self.term_shape) for value in columns[k])
             with m.If(enable):
                 m.d.sync += self.o.payload[position].eq(column[code])
         return m

@@ -20,7 +20,8 @@ from pathlib import Path
 from ..errors import OptionsError
 from .estimate import FAMILIES, estimate_network, estimate_stage
 
-__all__ = ["PNR_DEVICES", "COUNT_KEYS", "cost_report", "table_costs", "reference_layer"]
+__all__ = ["PNR_DEVICES", "COUNT_KEYS", "cost_report", "table_costs", "reference_layer",
+           "reference_stage"]
 
 PNR_DEVICES = {"ice40": "up5k", "ecp5": "ecp5-25k"}
 COUNT_KEYS = ("luts", "ffs", "carry", "brams", "dsps", "gates", "multipliers")
@@ -155,12 +156,22 @@ def reference_layer(act_levels, weight_levels, entry_bits, inputs, outputs, *, s
                  activation=Activation("thresholds", thresholds))
 
 
+def reference_stage(act_levels, weight_levels, entry_bits, inputs, outputs, options):
+    """:func:`reference_layer` built alone as the layer ``options`` say (unrolled or folded):
+    one point of the synthesis sweeps."""
+    from ..gateware.compile import weighted_layer
+
+    layer = reference_layer(act_levels, weight_levels, entry_bits, inputs, outputs)
+    return weighted_layer(layer, (inputs,), options)
+
+
 def table_costs(act_levels, weight_levels, entry_bits, family, layer_options, *, inputs=64,
                 outputs=32):
     """One row per (A, K): the product table alone (entries, bits, as LUT logic and as block
     RAM) and a reference dense layer (``inputs`` -> ``outputs``, :func:`reference_layer`)
     built with ``layer_options``, estimated for ``family``."""
-    from ..gateware.compile import folded_layer, unrolled_layer
+    from ..gateware.compile import weighted_layer
+    from ..gateware.tables import code_columns
     from ..numeric import index_width
     from .estimate import LUT_INPUTS, MemorySpec, fitted, map_memory, table_function_luts
 
@@ -171,15 +182,13 @@ def table_costs(act_levels, weight_levels, entry_bits, family, layer_options, *,
             layer = reference_layer(a, k, entry_bits, inputs, outputs)
             code_bits = index_width(a)
             depth = k << code_bits          # as a folded layer stores it: Cat(code, codeword)
-            words = [int(layer.table[code][col]) if code < a else 0
-                     for col in range(k) for code in range(1 << code_bits)]
+            words = [v for column in code_columns(layer.table, a, 1) for v in column]
             narrow, wide, _ = table_function_luts(words, index_width(depth), entry_bits,
                                                   LUT_INPUTS[family])
             block = map_memory(MemorySpec("product table", depth, entry_bits, 1, "block"),
                                family)[1] if family != "gates" else None
-            build = unrolled_layer if layer_options.arch == "unrolled" else folded_layer
             start = time.perf_counter()
-            stage = build(layer, (inputs,), layer_options)
+            stage = weighted_layer(layer, (inputs,), layer_options)
             cost = estimate_stage(stage, family)
             rows.append({"act_levels": a, "weight_levels": k, "entries": a * k,
                          "table_bits": a * k * entry_bits,

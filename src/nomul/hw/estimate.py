@@ -41,14 +41,14 @@ from amaranth.hdl import Value
 
 from ..errors import OptionsError
 from ..gateware.baseline import FoldedMacDense, MacLookup
-from ..gateware.tables import group_code_table
+from ..gateware.tables import code_columns, group_code_table
 from ..numeric import index_width
+from .toolchain import FAMILIES
 
 __all__ = ["FAMILIES", "FEATURES", "LUT_INPUTS", "MemorySpec", "fitted", "table_function_luts",
            "map_memory", "stage_features", "mapped_features", "estimate_stage",
            "estimate_network", "cells_from_features"]
 
-FAMILIES = ("ice40", "ecp5", "xilinx", "gates")
 FEATURES = ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_narrow", "compare",
             "mux", "ff", "stage")
 # the multiplier baseline: Yosys maps a multiplication to a DSP when both operands have at
@@ -326,7 +326,7 @@ def _shared_trees(stage, f, lut_inputs):
 
     as_function = None
     if lut_inputs == 2 and not isinstance(stage.lookup, MacLookup):
-        as_function = _small_sums(stage.lookup, support)
+        as_function = _small_sums(stage.lookup, code_bits, support)
     seen = set()
     for sources, tree in zip(stage._sources, stage.trees, strict=True):
         leaves = [("term", p) for p in sources] + [ZERO] * (len(tree.term_bounds) - len(sources))
@@ -343,18 +343,16 @@ SMALL_SUM_BITS = 2          # gates: a sum over at most this many input bits may
 GATES_PER_BDD_NODE, GATES_PER_ADDER_BIT = 1.5, 5     # first-principle costs, to choose
 
 
-def _small_sums(lookup, support):
+def _small_sums(lookup, code_bits, support):
     """For 2-input gates: ``cost(node, width)``, the gate-level cost (narrow functions plus
     BDD nodes, :func:`_function_costs`) of an unrolled tree node whose value depends on at
     most :data:`SMALL_SUM_BITS` input bits, when that is cheaper than its adder; else None.
     With 1-bit activations the first level of a tree adds two such terms: ABC reduces each
     sum to its 2-input functions, far below an adder's gates (allowing 4 input bits, the next
     level, made the held-out fit worse). ``support(node)``: the input groups a node depends
-    on."""
-    code_bits = lookup._group * lookup.index_width
-    columns = np.zeros((len(lookup._table[0]), 1 << code_bits), dtype=np.int64)
-    for code, row in group_code_table(lookup._table, lookup._in_levels, lookup._group).items():
-        columns[:, code] = lookup._table[row]
+    on, each ``code_bits`` wide."""
+    columns = np.array(code_columns(lookup._table, lookup._in_levels, lookup._group),
+                       dtype=np.int64)
     values = {}
 
     def value(node):
@@ -400,16 +398,10 @@ def _unrolled(stage, lut_inputs):
     lookup = stage.lookup
     if isinstance(lookup, MacLookup):                 # the multiplier baseline
         return _mac_lookup(stage, f, lut_inputs)
-    table = np.asarray(lookup._table, dtype=np.int64)
-    codes = group_code_table(lookup._table, lookup._in_levels, lookup._group)
     address_bits = lookup._group * lookup.index_width
     width = lookup.term_shape.width
-    column_values = {}
-    for k in range(table.shape[1]):
-        values = [0] * (1 << address_bits)
-        for code, row in codes.items():
-            values[code] = int(table[row, k])
-        column_values[k] = _bit_functions(values, address_bits, width)
+    column_values = [_bit_functions(column, address_bits, width)
+                     for column in code_columns(lookup._table, lookup._in_levels, lookup._group)]
     by_group = {}
     for g, k in lookup.pairs:
         by_group.setdefault(g, set()).add(k)
@@ -417,9 +409,7 @@ def _unrolled(stage, lut_inputs):
         distinct = {}
         for k in used:
             distinct.update(column_values[k])
-        narrow, wide = _function_costs(distinct, address_bits, lut_inputs)
-        f["rom"] += narrow
-        f["rom_wide"] += wide
+        _add_rom(f, _function_costs(distinct, address_bits, lut_inputs))
         f["ff"] += len(distinct)
     _unrolled_rest(stage, f, lut_inputs)
     return f, []
@@ -527,8 +517,8 @@ def _table_logic(stage, lanes, lut_inputs, f):
         distinct = {}
         for k in used:
             if k not in columns:
-                columns[k] = _bit_functions([table[(k << code_bits) | c]
-                                             for c in range(1 << code_bits)], code_bits, width)
+                columns[k] = _bit_functions(table[k << code_bits:(k + 1) << code_bits],
+                                           code_bits, width)
             distinct.update(columns[k])
         narrow, wide = _function_costs(distinct, code_bits, lut_inputs)
         leaves_a[0] += narrow
@@ -563,8 +553,7 @@ def _table_logic(stage, lanes, lut_inputs, f):
         choices[1] = choices[0]
     narrow, wide, select = min(choices, key=lambda c: c[0] + wide_cost * c[1]
                                + mux_cost * c[2])
-    f["rom"] += narrow
-    f["rom_wide"] += wide
+    _add_rom(f, (narrow, wide))
     f["select"] += select
     f["ff"] += len(ports) * width
 
