@@ -10,6 +10,10 @@ the share of points with LUTs within +-20 % and block RAMs exact. Writes
 ``src/nomul/hw/estimate_coefficients.json`` (coefficients and the check's figures) and
 ``bench/estimate_check.csv``; prints a summary table and the speed ratio against synthesis.
 
+The input quantizer's ``step`` feature is fitted apart, on the ``fit`` rows of
+``bench/synth_quantizers_FAMILY.csv`` (quantizers synthesized alone; no layer row has one), and
+checked on that file's ``check`` rows.
+
 For the gate-level family, "LUTs" are its 2-input gate count throughout.
 
 Run: ``.venv/bin/python bench/fit_estimator.py`` (after the sweeps; a few seconds).
@@ -23,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import nnls
+from synth_quantizers import from_row as quantizer_from_row
 
 from nomul.gateware.options import LayerOptions
 from nomul.hw.cost import reference_stage
@@ -97,6 +102,31 @@ def fit(rows, featured, family):
     return coefficients
 
 
+def fit_step(rows, family):
+    """The ``step`` coefficient: the median ratio of the LUTs (gates) of the ``fit`` quantizer
+    rows (their logic is the table alone) to their ``step`` feature. A median, because a few
+    tables collapse to a comparator or a wire under ABC and would drag a least-squares fit."""
+    ratios = [logic(r, family) / max(1.0, mapped_features(quantizer_from_row(r), family)[0]
+                                     ["step"]) for r in rows]
+    return round(float(np.median(ratios)), 4)
+
+
+def check_quantizers(rows, family, coefficients):
+    """``{points, luts_within_20pct, luts_median_abs_error}`` on held-out quantizer rows."""
+    errors = []
+    for row in rows:
+        features, _ = mapped_features(quantizer_from_row(row), family)
+        cells = cells_from_features(features, family, coefficients)
+        estimated = cells["gates" if family == "gates" else "luts"]
+        errors.append((estimated - logic(row, family)) / logic(row, family))
+        print(f"{family} quantizer {row['raw_min']}..{row['raw_max']} thresholds "
+              f"[{row['thresholds']}]: {logic(row, family)} by Yosys, {estimated} estimated "
+              f"({errors[-1]:+.1%})")
+    errors = np.abs(errors)
+    return {"points": len(rows), "luts_within_20pct": float(np.mean(errors <= 0.20)),
+            "luts_median_abs_error": round(float(np.median(errors)), 4)}
+
+
 def read(path):
     with open(path) as handle:
         return list(csv.DictReader(handle))
@@ -107,6 +137,9 @@ def main():
     for family in FAMILIES:
         sweep = read(HERE / f"synth_sweep_{family}.csv")
         fitted[family] = fit(sweep, featurize(sweep, family), family)
+        quantizers = read(HERE / f"synth_quantizers_{family}.csv")
+        fitted[family]["luts"]["step"] = fit_step(
+            [r for r in quantizers if r["split"] == "fit"], family)
     for family in FAMILIES:
         path = HERE / f"synth_check_{family}.csv"
         if not path.exists():
@@ -135,7 +168,10 @@ def main():
         summary[family] = {"points": len(rows), "luts_within_20pct": within / len(rows),
                            "brams_exact": exact / len(rows),
                            "luts_median_abs_error": float(np.median(errors)),
-                           "speed_ratio": round(synth_seconds / estimate_seconds)}
+                           "speed_ratio": round(synth_seconds / estimate_seconds),
+                           "quantizers": check_quantizers(
+                               [r for r in read(HERE / f"synth_quantizers_{family}.csv")
+                                if r["split"] == "check"], family, fitted)}
     COEFFICIENTS.write_text(json.dumps({"coefficients": fitted, "check": summary}, indent=1,
                                        sort_keys=True) + "\n")
     if check_rows:
@@ -151,7 +187,9 @@ def main():
         print(f"{family}: {s['points']} held-out layers, LUTs within 20 %: "
               f"{s['luts_within_20pct']:.0%}, block RAMs exact: {s['brams_exact']:.0%}, "
               f"median |LUT error| {s['luts_median_abs_error']:.1%}, estimate "
-              f"{s['speed_ratio']}x faster than synthesis")
+              f"{s['speed_ratio']}x faster than synthesis; quantizers: LUTs within 20 %: "
+              f"{s['quantizers']['luts_within_20pct']:.0%} of {s['quantizers']['points']}, "
+              f"median |error| {s['quantizers']['luts_median_abs_error']:.1%}")
 
 
 if __name__ == "__main__":

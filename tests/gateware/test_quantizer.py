@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from amaranth.hdl import Shape
 
-from nomul.gateware.quantizer import InputQuantizer
+from nomul.gateware.quantizer import LOOKUP_MAX_TABLE_BITS, InputQuantizer
 from nomul.models.reference import quantize_input
 from nomul.models.spec import InputSpec
 from nomul.sim.streams import pack, run_stream, unpack
@@ -20,6 +20,14 @@ CASES = {
                               thresholds=np.array([-120, -20, 0, 0, 37, 101])),
     "thresholds-unsigned": dict(shape=(2, 2), raw_min=0, raw_max=255,
                                 thresholds=[0, 64, 128, 192, 255]),
+    # 5-bit samples (the digits pixels) read a table of raw codes; 9-bit and 12-bit ones and
+    # 8-bit ones with 31 thresholds (a 256 x 5-bit table) compare (LOOKUP_MAX_TABLE_BITS)
+    "thresholds-pixels": dict(shape=(6,), raw_min=0, raw_max=16, thresholds=[3, 7, 7, 10, 14]),
+    "thresholds-offset": dict(shape=(3,), raw_min=5, raw_max=300, thresholds=[1, 6, 99, 300]),
+    "thresholds-wide": dict(shape=(4,), raw_min=-2000, raw_max=2000,
+                            thresholds=[-2001, -700, 0, 1, 1999, 2000, 2001]),
+    "thresholds-many": dict(shape=(2,), raw_min=-128, raw_max=127,
+                            thresholds=list(range(-120, 128, 8))[:31]),
 }
 
 STALLS = [(0.0, 0.0), (0.4, 0.5)]
@@ -69,6 +77,25 @@ def test_shapes():
     assert dut.index_shape == Shape(2, signed=False)
     assert dut.thresholds == (-5, 0, 5) and type(dut.thresholds[0]) is int
     assert InputQuantizer(2, raw_min=4, raw_max=4).index_shape == Shape(1, signed=False)
+
+
+@pytest.mark.parametrize("name,style", [
+    ("identity-signed", "identity"), ("thresholds-pixels", "lookup"),
+    ("thresholds-signed", "lookup"), ("thresholds-unsigned", "lookup"),
+    ("thresholds-offset", "compare"), ("thresholds-wide", "compare"),
+    ("thresholds-many", "compare"),
+])
+def test_style_follows_table_size(name, style):
+    dut = _quantizer(_spec(CASES[name]))
+    assert dut.style == style
+    table_bits = (1 << Shape.cast(dut.raw_shape).width) * Shape.cast(dut.index_shape).width
+    assert (table_bits <= LOOKUP_MAX_TABLE_BITS) == (style != "compare")
+
+
+def test_lookup_table_counts_thresholds_met():
+    dut = InputQuantizer(1, raw_min=-4, raw_max=2, thresholds=(-3, 0, 0, 2))
+    # codes 0..7 of a 3-bit signed sample: 0, 1, 2, 3 (above raw_max: reads 2's), -4 .. -1
+    assert dut.lookup_table() == [3, 3, 4, 4, 0, 1, 1, 1]
 
 
 def test_latency_and_ii():

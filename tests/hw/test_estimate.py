@@ -79,6 +79,19 @@ def test_the_gate_level_family_keeps_every_memory_in_logic():
     assert map_memory(MemorySpec("product table", 1024, 8, 1, "block"), "gates") == ("logic", 0)
 
 
+def test_the_largest_quantizer_table_stays_in_logic_on_every_family():
+    """InputQuantizer reads a table of raw codes up to LOOKUP_MAX_TABLE_BITS: Yosys's
+    memory_libmap must rate logic cheaper than a block RAM for it on every family (one block
+    RAM per sample otherwise); one bit more and iCE40 would take a block RAM."""
+    from nomul.gateware.quantizer import LOOKUP_MAX_TABLE_BITS
+
+    for family in ("ice40", "ecp5", "xilinx", "gates"):
+        for depth in (16, 64, 256):
+            table = MemorySpec("quantizer", depth, LOOKUP_MAX_TABLE_BITS // depth)
+            assert map_memory(table, family) == ("logic", 0), (family, depth)
+    assert map_memory(MemorySpec("quantizer", 256, 5), "ice40") == ("block", 1)
+
+
 # -- the model against Yosys ---------------------------------------------------------------
 
 def _rows(family):
@@ -118,6 +131,38 @@ def test_estimate_meets_its_stated_accuracy_on_held_out_layers(family):
     stated = fitted()["check"][family]
     assert stated["luts_within_20pct"] == pytest.approx(within / len(rows))
     assert stated["brams_exact"] == pytest.approx(exact / len(rows))
+
+
+# held-out input quantizers (bench/synth_quantizers_*.csv, rows "check"): LUTs (gates) within
+# 20 % for at least this share, and a median error under 20 %
+QUANTIZER_FLOOR = {"ice40": 0.75, "ecp5": 0.5, "xilinx": 0.75, "gates": 0.5}
+
+
+@pytest.mark.parametrize("family", ["ice40", "ecp5", "xilinx", "gates"])
+def test_estimate_meets_its_stated_accuracy_on_held_out_quantizers(family):
+    """Quantizers synthesized alone and never used to fit the ``step`` coefficient: the
+    estimate's accuracy is at least QUANTIZER_FLOOR and the one estimate_coefficients.json
+    states."""
+    from nomul.gateware.quantizer import InputQuantizer
+    from nomul.hw.estimate import fitted
+
+    with open(BENCH / f"synth_quantizers_{family}.csv") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["split"] == "check"]
+    assert len(rows) >= 8
+    logic = "gates" if family == "gates" else "luts"
+    errors = []
+    for row in rows:
+        dut = InputQuantizer(int(row["elements"]), raw_min=int(row["raw_min"]),
+                             raw_max=int(row["raw_max"]),
+                             thresholds=[int(t) for t in row["thresholds"].split()])
+        assert dut.style == row["style"] == "lookup"
+        errors.append(abs(estimate_stage(dut, family)[logic] / int(row[logic]) - 1))
+    within = float(np.mean(np.array(errors) <= 0.20))
+    assert within >= QUANTIZER_FLOOR[family], f"{within:.0%} within 20 %"
+    assert np.median(errors) < 0.20
+    stated = fitted()["check"][family]["quantizers"]
+    assert stated["luts_within_20pct"] == pytest.approx(within)
+    assert stated["luts_median_abs_error"] == pytest.approx(np.median(errors), abs=1e-4)
 
 
 @pytest.mark.slow

@@ -15,6 +15,10 @@ drive its cost, its **features** (:func:`stage_features`):
   shared BDD instead (:func:`_bdd_nodes`);
 - ``adder``: adder bits (adder trees, accumulators), from the proven bounds of every node;
 - ``compare``: bits of comparisons against thresholds;
+- ``step``: the input quantizer's table of raw codes (a monotone step function per sample):
+  each bit function's leaf LUTs or, when fewer, its BDD nodes per LUT (:func:`_step_function`);
+  its own coefficient is fitted to Yosys runs of quantizers alone
+  (``bench/synth_quantizers_*.csv``);
 - ``mux``: 2:1 multiplexer bits (the folded working vector, compare-select trees);
 - ``ff``: register bits (constant register bits are left out: Yosys removes them);
 - ``stage``: one per component (handshake and counters).
@@ -50,7 +54,7 @@ __all__ = ["FAMILIES", "FEATURES", "LUT_INPUTS", "MemorySpec", "fitted", "table_
            "estimate_network", "cells_from_features"]
 
 FEATURES = ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_narrow", "compare",
-            "mux", "ff", "stage")
+            "step", "mux", "ff", "stage")
 # the multiplier baseline: Yosys maps a multiplication to a DSP when both operands have at
 # least 2 bits and the product at least this many (synth_ice40 -dsp; the others' DSP maps)
 DSP_MIN_PRODUCT_BITS = {"ice40": 11, "ecp5": 4, "xilinx": 4}
@@ -212,14 +216,36 @@ def _new():
 def _quantizer(stage, lut_inputs):
     f = _new()
     bits = stage.raw_shape.width
-    if stage.thresholds is None:
+    if stage.style == "identity":
         f["adder"] += stage.elements * stage.index_shape.width
+    elif stage.style == "lookup":          # one step function of the raw bits per sample
+        units, registers = _step_function(tuple(stage.lookup_table()), bits,
+                                          stage.index_shape.width, lut_inputs)
+        f["step"] += stage.elements * units
+        f["ff"] += stage.elements * registers + 1
+        return f, []
     else:
         compared = [t for t in stage.thresholds if stage._raw_min < t <= stage._raw_max]
         f["compare"] += stage.elements * len(compared) * bits
         f["adder"] += stage.elements * max(0, len(compared) - 1)
     f["ff"] += stage.elements * stage.index_shape.width + 1
     return f, []
+
+
+@lru_cache(maxsize=256)
+def _step_function(table, address_bits, width, lut_inputs):
+    """``(LUT units, non-constant bits)`` of a quantizer's table of raw codes: each distinct
+    bit function costs the smaller of its leaf LUTs and its BDD's nodes packed ``lut_inputs -
+    1`` to a LUT (a monotone step function's BDD stays small where its leaf count doubles with
+    every address bit)."""
+    distinct = _bit_functions(table, address_bits, width)
+    units = 0.0
+    for function, support in distinct.items():
+        if support > 1:
+            leaves = 1 << max(0, support - lut_inputs)
+            units += min(leaves, max(1.0, _bdd_nodes([function], address_bits)
+                                     / (lut_inputs - 1)))
+    return units, len(distinct)
 
 
 def _deserializer(stage, lut_inputs):

@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: MIT
+"""Yosys cost of input quantizers (estimator data for the ``step`` feature).
+
+Each point is one :class:`~nomul.gateware.quantizer.InputQuantizer` of 32 samples with
+thresholds drawn at random (fixed seed) inside the raw range, synthesized alone
+(``nomul.hw.synth.synthesize``) for one family. Every point reads a table of raw codes
+(``style == "lookup"``, at most ``LOOKUP_MAX_TABLE_BITS``). Rows marked ``fit`` calibrate the
+estimator's ``step`` coefficient (``bench/fit_estimator.py``); rows marked ``check`` are held
+out. Writes ``bench/synth_quantizers_FAMILY.csv``.
+
+Run: ``.venv/bin/python bench/synth_quantizers.py --family ice40 [--jobs 2]``.
+"""
+
+import argparse
+import csv
+import platform
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from nomul.gateware.quantizer import InputQuantizer
+from nomul.hw.synth import synthesize
+from nomul.hw.verilog import emit_verilog
+
+ELEMENTS = 32
+# (split, raw_min, raw_max, thresholds, seed)
+POINTS = [
+    ("fit", 0, 16, 4, 0), ("fit", 0, 7, 2, 1), ("fit", 0, 15, 7, 2), ("fit", -16, 15, 3, 3),
+    ("fit", 0, 63, 7, 4), ("fit", -32, 31, 15, 5), ("fit", 0, 127, 3, 6),
+    ("fit", -64, 63, 7, 7), ("fit", 0, 255, 15, 8), ("fit", -128, 127, 7, 9),
+    ("fit", 0, 255, 1, 10), ("fit", -64, 63, 31, 11),
+    ("check", 0, 16, 7, 20), ("check", 0, 31, 3, 21), ("check", -8, 7, 4, 22),
+    ("check", 0, 63, 15, 23), ("check", -64, 63, 3, 24), ("check", 0, 200, 7, 25),
+    ("check", -128, 127, 15, 26), ("check", 0, 255, 5, 27),
+]
+COLUMNS = ("split", "elements", "raw_min", "raw_max", "thresholds", "style", "luts", "ffs",
+           "carry", "brams", "gates", "seconds")
+
+
+def quantizer(raw_min, raw_max, count, seed):
+    """The point's quantizer: ``count`` thresholds drawn in ``raw_min + 1 .. raw_max``."""
+    rng = np.random.default_rng(seed)
+    thresholds = np.sort(rng.integers(raw_min + 1, raw_max + 1, count))
+    return InputQuantizer(ELEMENTS, raw_min=raw_min, raw_max=raw_max,
+                          thresholds=thresholds.tolist())
+
+
+def from_row(row):
+    """The quantizer of a CSV row."""
+    return InputQuantizer(int(row["elements"]), raw_min=int(row["raw_min"]),
+                          raw_max=int(row["raw_max"]),
+                          thresholds=[int(t) for t in row["thresholds"].split()])
+
+
+def synthesize_point(point, family, work):
+    split, raw_min, raw_max, count, seed = point
+    dut = quantizer(raw_min, raw_max, count, seed)
+    directory = Path(work) / "_".join(map(str, point))
+    directory.mkdir(parents=True)
+    (directory / "q.v").write_text(emit_verilog(dut, "quantizer"))
+    start = time.perf_counter()
+    report = synthesize(directory / "q.v", "quantizer", family, directory / "yosys")
+    seconds = time.perf_counter() - start
+    return {"split": split, "elements": ELEMENTS, "raw_min": raw_min, "raw_max": raw_max,
+            "thresholds": " ".join(map(str, dut.thresholds)), "style": dut.style,
+            **{c: report[c] for c in ("luts", "ffs", "carry", "brams", "gates")},
+            "seconds": round(seconds, 2)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", default="ice40")
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    output = Path(__file__).with_name(f"synth_quantizers_{args.family}.csv")
+    print(f"machine: {platform.machine()}, python {platform.python_version()}; "
+          f"{len(POINTS)} quantizers for {args.family}")
+    with tempfile.TemporaryDirectory() as work, \
+            ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        rows = list(pool.map(lambda p: synthesize_point(p, args.family, work), POINTS))
+    with open(output, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    for row in rows:
+        print(" ".join(f"{k}={row[k]}" for k in COLUMNS))
+    print(f"wrote {output}; synthesis {sum(r['seconds'] for r in rows):.0f} s in total")
+
+
+if __name__ == "__main__":
+    main()
