@@ -14,7 +14,7 @@ __all__ = ["InputQuantizer", "LOOKUP_MAX_TABLE_BITS"]
 
 # thresholds are read from a constant table of the 2**bits raw codes (a logic function ABC maps
 # freely) instead of one comparator per threshold (which iCE40 puts on carry chains) when that
-# table has at most this many bits: on 64 samples of 5-8 bits, 62-64 % fewer iCE40 logic cells
+# table has at most this many bits: on 64 samples of 5-8 bits, 62-65 % fewer iCE40 logic cells
 # after place and route and fewer or equal LUT6, ECP5 LUTs and gates (bench/RESULTS.md). Up to
 # 1024 bits Yosys keeps the table in logic on every family; above it, memory_libmap rates an
 # iCE40 block RAM cheaper and would spend one per sample.
