@@ -32,6 +32,7 @@ from synth_quantizers import from_row as quantizer_from_row
 from nomul.gateware.options import LayerOptions
 from nomul.hw.cost import reference_stage
 from nomul.hw.estimate import FAMILIES, LUT_INPUTS, cells_from_features, mapped_features
+from nomul.hw.toolchain import logic_key
 
 HERE = Path(__file__).parent
 COEFFICIENTS = HERE.parent / "src" / "nomul" / "hw" / "estimate_coefficients.json"
@@ -81,7 +82,7 @@ PRIOR_WEIGHT = 0.5
 
 def logic(row, family):
     """The logic count of a CSV row: LUTs, or gates for the gate-level family."""
-    return int(row["gates" if family == "gates" else "luts"])
+    return int(row[logic_key(family)])
 
 
 def fit(rows, featured, family):
@@ -117,7 +118,7 @@ def check_quantizers(rows, family, coefficients):
     for row in rows:
         features, _ = mapped_features(quantizer_from_row(row), family)
         cells = cells_from_features(features, family, coefficients)
-        estimated = cells["gates" if family == "gates" else "luts"]
+        estimated = cells[logic_key(family)]
         errors.append((estimated - logic(row, family)) / logic(row, family))
         print(f"{family} quantizer {row['raw_min']}..{row['raw_max']} thresholds "
               f"[{row['thresholds']}]: {logic(row, family)} by Yosys, {estimated} estimated "
@@ -150,7 +151,7 @@ def main():
         estimate_seconds = synth_seconds = 0.0
         for row, (features, brams, seconds) in zip(rows, featurize(rows, family)):
             cells = cells_from_features(features, family, fitted)
-            estimated = cells["gates" if family == "gates" else "luts"]
+            estimated = cells[logic_key(family)]
             error = (estimated - logic(row, family)) / logic(row, family)
             within += abs(error) <= 0.20
             exact += brams == int(row["brams"])

@@ -357,7 +357,9 @@ def _cmd_estimate(args):
 
 
 def _print_cost(report, family):
-    logic = "gates" if family == "gates" else "luts"
+    from .hw.toolchain import logic_key
+
+    logic = logic_key(family)
     measured = report["source"] == "yosys"
     designs = [("nomul", report)] + ([("baseline", report["baseline"])]
                                      if "baseline" in report else [])
@@ -405,7 +407,9 @@ def _estimate_tables(args):
     if args.json:
         _print_json(rows)
         return 0
-    logic = "gates" if args.family == "gates" else "luts"
+    from .hw.toolchain import logic_key
+
+    logic = logic_key(args.family)
     print(f"product table of {args.entry_bits}-bit entries and a {args.inputs}->{args.outputs} "
           f"dense layer ({options.arch}" + (f" PE {options.pe} x SIMD {options.simd}"
                                             if options.arch == "folded" else "")
@@ -428,7 +432,9 @@ def _plot_tables(rows, args):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    logic = "gates" if args.family == "gates" else "luts"
+    from .hw.toolchain import logic_key
+
+    logic = logic_key(args.family)
     figure, axes = plt.subplots(figsize=(6, 4))
     for a in args.act_levels:
         mine = [r for r in rows if r["act_levels"] == a]

@@ -19,6 +19,7 @@ from nomul.hw.estimate import (
     map_memory,
     table_function_luts,
 )
+from nomul.hw.toolchain import logic_key
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
@@ -121,7 +122,7 @@ def test_estimate_meets_its_stated_accuracy_on_held_out_layers(family):
     rows = _rows(family)
     assert len(rows) >= 30
     within = exact = 0
-    logic = "gates" if family == "gates" else "luts"
+    logic = logic_key(family)
     for row in rows:
         estimate = estimate_stage(_layer(row), family)
         within += abs(estimate[logic] - int(row[logic])) <= 0.20 * int(row[logic])
@@ -149,7 +150,7 @@ def test_estimate_meets_its_stated_accuracy_on_held_out_quantizers(family):
     with open(BENCH / f"synth_quantizers_{family}.csv") as handle:
         rows = [row for row in csv.DictReader(handle) if row["split"] == "check"]
     assert len(rows) >= 8
-    logic = "gates" if family == "gates" else "luts"
+    logic = logic_key(family)
     errors = []
     for row in rows:
         dut = InputQuantizer(int(row["elements"]), raw_min=int(row["raw_min"]),

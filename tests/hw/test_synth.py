@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from nomul.gateware.folded import FoldedDense
 from nomul.hw.synth import classify, synthesize
-from nomul.hw.toolchain import FAMILIES
+from nomul.hw.toolchain import FAMILIES, logic_key
 from nomul.hw.verilog import emit_verilog
 
 
@@ -45,7 +45,7 @@ def test_a_table_layer_has_no_multiplier_and_a_product_does(family, tmp_path):
     report = synthesize(layer, "layer", family, tmp_path / "layer")
     assert report["multipliers"] == 0
     assert report["other"] == {}, "every cell type is classified"
-    logic = "gates" if family == "gates" else "luts"
+    logic = logic_key(family)
     assert report[logic] > 0 and report["ffs"] > 0
     product = tmp_path / "mul.v"
     product.write_text(emit_verilog(_Multiply(), "mul"))

@@ -47,7 +47,7 @@ from ..errors import OptionsError
 from ..gateware.baseline import FoldedMacDense, MacLookup
 from ..gateware.tables import code_columns, group_code_table
 from ..numeric import index_width
-from .toolchain import FAMILIES
+from .toolchain import FAMILIES, logic_key
 
 __all__ = ["FAMILIES", "FEATURES", "LUT_INPUTS", "MemorySpec", "fitted", "table_function_luts",
            "map_memory", "stage_features", "mapped_features", "estimate_stage",
@@ -644,7 +644,7 @@ def cells_from_features(features, family, coefficients=None):
     """``{luts (gates for the gates family), ffs, carry}`` from a feature dict."""
     c = (coefficients or fitted()["coefficients"])[family]
     logic = sum(c["luts"].get(name, 0.0) * features[name] for name in FEATURES)
-    result = {"gates" if family == "gates" else "luts": logic,
+    result = {logic_key(family): logic,
               "ffs": sum(c["ffs"].get(name, 0.0) * features[name] for name in FEATURES),
               "carry": sum(c["carry"].get(name, 0.0) * features[name] for name in FEATURES)}
     return {k: int(round(v)) for k, v in result.items()}

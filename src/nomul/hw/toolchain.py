@@ -20,9 +20,15 @@ from pathlib import Path
 
 from ..errors import ToolError
 
-__all__ = ["FAMILIES", "FAMILY_SCRIPTS", "tool_path", "run_tool", "run_yosys"]
+__all__ = ["FAMILIES", "FAMILY_SCRIPTS", "logic_key", "tool_path", "run_tool", "run_yosys"]
 
 FAMILIES = ("ice40", "ecp5", "xilinx", "gates")
+
+
+def logic_key(family):
+    """The count a family's logic is measured in: ``"gates"`` (2-input gates) for the gate-level
+    family, ``"luts"`` for the FPGAs."""
+    return "gates" if family == "gates" else "luts"
 
 # Yosys commands after ``read_verilog``, per family; ``{top}`` is the top module. DSP inference
 # stays on (``-dsp`` for iCE40) so that a multiplier anywhere shows up as a DSP cell; ``-dff``:
