@@ -5,6 +5,8 @@
 import numpy as np
 import pytest
 from amaranth.hdl import Shape
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nomul.gateware.quantizer import LOOKUP_MAX_TABLE_BITS, InputQuantizer
 from nomul.models.reference import quantize_input
@@ -90,6 +92,29 @@ def test_style_follows_table_size(name, style):
     assert dut.style == style
     table_bits = (1 << Shape.cast(dut.raw_shape).width) * Shape.cast(dut.index_shape).width
     assert (table_bits <= LOOKUP_MAX_TABLE_BITS) == (style != "compare")
+
+
+@st.composite
+def _threshold_specs(draw):
+    raw_min = draw(st.integers(-300, 300))
+    raw_max = draw(st.integers(raw_min, raw_min + 400))
+    thresholds = sorted(draw(st.lists(st.integers(raw_min - 5, raw_max + 5), min_size=1,
+                                      max_size=16)))
+    return InputSpec(shape=(1,), raw_min=raw_min, raw_max=raw_max, quantizer="thresholds",
+                     thresholds=thresholds)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_threshold_specs())
+def test_lookup_table_equals_the_reference_on_every_raw_value(spec):
+    """The table the lookup form reads, at each raw value's bit pattern, is the reference's
+    index, for every value in the range (what the lookup quantizer's Verilog indexes)."""
+    dut = _quantizer(spec)
+    table = dut.lookup_table()
+    width = Shape.cast(dut.raw_shape).width
+    raw = np.arange(spec.raw_min, spec.raw_max + 1)
+    expected = quantize_input(spec, raw[:, None])[:, 0]
+    assert [table[int(r) & ((1 << width) - 1)] for r in raw] == expected.tolist()
 
 
 def test_lookup_table_counts_thresholds_met():

@@ -87,6 +87,18 @@ def _quantizer_case():
     return dut, _words(dut.i, raw), _words(dut.o, per_layer_inputs[0])
 
 
+def _thresholds_quantizer_case(raw_min, raw_max, thresholds, style):
+    """A thresholds quantizer of 5 samples; ``style`` says which form its table size gives."""
+    spec = InputSpec(shape=(5,), raw_min=raw_min, raw_max=raw_max, quantizer="thresholds",
+                     thresholds=thresholds)
+    dut = InputQuantizer(5, raw_min=raw_min, raw_max=raw_max, thresholds=thresholds)
+    assert dut.style == style
+    raw = np.random.default_rng(RNG_SEED).integers(raw_min, raw_max + 1, size=(12, 5))
+    raw[0], raw[1] = raw_min, raw_max
+    raw[2] = [t for t in thresholds if raw_min <= t <= raw_max][:5]     # exactly at thresholds
+    return dut, _words(dut.i, raw), _words(dut.o, reference.quantize_input(spec, raw))
+
+
 def _deserializer_case():
     model, raw, _, _ = _traced("conv1d")
     lanes = 3
@@ -153,6 +165,10 @@ def _patch_streamer_case():
 FOLDED = LayerOptions(arch="folded", pe=1, simd=3)
 CASES = {
     "input_quantizer": _quantizer_case,
+    "input_quantizer_lookup": lambda: _thresholds_quantizer_case(
+        0, 16, [2, 5, 5, 9, 16, 17], "lookup"),
+    "input_quantizer_compare": lambda: _thresholds_quantizer_case(
+        -2048, 2047, [-3000, -900, -1, 0, 700, 2047], "compare"),
     "deserializer": _deserializer_case,
     "product_lookup": _product_lookup_case,
     "adder_tree": _adder_tree_case,
