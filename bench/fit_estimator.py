@@ -10,9 +10,10 @@ the share of points with LUTs within +-20 % and block RAMs exact. Writes
 ``src/nomul/hw/estimate_coefficients.json`` (coefficients and the check's figures) and
 ``bench/estimate_check.csv``; prints a summary table and the speed ratio against synthesis.
 
-The input quantizer's ``step`` feature is fitted apart, on the ``fit`` rows of
+The input quantizer's features (``step`` for its table of raw codes, ``sample_compare`` and
+``sample_count`` for its comparator form) are fitted apart, on the ``fit`` rows of
 ``bench/synth_quantizers_FAMILY.csv`` (quantizers synthesized alone; no layer row has one), and
-checked on that file's ``check`` rows.
+checked on that file's ``check`` rows, per form.
 
 For the gate-level family, "LUTs" are its 2-input gate count throughout.
 
@@ -112,6 +113,24 @@ def fit_step(rows, family):
     return round(float(np.median(ratios)), 4)
 
 
+SAMPLE_FEATURES = ("sample_compare", "sample_count")
+
+
+def fit_sample_compare(rows, family):
+    """``{count: {feature: weight}}`` of the comparator form (``sample_*`` features), fitted by
+    non-negative least squares on relative error to the ``fit`` rows' LUTs (gates) and carry
+    cells (FFs come from the ``ff`` coefficient)."""
+    x = np.array([[mapped_features(quantizer_from_row(r), family)[0][name]
+                   for name in SAMPLE_FEATURES] for r in rows], dtype=float)
+    fitted = {}
+    for count in ("luts", "carry"):
+        y = np.array([float(logic(r, family) if count == "luts" else r["carry"]) for r in rows])
+        weight = 1 / np.maximum(y, 32)            # relative error, a LUT per sample at least
+        solution, _ = nnls(x * weight[:, None], y * weight)
+        fitted[count] = {name: round(float(v), 4) for name, v in zip(SAMPLE_FEATURES, solution)}
+    return fitted
+
+
 def check_quantizers(rows, family, coefficients):
     """``{points, luts_within_20pct, luts_median_abs_error}`` on held-out quantizer rows."""
     errors = []
@@ -120,12 +139,17 @@ def check_quantizers(rows, family, coefficients):
         cells = cells_from_features(features, family, coefficients)
         estimated = cells[logic_key(family)]
         errors.append((estimated - logic(row, family)) / logic(row, family))
-        print(f"{family} quantizer {row['raw_min']}..{row['raw_max']} thresholds "
-              f"[{row['thresholds']}]: {logic(row, family)} by Yosys, {estimated} estimated "
-              f"({errors[-1]:+.1%})")
+        print(f"{family} quantizer ({row['style']}) {row['raw_min']}..{row['raw_max']} "
+              f"thresholds [{row['thresholds']}]: {logic(row, family)} by Yosys, {estimated} "
+              f"estimated ({errors[-1]:+.1%})")
     errors = np.abs(errors)
     return {"points": len(rows), "luts_within_20pct": float(np.mean(errors <= 0.20)),
             "luts_median_abs_error": round(float(np.median(errors)), 4)}
+
+
+def quantizer_rows(family, split, style):
+    return [r for r in read(HERE / f"synth_quantizers_{family}.csv")
+            if r["split"] == split and r["style"] == style]
 
 
 def read(path):
@@ -138,9 +162,12 @@ def main():
     for family in FAMILIES:
         sweep = read(HERE / f"synth_sweep_{family}.csv")
         fitted[family] = fit(sweep, featurize(sweep, family), family)
-        quantizers = read(HERE / f"synth_quantizers_{family}.csv")
-        fitted[family]["luts"]["step"] = fit_step(
-            [r for r in quantizers if r["split"] == "fit"], family)
+        fitted[family]["luts"]["step"] = fit_step(quantizer_rows(family, "fit", "lookup"),
+                                                  family)
+        for count, weights in fit_sample_compare(quantizer_rows(family, "fit", "compare"),
+                                                 family).items():
+            if family != "gates" or count == "luts":
+                fitted[family][count].update(weights)
     for family in FAMILIES:
         path = HERE / f"synth_check_{family}.csv"
         if not path.exists():
@@ -170,9 +197,9 @@ def main():
                            "brams_exact": exact / len(rows),
                            "luts_median_abs_error": float(np.median(errors)),
                            "speed_ratio": round(synth_seconds / estimate_seconds),
-                           "quantizers": check_quantizers(
-                               [r for r in read(HERE / f"synth_quantizers_{family}.csv")
-                                if r["split"] == "check"], family, fitted)}
+                           "quantizers": {style: check_quantizers(
+                               quantizer_rows(family, "check", style), family, fitted)
+                               for style in ("lookup", "compare")}}
     COEFFICIENTS.write_text(json.dumps({"coefficients": fitted, "check": summary}, indent=1,
                                        sort_keys=True) + "\n")
     if check_rows:
@@ -188,9 +215,10 @@ def main():
         print(f"{family}: {s['points']} held-out layers, LUTs within 20 %: "
               f"{s['luts_within_20pct']:.0%}, block RAMs exact: {s['brams_exact']:.0%}, "
               f"median |LUT error| {s['luts_median_abs_error']:.1%}, estimate "
-              f"{s['speed_ratio']}x faster than synthesis; quantizers: LUTs within 20 %: "
-              f"{s['quantizers']['luts_within_20pct']:.0%} of {s['quantizers']['points']}, "
-              f"median |error| {s['quantizers']['luts_median_abs_error']:.1%}")
+              f"{s['speed_ratio']}x faster than synthesis")
+        for style, q in s["quantizers"].items():
+            print(f"  {style} quantizers: LUTs within 20 %: {q['luts_within_20pct']:.0%} of "
+                  f"{q['points']}, median |error| {q['luts_median_abs_error']:.1%}")
 
 
 if __name__ == "__main__":

@@ -134,34 +134,41 @@ def test_estimate_meets_its_stated_accuracy_on_held_out_layers(family):
     assert stated["brams_exact"] == pytest.approx(exact / len(rows))
 
 
-# held-out input quantizers (bench/synth_quantizers_*.csv, rows "check"): LUTs (gates) within
-# 20 % for at least this share, and a median error under 20 %
-QUANTIZER_FLOOR = {"ice40": 0.75, "ecp5": 0.5, "xilinx": 0.75, "gates": 0.5}
+# held-out input quantizers (bench/synth_quantizers_*.csv, rows "check"), per form: LUTs (gates)
+# within 20 % for at least this share, and a median error under the ceiling. The comparator
+# form fits poorly on iCE40 and xc7 (bench/RESULTS.md); these are its measured figures.
+QUANTIZER_FLOOR = {"lookup": {"ice40": 0.75, "ecp5": 0.5, "xilinx": 0.75, "gates": 0.5},
+                   "compare": {"ice40": 0.5, "ecp5": 0.75, "xilinx": 0.25, "gates": 0.75}}
+QUANTIZER_MEDIAN_CEILING = {"lookup": {"ice40": 0.2, "ecp5": 0.2, "xilinx": 0.2, "gates": 0.2},
+                            "compare": {"ice40": 0.35, "ecp5": 0.2, "xilinx": 0.5,
+                                        "gates": 0.2}}
 
 
+@pytest.mark.parametrize("style", ["lookup", "compare"])
 @pytest.mark.parametrize("family", ["ice40", "ecp5", "xilinx", "gates"])
-def test_estimate_meets_its_stated_accuracy_on_held_out_quantizers(family):
-    """Quantizers synthesized alone and never used to fit the ``step`` coefficient: the
+def test_estimate_meets_its_stated_accuracy_on_held_out_quantizers(family, style):
+    """Quantizers synthesized alone and never used to fit the quantizer coefficients: the
     estimate's accuracy is at least QUANTIZER_FLOOR and the one estimate_coefficients.json
     states."""
     from nomul.gateware.quantizer import InputQuantizer
     from nomul.hw.estimate import fitted
 
     with open(BENCH / f"synth_quantizers_{family}.csv") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["split"] == "check"]
-    assert len(rows) >= 8
+        rows = [row for row in csv.DictReader(handle)
+                if row["split"] == "check" and row["style"] == style]
+    assert len(rows) >= 4
     logic = logic_key(family)
     errors = []
     for row in rows:
         dut = InputQuantizer(int(row["elements"]), raw_min=int(row["raw_min"]),
                              raw_max=int(row["raw_max"]),
                              thresholds=[int(t) for t in row["thresholds"].split()])
-        assert dut.style == row["style"] == "lookup"
+        assert dut.style == style
         errors.append(abs(estimate_stage(dut, family)[logic] / int(row[logic]) - 1))
     within = float(np.mean(np.array(errors) <= 0.20))
-    assert within >= QUANTIZER_FLOOR[family], f"{within:.0%} within 20 %"
-    assert np.median(errors) < 0.20
-    stated = fitted()["check"][family]["quantizers"]
+    assert within >= QUANTIZER_FLOOR[style][family], f"{within:.0%} within 20 %"
+    assert np.median(errors) < QUANTIZER_MEDIAN_CEILING[style][family]
+    stated = fitted()["check"][family]["quantizers"][style]
     assert stated["luts_within_20pct"] == pytest.approx(within)
     assert stated["luts_median_abs_error"] == pytest.approx(np.median(errors), abs=1e-4)
 

@@ -19,6 +19,9 @@ drive its cost, its **features** (:func:`stage_features`):
   each bit function's leaf LUTs or, when fewer, its BDD nodes per LUT (:func:`_step_function`);
   its own coefficient is fitted to Yosys runs of quantizers alone
   (``bench/synth_quantizers_*.csv``);
+- ``sample_compare`` / ``sample_count``: a quantizer whose table would be too big compares each
+  sample against every threshold (compared bits) and counts the results (count adder bits);
+  fitted on the same quantizer runs;
 - ``mux``: 2:1 multiplexer bits (the folded working vector, compare-select trees);
 - ``ff``: register bits (constant register bits are left out: Yosys removes them);
 - ``stage``: one per component (handshake and counters).
@@ -54,7 +57,7 @@ __all__ = ["FAMILIES", "FEATURES", "LUT_INPUTS", "MemorySpec", "fitted", "table_
            "estimate_network", "cells_from_features"]
 
 FEATURES = ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_narrow", "compare",
-            "step", "mux", "ff", "stage")
+            "step", "sample_compare", "sample_count", "mux", "ff", "stage")
 # the multiplier baseline: Yosys maps a multiplication to a DSP when both operands have at
 # least 2 bits and the product at least this many (synth_ice40 -dsp; the others' DSP maps)
 DSP_MIN_PRODUCT_BITS = {"ice40": 11, "ecp5": 4, "xilinx": 4}
@@ -224,10 +227,10 @@ def _quantizer(stage, lut_inputs):
         f["step"] += stage.elements * units
         f["ff"] += stage.elements * registers + 1
         return f, []
-    else:
+    else:                                  # comparators against constants, then a count
         compared = [t for t in stage.thresholds if stage._raw_min < t <= stage._raw_max]
-        f["compare"] += stage.elements * len(compared) * bits
-        f["adder"] += stage.elements * max(0, len(compared) - 1)
+        f["sample_compare"] += stage.elements * len(compared) * bits
+        f["sample_count"] += stage.elements * max(0, len(compared) - 1)
     f["ff"] += stage.elements * stage.index_shape.width + 1
     return f, []
 
