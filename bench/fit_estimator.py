@@ -147,9 +147,21 @@ def check_quantizers(rows, family, coefficients):
             "luts_median_abs_error": round(float(np.median(errors)), 4)}
 
 
+def registers_kept(row):
+    """Whether Yosys kept a register per sample: xc7's flow leaves the outputs of some
+    single-comparison quantizers undriven ("used but has no driver", 2 FFs for 32 samples), a
+    broken netlist whose counts mean nothing."""
+    return int(row["ffs"]) > int(row["elements"])
+
+
 def quantizer_rows(family, split, style):
-    return [r for r in read(HERE / f"synth_quantizers_{family}.csv")
+    rows = [r for r in read(HERE / f"synth_quantizers_{family}.csv")
             if r["split"] == split and r["style"] == style]
+    for row in rows:
+        if not registers_kept(row):
+            print(f"{family}: skipped quantizer {row['raw_min']}..{row['raw_max']} "
+                  f"[{row['thresholds']}]: Yosys kept {row['ffs']} FFs")
+    return [r for r in rows if registers_kept(r)]
 
 
 def read(path):
