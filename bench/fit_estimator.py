@@ -150,7 +150,7 @@ def check_quantizers(rows, family, coefficients):
 def registers_kept(row):
     """Whether Yosys kept a register per sample: xc7's flow leaves the outputs of some
     single-comparison quantizers undriven ("used but has no driver", 2 FFs for 32 samples), a
-    broken netlist whose counts mean nothing."""
+    broken netlist whose counts mean nothing (``nomul.hw.synth`` now refuses it: -1 counts)."""
     return int(row["ffs"]) > int(row["elements"])
 
 

