@@ -104,12 +104,16 @@ def fit(rows, featured, family):
     return coefficients
 
 
+def quantizer_features(row, family):
+    """The estimator's features of a quantizer CSV row's design."""
+    return mapped_features(quantizer_from_row(row), family)[0]
+
+
 def fit_step(rows, family):
     """The ``step`` coefficient: the median ratio of the LUTs (gates) of the ``fit`` quantizer
     rows (their logic is the table alone) to their ``step`` feature. A median, because a few
     tables collapse to a comparator or a wire under ABC and would drag a least-squares fit."""
-    ratios = [logic(r, family) / max(1.0, mapped_features(quantizer_from_row(r), family)[0]
-                                     ["step"]) for r in rows]
+    ratios = [logic(r, family) / max(1.0, quantizer_features(r, family)["step"]) for r in rows]
     return round(float(np.median(ratios)), 4)
 
 
@@ -118,12 +122,12 @@ SAMPLE_FEATURES = ("sample_compare", "sample_count")
 
 def fit_sample_compare(rows, family):
     """``{count: {feature: weight}}`` of the comparator form (``sample_*`` features), fitted by
-    non-negative least squares on relative error to the ``fit`` rows' LUTs (gates) and carry
-    cells (FFs come from the ``ff`` coefficient)."""
-    x = np.array([[mapped_features(quantizer_from_row(r), family)[0][name]
-                   for name in SAMPLE_FEATURES] for r in rows], dtype=float)
+    non-negative least squares on relative error to the ``fit`` rows' LUTs (gates) and, except
+    for the gate-level family, carry cells (FFs come from the ``ff`` coefficient)."""
+    x = np.array([[quantizer_features(r, family)[name] for name in SAMPLE_FEATURES]
+                  for r in rows], dtype=float)
     fitted = {}
-    for count in ("luts", "carry"):
+    for count in ("luts",) if family == "gates" else ("luts", "carry"):
         y = np.array([float(logic(r, family) if count == "luts" else r["carry"]) for r in rows])
         weight = 1 / np.maximum(y, 32)            # relative error, a LUT per sample at least
         solution, _ = nnls(x * weight[:, None], y * weight)
@@ -135,8 +139,7 @@ def check_quantizers(rows, family, coefficients):
     """``{points, luts_within_20pct, luts_median_abs_error}`` on held-out quantizer rows."""
     errors = []
     for row in rows:
-        features, _ = mapped_features(quantizer_from_row(row), family)
-        cells = cells_from_features(features, family, coefficients)
+        cells = cells_from_features(quantizer_features(row, family), family, coefficients)
         estimated = cells[logic_key(family)]
         errors.append((estimated - logic(row, family)) / logic(row, family))
         print(f"{family} quantizer ({row['style']}) {row['raw_min']}..{row['raw_max']} "
@@ -178,8 +181,7 @@ def main():
                                                   family)
         for count, weights in fit_sample_compare(quantizer_rows(family, "fit", "compare"),
                                                  family).items():
-            if family != "gates" or count == "luts":
-                fitted[family][count].update(weights)
+            fitted[family][count].update(weights)
     for family in FAMILIES:
         path = HERE / f"synth_check_{family}.csv"
         if not path.exists():

