@@ -24,6 +24,46 @@ def _fmt_bits(bits):
     return f"{bits} b ({bits / 8192:.1f} KiB)"
 
 
+def _output_file(path, flag):
+    """Refuse, before any work, an output file that cannot be written: a missing or
+    unwritable parent directory, or a directory in its place."""
+    from pathlib import Path
+
+    from .errors import OptionsError
+
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise OptionsError(f"{flag} {path}: is a directory, not a file")
+    if not parent.is_dir():
+        raise OptionsError(f"{flag} {path}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise OptionsError(f"{flag} {path}: cannot write in {parent} (permission denied)")
+    return path
+
+
+def _output_dir(path, flag):
+    """Refuse, before any work, an output directory that cannot be made: a file in its place
+    or on its way, or a nearest existing ancestor that is not writable. Nothing is created
+    here, so a run refused later leaves nothing behind."""
+    from pathlib import Path
+
+    from .errors import OptionsError
+
+    path = Path(path)
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == path else f"lies under the file {existing}"
+        raise OptionsError(f"{flag} {path}: {where}, not a directory")
+    if not os.access(existing, os.W_OK):
+        raise OptionsError(f"{flag} {path}: cannot write in {existing} (permission denied)")
+    return path
+
+
 def _cmd_info(args):
     from .models.info import model_info
     from .models.modelfile import load_model
@@ -38,7 +78,8 @@ def _cmd_info(args):
     table = Table(title=f"{args.model}", title_justify="left")
     for column in ("#", "kind", "in", "out", "A_in", "K", "d", "entries", "entry b", "acc b",
                    "F", "activation"):
-        table.add_column(column, justify="left" if column in ("kind", "activation") else "right")
+        table.add_column(column, justify="left" if column in ("kind", "activation") else "right",
+                         overflow="fold")
     for layer in info["layers"]:
         weighted = "table_entries" in layer and "codewords" in layer
         if weighted:
@@ -56,8 +97,7 @@ def _cmd_info(args):
             cells = ["-"] * 7 + [""]
         table.add_row(str(layer["index"]), layer["kind"], "x".join(map(str, layer["in_shape"])),
                       "x".join(map(str, layer["out_shape"])), *map(str, cells))
-    console = Console(width=max(100, Console().width))
-    console.print(table)
+    Console().print(table)           # the terminal's width (80 columns when not a terminal)
     spec = info["input"]
     print(f"input: {'x'.join(map(str, spec['shape']))} raw {spec['raw_min']}..{spec['raw_max']}, "
           f"{spec['quantizer']} quantizer, {spec['levels']} levels; output: {info['output']}")
@@ -70,11 +110,19 @@ def _cmd_info(args):
 
 
 def _cmd_random(args):
+    from .errors import OptionsError
+    from .models.arch import parse_input_shape
     from .models.modelfile import save_model
     from .models.spec import InputSpec
     from .models.synthetic import random_model
 
-    shape = tuple(int(n) for n in args.input_shape.split("x"))
+    _output_file(args.output, "-o")
+    shape = parse_input_shape(args.arch.split("-", 1)[0])
+    given = args.input_shape
+    if given is not None and parse_input_shape(given, "--input-shape") != shape:
+        raise OptionsError(f"--input-shape {args.input_shape} does not match the input "
+                           f"{'x'.join(map(str, shape))} of --arch {args.arch}; the first token "
+                           f"of --arch is the input shape")
     spec = InputSpec(shape=shape, raw_min=args.raw_min, raw_max=args.raw_max)
     model = random_model(args.arch, spec, act_levels=args.act_levels,
                          weight_levels=args.weight_levels, group=args.group, seed=args.seed)
@@ -96,25 +144,23 @@ def _cmd_train(args):
     from .models.info import model_info
     from .models.modelfile import save_model
     from .models.training.trainer import TrainConfig, train
+    from .progress import step
 
-    dataset = load_dataset(args.dataset)
+    _output_file(args.output, "-o")
+    _refuse_recipe_options(args)
     config = TrainConfig(
         arch=args.arch or DEFAULT_ARCH[args.dataset], recipe=args.recipe,
         act_levels=args.act_levels, weight_levels=args.weight_levels, group=args.group,
         seed=args.seed, epochs=args.epochs or DEFAULT_EPOCHS[args.dataset],
         nonlinearity=args.nonlinearity or DEFAULT_NONLINEARITY[args.dataset],
-        weight_codebook=args.weight_codebook,
-        act_codebook=args.act_codebook, per_layer=args.per_layer,
-        input_levels=args.input_levels)
-    config.validate()
-    from rich.console import Console
-    from rich.progress import Progress
-
-    phases = 2 * config.epochs
-    with Progress(console=Console(stderr=True), transient=True,
-                  disable=args.json or not sys.stderr.isatty()) as bar:
-        task = bar.add_task(f"training {config.recipe} on {dataset.name}", total=phases)
-        result = train(dataset, config, progress=lambda: bar.advance(task))
+        weight_codebook=args.weight_codebook or "kmeans",
+        act_codebook=args.act_codebook or "uniform", per_layer=args.per_layer,
+        input_levels=args.input_levels, threads=args.threads)
+    config.validate()                    # every option checked before the data is loaded
+    dataset = load_dataset(args.dataset)
+    with step(f"training {config.recipe} on {dataset.name}", total=2 * config.epochs) \
+            as advance:
+        result = train(dataset, config, progress=advance)
     save_model(result.model, args.output)
     info = model_info(result.model)
     report = {
@@ -143,6 +189,25 @@ def _cmd_train(args):
     return 0
 
 
+# training options that only some recipes read: recipe -> options it ignores
+RECIPE_IGNORES = {
+    "nmnf": ("input_levels", "act_codebook"),
+    "tbnu": ("per_layer",),
+    "wage": ("input_levels", "act_codebook", "weight_codebook", "per_layer"),
+    "pq": ("input_levels", "act_codebook", "weight_codebook", "per_layer"),
+}
+
+
+def _refuse_recipe_options(args):
+    """A training option the chosen recipe does not read is an error, not silently ignored."""
+    from .errors import OptionsError
+
+    for name in RECIPE_IGNORES.get(args.recipe, ()):
+        if getattr(args, name) not in (None, False):
+            raise OptionsError(f"--{name.replace('_', '-')} does not apply to the "
+                               f"{args.recipe} recipe")
+
+
 def _cmd_eval(args):
     import numpy as np
 
@@ -168,33 +233,56 @@ def _cmd_eval(args):
 
 
 def _build_options(args, model):
-    """BuildOptions from the command line; comma lists give one value per weighted layer."""
+    """BuildOptions from the command line; comma lists give one value per weighted layer.
+
+    An option given once applies to every weighted layer it concerns (``--pe`` to the folded
+    ones, ``--group-inputs`` to unrolled dense ones, ...) and is refused when it concerns none;
+    in a comma list, a layer the option does not concern must keep the default value.
+    """
     from .errors import OptionsError
+    from .gateware.compile import LAYER_OPTION_SCOPE, option_applies
     from .gateware.options import BuildOptions, LayerOptions
 
     weighted = [p for p, layer in enumerate(model.layers) if hasattr(layer, "weight_index")]
-    values = {name: getattr(args, name) for name in LAYER_OPTION_NAMES}
-    for name, given in values.items():
-        if len(given) not in (1, len(weighted)):
-            raise OptionsError(f"--{name.replace('_', '-')} has {len(given)} values; give one, "
-                               f"or one per weighted layer ({len(weighted)})")
-
-    def layer_options(n):
-        return LayerOptions(**{name: given[n if len(given) > 1 else 0]
-                               for name, given in values.items()})
-
-    per_layer = any(len(given) > 1 for given in values.values())
+    default = LayerOptions()
+    given = {name: getattr(args, name) for name in LAYER_OPTION_NAMES
+             if getattr(args, name) is not None}
+    for name, values in given.items():
+        if len(values) not in (1, len(weighted)):
+            raise OptionsError(f"--{name.replace('_', '-')} has {len(values)} values; give "
+                               f"one, or one per weighted layer ({len(weighted)})")
+    archs = given.get("arch", (default.arch,))
+    archs = archs * len(weighted) if len(archs) == 1 else archs
+    chosen = [dict(vars(default)) for _ in weighted]
+    for name, values in given.items():
+        flag = f"--{name.replace('_', '-')}"
+        applies = [option_applies(name, model.layers[p], arch)
+                   for p, arch in zip(weighted, archs, strict=True)]
+        if not any(applies):
+            raise OptionsError(f"{flag} does not apply to this design: it concerns "
+                               f"{LAYER_OPTION_SCOPE[name]}")
+        for n, position in enumerate(weighted):
+            value = values[n if len(values) > 1 else 0]
+            if applies[n]:
+                chosen[n][name] = value
+            elif len(values) > 1 and value != getattr(default, name):
+                layer = model.layers[position]
+                raise OptionsError(f"{flag} concerns {LAYER_OPTION_SCOPE[name]}; layer "
+                                   f"{position} ({layer.kind}, {archs[n]}) is not one: give "
+                                   f"it the default {getattr(default, name)}")
+    options = [LayerOptions(**values) for values in chosen]
+    per_layer = any(o != options[0] for o in options)
     return BuildOptions(
-        default=layer_options(0),
-        layers=tuple((p, layer_options(n)) for n, p in enumerate(weighted)) if per_layer
-        else (),
-        input_lanes=args.input_lanes, name=args.name)
+        default=options[0] if options else default,
+        layers=tuple(zip(weighted, options, strict=True)) if per_layer else (),
+        input_lanes=args.input_lanes, name=args.name or "nomul_top")
 
 
 def _cmd_build(args):
     from .hw.verilog import build
     from .models.modelfile import load_model, model_to_bytes
 
+    _output_dir(args.output, "-o")
     model = load_model(args.model)
     options = _build_options(args, model)
     manifest = build(model, options, args.output, model_bytes=model_to_bytes(model))
@@ -231,9 +319,8 @@ def _sim_dataset(args, model):
 
 
 def _build_options_given(args):
-    defaults = build_parser().parse_args(["sim", "-"])
     return [f"--{name.replace('_', '-')}" for name in BUILD_OPTION_NAMES
-            if getattr(args, name) != getattr(defaults, name)]
+            if getattr(args, name) is not None]
 
 
 def _cmd_sim(args):
@@ -247,6 +334,8 @@ def _cmd_sim(args):
     from .sim.hardware import load_build, simulate
     from .sim.vectors import expected_outputs
 
+    if args.vcd is not None:
+        _output_file(args.vcd, "--vcd")
     model = load_model(args.model)
     name, raw, labels = _sim_dataset(args, model)
     if args.build is not None:
@@ -326,6 +415,7 @@ def _cmd_board(args):
     from .hw.board import build_board
     from .models.modelfile import load_model
 
+    _output_dir(args.output, "-o")
     model = load_model(args.model)
     report = build_board(model, _build_options(args, model), args.board, args.output)
     if args.json:
@@ -334,18 +424,83 @@ def _cmd_board(args):
         print(f"wrote {report['bitstream']} for {args.board}: UART {report['baud']} baud 8N1 "
               f"({report['clock_hz'] / 1e6:g} MHz / {report['divisor']}); send "
               f"{model.input.elements} bytes per sample, read one byte back: the class")
+        used = ", ".join(f"{cell} {u}/{n} ({100 * u / n:.0f} %)"
+                         for cell, (u, n) in report["utilization"].items())
+        clock = report["clock_hz"] / 1e6
+        fmax = report["fmax_mhz"]
+        timing = "no clock constraint reported" if fmax is None else \
+            f"Fmax {fmax:.1f} MHz, {'meets' if fmax >= clock else 'MISSES'} the board's " \
+            f"{clock:g} MHz clock"
+        print(f"placed: {used}; {timing}")
     return 0
 
 
+MAX_ENTRY_BITS = 40                 # --tables: sizes a user types, bounded before any work
+MAX_TABLE_ENTRIES = 1 << 16
+MAX_REFERENCE_WEIGHTS = 1 << 16
+TABLES_ONLY = ("act_levels", "weight_levels", "entry_bits", "inputs", "outputs", "plot")
+PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
+def _check_estimate_options(args):
+    """Every option combination of ``nomul estimate`` checked before any work."""
+    from .errors import OptionsError
+    from .hw.cost import PNR_DEVICES
+
+    flags = lambda names: ", ".join(f"--{n.replace('_', '-')}" for n in names)  # noqa: E731
+    if args.tables:
+        if args.model is not None:
+            raise OptionsError("--tables costs a reference layer of each table size; leave out "
+                               "MODEL")
+        extra = [n for n in ("synth", "pnr", "baseline") if getattr(args, n)]
+        extra += [n for n in BUILD_OPTION_NAMES if n not in ("arch", "pe", "simd")
+                  and getattr(args, n) is not None]
+        if args.work_dir is not None:
+            extra.append("work_dir")
+        if extra:
+            raise OptionsError(f"{flags(extra)}: not with --tables (an analytical estimate "
+                               "of one reference layer)")
+        if not args.act_levels or not args.weight_levels:
+            raise OptionsError("--tables needs --act-levels and --weight-levels (e.g. 2,4,8,16)")
+        if (args.entry_bits or 8) > MAX_ENTRY_BITS:
+            raise OptionsError(f"--entry-bits {args.entry_bits} exceeds {MAX_ENTRY_BITS}")
+        if max(args.act_levels) * max(args.weight_levels) > MAX_TABLE_ENTRIES:
+            raise OptionsError(f"--act-levels x --weight-levels reach "
+                               f"{max(args.act_levels) * max(args.weight_levels)} table entries; "
+                               f"the limit is {MAX_TABLE_ENTRIES}")
+        weights = (args.inputs or 64) * (args.outputs or 32)
+        if weights > MAX_REFERENCE_WEIGHTS:
+            raise OptionsError(f"--inputs x --outputs is {weights} weights; the limit is "
+                               f"{MAX_REFERENCE_WEIGHTS}")
+        if args.plot is not None:
+            from pathlib import Path
+
+            if Path(args.plot).suffix.lower() not in PLOT_FORMATS:
+                raise OptionsError(f"--plot {args.plot}: give a file ending in "
+                                   f"{', '.join(PLOT_FORMATS)}")
+            _output_file(args.plot, "--plot")
+        return
+    if args.model is None:
+        raise OptionsError("give a MODEL, or --tables with --act-levels and --weight-levels")
+    given = [n for n in TABLES_ONLY if getattr(args, n) is not None]
+    if given:
+        raise OptionsError(f"{flags(given)}: only with --tables")
+    if args.pnr and args.family not in PNR_DEVICES:
+        raise OptionsError(f"--pnr places and routes on {' or '.join(PNR_DEVICES)} devices "
+                           f"(UP5K, ECP5-25k); not --family {args.family}")
+    if args.work_dir is not None:
+        if not (args.synth or args.pnr):
+            raise OptionsError("--work-dir keeps the files of --synth or --pnr; give one")
+        _output_dir(args.work_dir, "--work-dir")
+
+
 def _cmd_estimate(args):
+    _check_estimate_options(args)
     if args.tables:
         return _estimate_tables(args)
-    from .errors import OptionsError
     from .hw.cost import cost_report
     from .models.modelfile import load_model
 
-    if args.model is None:
-        raise OptionsError("give a MODEL, or --tables with --act-levels and --weight-levels")
     model = load_model(args.model)
     report = cost_report(model, _build_options(args, model), args.family, synth=args.synth,
                          pnr=args.pnr, baseline=args.baseline, work_dir=args.work_dir)
@@ -395,11 +550,15 @@ def _estimate_tables(args):
     from .gateware.options import LayerOptions
     from .hw.cost import table_costs
 
-    if not args.act_levels or not args.weight_levels:
-        raise OptionsError("--tables needs --act-levels and --weight-levels (e.g. 2,4,8,16)")
-    if len(args.arch) > 1 or len(args.pe) > 1 or len(args.simd) > 1:
+    given = {n: getattr(args, n) for n in ("arch", "pe", "simd") if getattr(args, n) is not None}
+    if any(len(values) > 1 for values in given.values()):
         raise OptionsError("--tables costs one layer: give one --arch, --pe and --simd")
-    options = LayerOptions(arch=args.arch[0], pe=args.pe[0], simd=args.simd[0])
+    options = LayerOptions(**{name: values[0] for name, values in given.items()})
+    if options.arch != "folded" and ("pe" in given or "simd" in given):
+        raise OptionsError("--pe and --simd concern folded layers: add --arch folded")
+    args.entry_bits = 8 if args.entry_bits is None else args.entry_bits
+    args.inputs = 64 if args.inputs is None else args.inputs
+    args.outputs = 32 if args.outputs is None else args.outputs
     rows = table_costs(args.act_levels, args.weight_levels, args.entry_bits, args.family,
                        options, inputs=args.inputs, outputs=args.outputs)
     if args.plot:
@@ -447,8 +606,28 @@ def _plot_tables(rows, args):
     axes.grid(True, alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    figure.savefig(args.plot, dpi=120, metadata={"Software": None})
+    _save_figure(figure, args.plot)
     plt.close(figure)
+
+
+def _save_figure(figure, path):
+    """Write a matplotlib figure as PNG, SVG or PDF without dates or versions (the same plot
+    gives the same bytes), through a temporary file so a failure leaves nothing behind."""
+    from pathlib import Path
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    metadata = {".png": {"Software": None}, ".svg": {"Date": None, "Creator": None},
+                ".pdf": {"CreationDate": None, "Creator": None, "Producer": None}}[suffix]
+    temporary = path.with_name(f".{path.name}.tmp{suffix}")
+    import matplotlib
+
+    try:
+        with matplotlib.rc_context({"svg.hashsalt": "nomul"}):      # fixed SVG element ids
+            figure.savefig(temporary, dpi=120, metadata=metadata, format=suffix[1:])
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _int_list(text, example):
@@ -508,10 +687,28 @@ def _per_layer(kind):
     def parse(text):
         try:
             return tuple(kind(part) for part in text.split(","))
+        except argparse.ArgumentTypeError:
+            raise
         except ValueError:
             raise argparse.ArgumentTypeError(f"not an integer or a list like 2,1,1: {text!r}") \
                 from None
     parse.__name__ = kind.__name__
+    return parse
+
+
+def _positive_option(flag):
+    """argparse type: an integer >= 1, the error naming ``flag``."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer or a list like 2,1,1: {text!r}") \
+                from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{flag} must be a positive integer, not {value}")
+        return value
+    parse.__name__ = "int"
     return parse
 
 
@@ -520,28 +717,30 @@ LAYER_OPTION_NAMES = ("arch", "pe", "simd", "table_style", "register_every",
 
 
 def _add_build_options(parser):
-    """The options of ``nomul build`` (shared with ``nomul sim``); names in BUILD_OPTION_NAMES.
+    """The options of ``nomul build`` (shared with ``sim``, ``estimate`` and ``board``); names in
+    BUILD_OPTION_NAMES. Every default is None (not given): :func:`_build_options` fills them.
 
     Layer options take one value for every weighted layer or a comma list, one per weighted
     layer in model order (``--arch folded --pe 2,1 --simd 8,4``).
     """
-    parser.add_argument("--arch", type=_per_layer(str), default="unrolled",
-                        help="unrolled or folded")
-    parser.add_argument("--pe", type=_per_layer(int), default="1",
-                        help="folded: outputs per cycle")
-    parser.add_argument("--simd", type=_per_layer(int), default="1",
-                        help="folded: input groups per cycle")
-    parser.add_argument("--input-lanes", type=int,
+    parser.add_argument("--arch", type=_per_layer(str), help="unrolled (default) or folded")
+    parser.add_argument("--pe", type=_per_layer(_positive_option("--pe")),
+                        help="folded: outputs per cycle (default 1)")
+    parser.add_argument("--simd", type=_per_layer(_positive_option("--simd")),
+                        help="folded: input groups per cycle (default 1)")
+    parser.add_argument("--input-lanes", type=_positive_option("--input-lanes"),
                         help="input elements per transfer (default: the whole sample)")
-    parser.add_argument("--name", default="nomul_top", help="top module name")
-    parser.add_argument("--table-style", type=_per_layer(str), default="auto",
-                        help="auto, logic or block")
-    parser.add_argument("--register-every", type=_per_layer(int), default="1",
-                        help="adder-tree levels between pipeline registers (0: output only)")
-    parser.add_argument("--threshold-method", type=_per_layer(str), default="parallel",
-                        help="parallel or search")
-    parser.add_argument("--group-inputs", type=_per_layer(int), default="1",
-                        help="unrolled dense layers: look up g inputs together (A^g-row tables)")
+    parser.add_argument("--name", help="top module name (default nomul_top)")
+    parser.add_argument("--table-style", type=_per_layer(str),
+                        help="folded: product tables as auto (default), logic or block")
+    parser.add_argument("--register-every", type=_per_layer(int),
+                        help="adder-tree levels between pipeline registers (default 1; 0: "
+                        "output only)")
+    parser.add_argument("--threshold-method", type=_per_layer(str),
+                        help="unrolled: parallel (default) or search")
+    parser.add_argument("--group-inputs", type=_per_layer(_positive_option("--group-inputs")),
+                        help="unrolled dense layers: look up g inputs together (A^g-row "
+                        "tables; default 1)")
 
 
 def build_parser():
@@ -550,6 +749,9 @@ def build_parser():
     parser = _Parser(
         prog="nomul",
         description="Multiplier-free neural network hardware from product tables.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"nomul {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     info = commands.add_parser("info", help="tables, widths, memory and operation counts")
@@ -570,12 +772,16 @@ def build_parser():
     train.add_argument("--group", type=int, default=1, help="product-quantization group d (pq)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--epochs", type=int, help="epochs (default per dataset)")
+    train.add_argument("--threads", type=_positive_option("--threads"), default=1,
+                       help="BLAS/OpenMP threads while training (default 1: these matrices "
+                       "are small; any count gives the same model file)")
     train.add_argument("--nonlinearity",
                        help="clipped_relu, relu6, hard_tanh or tanh (default per dataset: "
                        "digits clipped_relu, mnist1d relu6)")
-    train.add_argument("--weight-codebook", default="kmeans",
-                       help="uniform, laplace, gaussian, kmeans or quantile")
-    train.add_argument("--act-codebook", default="uniform", help="as --weight-codebook (tbnu)")
+    train.add_argument("--weight-codebook",
+                       help="uniform, laplace, gaussian, kmeans or quantile (default kmeans; "
+                       "nmnf: kmeans or laplace)")
+    train.add_argument("--act-codebook", help="tbnu: as --weight-codebook (default uniform)")
     train.add_argument("--per-layer", action="store_true", help="nmnf: one codebook per layer")
     train.add_argument("-o", "--output", required=True, help="model file to write")
     train.add_argument("--json", action="store_true")
@@ -643,20 +849,22 @@ def build_parser():
                           help="cost product tables (and a reference layer) by table size")
     estimate.add_argument("--act-levels", type=_level_list, help="--tables: A values, 2,4,8")
     estimate.add_argument("--weight-levels", type=_level_list, help="--tables: K values")
-    estimate.add_argument("--entry-bits", type=int, default=8,
+    estimate.add_argument("--entry-bits", type=_positive_option("--entry-bits"),
                           help="--tables: bits per table entry (default 8)")
-    estimate.add_argument("--inputs", type=_positive, default=64,
+    estimate.add_argument("--inputs", type=_positive_option("--inputs"),
                           help="--tables: reference layer inputs (default 64)")
-    estimate.add_argument("--outputs", type=_positive, default=32,
+    estimate.add_argument("--outputs", type=_positive_option("--outputs"),
                           help="--tables: reference layer outputs (default 32)")
-    estimate.add_argument("--plot", metavar="FILE", help="--tables: plot layer cost (PNG)")
+    estimate.add_argument("--plot", metavar="FILE",
+                          help="--tables: plot layer cost (.png, .svg or .pdf)")
     estimate.add_argument("--json", action="store_true")
     estimate.set_defaults(handler=_cmd_estimate)
 
     random = commands.add_parser(
         "random", help="a random integer model from fixed-seed codebooks (smoke tests, demos)")
     random.add_argument("--arch", default="64-64-32-10", help="architecture (default %(default)s)")
-    random.add_argument("--input-shape", default="64", help="e.g. 64, 1x40, 1x8x8")
+    random.add_argument("--input-shape",
+                        help="e.g. 64, 1x40, 1x8x8: must be the first token of --arch")
     random.add_argument("--raw-min", type=int, default=0)
     random.add_argument("--raw-max", type=int, default=16)
     random.add_argument("--act-levels", type=_levels, default=4)
@@ -670,12 +878,19 @@ def build_parser():
 
 
 def main(argv=None):
-    """Run the CLI; returns the exit status (0 ok, 2 user error)."""
+    """Run the CLI; returns the exit status (0 ok, 1 a failed check, 2 user error).
+
+    A :class:`~nomul.errors.NomulError` (bad input, options, files or a missing tool) is one
+    line on stderr; any other exception is a bug in nomul and shows its traceback.
+    """
+    from . import progress
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    progress.configure(False if getattr(args, "json", False) else None)
     try:
         return args.handler(args)
-    except (NomulError, ValueError) as error:   # ValueError: options refused by a constructor
+    except NomulError as error:
         if os.environ.get("NOMUL_DEBUG"):
             raise
         print(f"nomul: error: {error}", file=sys.stderr)
@@ -686,6 +901,12 @@ def main(argv=None):
     except BrokenPipeError:                  # output piped into head and friends
         sys.stderr.close()
         return 0
+    except Exception:
+        print("nomul: internal error (a bug in nomul, not in your input); please report it "
+              "with the traceback below", file=sys.stderr)
+        raise
+    finally:
+        progress.configure(None)
 
 
 if __name__ == "__main__":

@@ -72,7 +72,8 @@ def integer_models(draw, kinds=KINDS):
             outputs = draw(st.integers(1, 8))
             layers.append(_weighted(draw, rng, Dense, levels, width, outputs, "thresholds"))
             levels, width = layers[-1].out_levels, outputs
-        layers.append(_weighted(draw, rng, Dense, levels, width, draw(st.integers(1, 6)), final))
+        classes = draw(st.integers(2 if final == "argmax" else 1, 6))  # argmax needs 2 outputs
+        layers.append(_weighted(draw, rng, Dense, levels, width, classes, final))
         return IntegerModel(input=spec, layers=tuple(layers))
     dims = len(shape) - 1
     size = min(shape[1:])
@@ -96,7 +97,8 @@ def integer_models(draw, kinds=KINDS):
         out_shape = layers[-1].output_shape(out_shape)
     layers.append(Flatten())
     width = math.prod(out_shape)
-    layers.append(_weighted(draw, rng, Dense, levels, width, draw(st.integers(1, 5)), final))
+    classes = draw(st.integers(2 if final == "argmax" else 1, 5))      # argmax needs 2 outputs
+    layers.append(_weighted(draw, rng, Dense, levels, width, classes, final))
     return IntegerModel(input=spec, layers=tuple(layers))
 
 

@@ -24,6 +24,11 @@ def test_icebreaker_bitstream_for_a_small_model(tmp_path, capsys):
     bitstream = tmp_path / "ice" / "top.bin"
     assert bitstream.stat().st_size == 104090           # an iCE40 UP5K image
     assert "115200 baud" in out and "send 8 bytes per sample" in out
+    placed = re.search(r"placed: ICESTORM_LC (\d+)/5280 .*; Fmax ([\d.]+) MHz, (meets|MISSES) "
+                       r"the board's 12 MHz clock", out)
+    assert placed, out
+    assert 0 < int(placed[1]) <= 5280
+    assert (float(placed[2]) >= 12) == (placed[3] == "meets")
 
 
 @pytest.mark.slow
@@ -53,6 +58,9 @@ def test_ulx3s_bitstream_for_a_small_model(tmp_path, capsys):
     assert float(constraint.group(1)) == report["clock_hz"]    # the build's clock constraint
     assert report["baud"] == 115200
     assert report["divisor"] == round(clock / 115200) == 217
+    assert report["fmax_mhz"] > 0
+    used, available = report["utilization"]["TRELLIS_COMB"]
+    assert 0 < used <= available
 
 
 def test_raw_output_and_wide_inputs_are_refused(tmp_path):

@@ -11,7 +11,7 @@ from nomul.models.spec import InputSpec
 from nomul.models.synthetic import digits_input_spec, random_float_network
 
 
-def _one_layer(codebook, bias, activation="argmax", out_values=None, in_values=(-1.5, 0.5, 1),
+def _one_layer(codebook, bias, activation="raw", out_values=None, in_values=(-1.5, 0.5, 1),
                index=((0, 1),), scale=1.0):
     """A network whose first layer is under test; a thresholds layer gets an argmax after it."""
     codebook = np.array(codebook, dtype=float)

@@ -8,14 +8,20 @@ JSON header is replaced, or a member dropped, and a new zip written. Every refus
 
 import io
 import json
+import os
 import struct
+import subprocess
+import sys
+import warnings
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
 
-from nomul.errors import ModelError, ModelFileError, NomulError
+from nomul.errors import ModelError, ModelFileError, NomulError, OptionsError
 from nomul.models import reference
+from nomul.models.arch import parse_arch, parse_input_shape
 from nomul.models.modelfile import load_model, model_to_bytes, save_model
 from nomul.models.spec import (
     LIMITS,
@@ -28,7 +34,7 @@ from nomul.models.spec import (
     MaxPool,
     WeightedLayer,
 )
-from nomul.models.synthetic import digits_input_spec, random_model
+from nomul.models.synthetic import check_options, digits_input_spec, random_model
 
 # ---------------------------------------------------------------- models
 
@@ -328,6 +334,32 @@ def _inf_layer_meta(header):
     header["layers"][0]["meta"]["bad"] = float("inf")
 
 
+def _nested(lists):
+    """A JSON object holding ``lists`` nested lists (depth ``lists + 1``)."""
+    value = 0
+    for _ in range(lists):
+        value = [value]
+    return {"deep": value}
+
+
+def _npy_text(text):
+    """``.npy`` version 1.0 bytes whose header is ``text`` as it stands."""
+    raw = text.encode("latin1")
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(raw)) + raw
+
+
+def _duplicated(good, name):
+    """``good`` with member ``name`` written twice."""
+    out = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                # zipfile: "Duplicate name"
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for member, blob in members(good).items():
+                archive.writestr(f"{member}.npy", blob)
+            archive.writestr(name, members(good)[name.removesuffix(".npy")])
+    return out.getvalue()
+
+
 def _descending(array):
     out = np.array(array, dtype=np.int64, copy=True)
     out[..., :] = np.arange(out.shape[-1])[::-1] * 7
@@ -365,6 +397,45 @@ FILE_CASES = [
      lambda g: rewrite(g, replace={"header": npy_with_header(
          {"descr": "|u1", "fortran_order": False, "shape": (1 << 40,)})}),
      ModelFileError, ["header"]),
+    ("negative-shape", "mlp",                  # was "truncated (40 of -8 bytes)"
+     lambda g: rewrite(g, replace={"layers.0.bias": npy_with_header(
+         {"descr": "<i8", "fortran_order": False, "shape": (-1,)}, payload=b"\0" * 40)}),
+     ModelFileError, ["layers.0.bias", "declares an invalid shape (-1,)"]),
+    ("negative-shape-2d", "mlp",
+     lambda g: rewrite(g, replace={"layers.0.table": npy_with_header(
+         {"descr": "<i8", "fortran_order": False, "shape": (-4, -2)}, payload=b"\0" * 64)}),
+     ModelFileError, ["layers.0.table", "invalid shape (-4, -2)"]),
+    ("member-longer-than-its-shape", "mlp",
+     lambda g: rewrite(g, replace={"layers.0.bias": npy(np.arange(16)) + b"\0" * 8}),
+     ModelFileError, ["layers.0.bias", "more than the 128"]),
+    ("shape-not-implied-by-header", "mlp",     # refused from the .npy header, nothing read
+     lambda g: rewrite(g, replace={"layers.1.table": npy_with_header(
+         {"descr": "|i1", "fortran_order": False, "shape": (1 << 20, 8)},
+         payload=b"\0" * (1 << 23))}),
+     ModelError, ["layers[1].table", "expected in_levels**group = 4"]),
+    ("table-too-many-codewords", "mlp",
+     lambda g: rewrite(g, replace={"layers.1.table": npy_with_header(
+         {"descr": "|i1", "fortran_order": False, "shape": (4, LIMITS.codewords + 1)},
+         payload=b"\0" * 4 * (LIMITS.codewords + 1))}),
+     ModelError, ["layers[1].table", "codeword columns"]),
+    ("thresholds-for-too-many-levels", "mlp",
+     lambda g: rewrite(g, replace={"layers.0.thresholds": np.zeros(LIMITS.levels,
+                                                                    dtype=np.int8)}),
+     ModelError, ["layers[0].thresholds", "need 1 to"]),
+    ("input-thresholds-2d", "hand",
+     lambda g: rewrite(g, replace={"input.thresholds": np.zeros((2, 2), dtype=np.int64)}),
+     ModelError, ["input.thresholds", "dimension"]),
+    ("npy-header-length-huge", "mlp",
+     lambda g: rewrite(g, replace={"layers.0.bias": b"\x93NUMPY\x02\x00" + struct.pack(
+         "<I", 1 << 31) + b"{"}),
+     ModelFileError, ["layers.0.bias", ".npy header of 2147483648 bytes"]),
+    ("npy-header-unterminated", "mlp",        # numpy's tokenizer raised TokenError
+     lambda g: rewrite(g, replace={"layers.0.bias": _npy_text(
+         "{'descr': '<i8', 'fortran_order': False, 'shape': (16,\n") + b"\0" * 128}),
+     ModelFileError, ["layers.0.bias", "not a valid .npy header"]),
+    ("duplicate-member", "mlp",
+     lambda g: _duplicated(g, "layers.0.bias.npy"),
+     ModelFileError, ["layers.0.bias.npy", "twice"]),
     ("truncated-member-data", "mlp",
      lambda g: rewrite(g, replace={"layers.0.bias": npy(np.arange(16))[:-8]}),
      ModelFileError, ["layers.0.bias"]),
@@ -441,6 +512,13 @@ FILE_CASES = [
      lambda g: rewrite(g, replace={"header": header_member(
          json.dumps(header_of(g)).replace('"seed": 1', '"seed": 1e999'))}),
      ModelError, ["meta"]),
+    ("header-nested-200-deep", "mlp",   # 985 deep: json.loads coped, then re-encoding the
+     lambda g: rewrite(g, replace={"header": header_member(  # meta deeper in the stack did not
+         json.dumps(header_of(g)).replace('"seed": 1', '"seed": ' + "[" * 200 + "]" * 200))}),
+     ModelFileError, ["header", "nested deeper than 64"]),
+    ("layer-meta-nested-65-deep", "mlp",
+     lambda g: rewrite(g, edit_header=_edit(layers__0__meta=_nested(64))),
+     ModelError, ["layers[0].meta", "nested deeper than 64"]),
     ("unknown-layer-kind", "mlp", lambda g: rewrite(g, edit_header=_edit(layers__1__kind="lstm")),
      ModelFileError, ["layers[1].kind"]),
     ("missing-group", "mlp",
@@ -559,6 +637,308 @@ def test_unreadable_zip_members_are_refused(field, offsets, update, mlp_bytes, t
         load_model(path)
 
 
+# ---------------------------------------------------------------- hostile files: memory, time
+#
+# The defects of the fuzzing campaign: each file is loaded in a child process under a 4 GiB
+# address limit (as the campaign ran), which reports its outcome, its time and its peak RSS
+# above the RSS it had after importing nomul.
+
+_CHILD = r"""
+import json, resource, sys, time
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+from nomul.errors import NomulError
+from nomul.models.modelfile import load_model
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+try:
+    load_model(sys.argv[1])
+    outcome = ["loaded", ""]
+except NomulError as error:
+    outcome = ["refused", str(error)]
+except BaseException as error:
+    outcome = ["other", f"{type(error).__name__}: {error}"]
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"outcome": outcome, "seconds": time.perf_counter() - start,
+                  "extra_mib": (peak - base) / 1024}))
+"""
+
+ZERO_BYTES = (1 << 30) - 4096                    # just under the campaign's 1 GiB member limit
+
+
+def _load_in_child(path, timeout=60):
+    """``{"outcome": [kind, message], "seconds": float, "extra_mib": float}`` of a child."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True,
+                            text=True, timeout=timeout, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def _assert_refused_in_bounds(path, parts, *, seconds=10, extra_mib=64):
+    report = _load_in_child(path)
+    kind, message = report["outcome"]
+    assert kind == "refused", report
+    assert "\n" not in message and message.startswith(f"{path}: "), message
+    for part in parts:
+        assert part in message, f"{part!r} not in {message!r}"
+    assert report["seconds"] < seconds, report
+    if sys.platform == "linux":                  # ru_maxrss is KiB on Linux (bytes on macOS)
+        assert report["extra_mib"] < extra_mib, report
+    return message
+
+
+def _deflate(data):
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush()
+
+
+def _raw_zip(entries):
+    """Zip bytes of ``[(name, raw deflate stream, crc32, size)]`` (written by hand, so that a
+    huge member's stream can be built once and reused)."""
+    out, central = bytearray(), bytearray()
+    for name, stream, crc, size in entries:
+        encoded = name.encode()
+        central += struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 8, 0, 0x21,
+                               crc, len(stream), size, len(encoded), 0, 0, 0, 0, 0o644 << 16,
+                               len(out)) + encoded
+        out += struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0x21, crc,
+                           len(stream), size, len(encoded), 0) + encoded + stream
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(entries), len(entries),
+                      len(central), len(out), 0)
+    return bytes(out + central + end)
+
+
+@pytest.fixture(scope="module")
+def filled_streams():
+    """``fill -> (raw deflate stream, count)`` of ZERO_BYTES zeros and 256 MiB of spaces,
+    each built once (about 2 s: zlib's run-length strategy)."""
+    streams = {}
+    for fill, count in ((b"\0", ZERO_BYTES), (b" ", 1 << 28)):
+        compressor = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_RLE)
+        chunk = fill * (1 << 24)
+        parts = [compressor.compress(chunk[:min(len(chunk), count - done)])
+                 for done in range(0, count, len(chunk))]
+        streams[fill] = (b"".join(parts + [compressor.flush()]), count)
+    return streams
+
+
+def _bomb(good, name, header, streams, fill=b"\0"):
+    """``good`` with member ``name`` = a ``.npy`` of ``header`` over a filled stream."""
+    filled, count = streams[fill]
+    prefix = io.BytesIO()
+    np.lib.format.write_array_header_1_0(prefix, header)
+    prefix = prefix.getvalue()
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    stream = compressor.compress(prefix) + compressor.flush(zlib.Z_FULL_FLUSH) + filled
+    crc = zlib.crc32(prefix)
+    chunk = fill * (1 << 24)
+    for done in range(0, count, len(chunk)):
+        crc = zlib.crc32(chunk[:min(len(chunk), count - done)], crc)
+    entries = []
+    for member, blob in members(good).items():
+        if member == name:
+            entries.append((f"{member}.npy", stream, crc, len(prefix) + count))
+        else:
+            entries.append((f"{member}.npy", _deflate(blob), zlib.crc32(blob), len(blob)))
+    return _raw_zip(entries)
+
+
+def test_raw_zip_helper_keeps_good_files_good(mlp, mlp_bytes, tmp_path):
+    """Control for the hand-written zips below."""
+    path = tmp_path / "raw.npz"
+    path.write_bytes(_raw_zip([(f"{name}.npy", _deflate(blob), zlib.crc32(blob), len(blob))
+                               for name, blob in members(mlp_bytes).items()]))
+    assert_same_model(mlp, load_model(path))
+
+
+@pytest.mark.parametrize("member, descr", [
+    ("layers.0.table", "|i1"), ("layers.1.bias", "|i1"), ("layers.0.thresholds", "|i1"),
+    ("input.thresholds", "<i8"),
+])
+def test_near_limit_zero_member_is_refused_in_bounds(member, descr, hand_bytes, mlp_bytes,
+                                                     filled_streams, tmp_path):
+    """A ~1 MB file whose member inflates to just under 1 GiB of zeros (int8 ones became int64
+    before their shape was checked: 8 GiB, a traceback; 1 GiB of int64 thresholds peaked at
+    2.1 GB): refused from its declared size, without inflating it."""
+    good = hand_bytes if member == "input.thresholds" else mlp_bytes
+    entries = ZERO_BYTES // np.dtype(descr).itemsize
+    data = _bomb(good, member, {"descr": descr, "fortran_order": False, "shape": (entries,)},
+                 filled_streams)
+    assert len(data) < 2 << 20
+    path = tmp_path / "bomb.npz"
+    path.write_bytes(data)
+    _assert_refused_in_bounds(path, [member], seconds=5, extra_mib=32)
+
+
+@pytest.mark.parametrize("descr", ["|i1", "<i8"])
+def test_plausible_member_at_the_array_limit_stays_bounded(descr, mlp_bytes, tmp_path):
+    """The most a small file can make nomul read and convert: a weight index and bias of a
+    plausible shape, all zeros, within LIMITS.array_bytes (refused when the layers chain)."""
+    outputs = (LIMITS.array_bytes // 8) // 16 - 1024
+    replace = {}
+    for name, shape in (("layers.0.weight_index", (outputs, 15)), ("layers.0.bias", (outputs,))):
+        header = {"descr": descr, "fortran_order": False, "shape": shape}
+        replace[name] = npy_with_header(header, payload=bytes(int(np.prod(shape))
+                                                              * np.dtype(descr).itemsize))
+    path = tmp_path / "plausible.npz"
+    path.write_bytes(rewrite(mlp_bytes, replace=replace))
+    assert path.stat().st_size < 2 << 20
+    _assert_refused_in_bounds(path, ["layers[0].weight_index", "fan-in 15"], extra_mib=320)
+
+
+def test_header_bomb_is_refused_in_bounds(mlp_bytes, filled_streams, tmp_path):
+    """A header inflating to 256 MiB of whitespace is refused from its declared size (it was
+    read whole first: 1.9 GB for 900 MiB)."""
+    data = _bomb(mlp_bytes, "header", {"descr": "|u1", "fortran_order": False,
+                                       "shape": (1 << 28,)}, filled_streams, fill=b" ")
+    assert len(data) < 2 << 20
+    path = tmp_path / "header-bomb.npz"
+    path.write_bytes(data)
+    _assert_refused_in_bounds(path, ["header", "exceeds the limit"], seconds=5, extra_mib=32)
+
+
+def test_header_inflating_past_its_declared_size_is_never_inflated(mlp_bytes, filled_streams,
+                                                                   tmp_path):
+    """A header member whose zip entry claims a small size over a 256 MiB stream: at most the
+    declared size is inflated (the CRC then fails), never the stream."""
+    data = bytearray(_bomb(mlp_bytes, "header", {"descr": "|u1", "fortran_order": False,
+                                                 "shape": (1 << 20,)}, filled_streams,
+                           fill=b" "))
+    declared = (1 << 20) + 128                          # the .npy prefix and 1 MiB
+    for signature, size_at, name_at in ((b"PK\x03\x04", 22, 30), (b"PK\x01\x02", 24, 46)):
+        at = data.find(signature)
+        while at >= 0:
+            if data[at + name_at:at + name_at + 10] == b"header.npy":
+                struct.pack_into("<I", data, at + size_at, declared)
+            at = data.find(signature, at + 4)
+    path = tmp_path / "header-lies.npz"
+    path.write_bytes(bytes(data))
+    _assert_refused_in_bounds(path, ["header", "CRC"], seconds=5, extra_mib=32)
+
+
+def test_huge_zip_directory_is_refused(tmp_path, mlp_bytes):
+    path = tmp_path / "directory.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, blob in members(mlp_bytes).items():
+            archive.writestr(f"{name}.npy", blob)
+        for i in range(12000):
+            archive.writestr(f"junk/{i:06d}/" + "x" * 60, b"")
+    with pytest.raises(ModelFileError, match="zip central directory of .* exceeds the limit"):
+        load_model(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+def test_fifo_is_refused_without_blocking(tmp_path):
+    """A FIFO with no writer made ``nomul info`` hang: refused before it is opened."""
+    fifo = tmp_path / "model.npz"
+    os.mkfifo(fifo)
+    message = _assert_refused_in_bounds(fifo, ["FIFO", "not a model file"], seconds=5)
+    assert "is a FIFO" in message
+    with pytest.raises(ModelFileError, match="FIFO"):      # and in-process, just as fast
+        load_model(fifo)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null", "/dev/urandom"])
+def test_device_is_refused(device, tmp_path):
+    """``nomul info /dev/zero`` read until MemoryError: refused before reading, directly or
+    through a symlink."""
+    if not os.path.exists(device):
+        pytest.skip(f"no {device}")
+    _assert_refused_in_bounds(device, ["character device", "not a model file"], seconds=5)
+    link = tmp_path / "model.npz"
+    link.symlink_to(device)
+    with pytest.raises(ModelFileError, match="character device"):
+        load_model(link)
+
+
+def test_symlink_to_a_model_loads(mlp, mlp_bytes, tmp_path):
+    target = tmp_path / "real.npz"
+    target.write_bytes(mlp_bytes)
+    link = tmp_path / "link.npz"
+    link.symlink_to(target)
+    assert_same_model(mlp, load_model(link))
+
+
+def test_oversized_file_is_refused_before_reading(tmp_path):
+    path = tmp_path / "sparse.npz"
+    with open(path, "wb") as file:                      # sparse: no disk space used
+        file.truncate(LIMITS.file_bytes + 1)
+    with pytest.raises(ModelFileError, match="exceeds the model file limit"):
+        load_model(path)
+
+
+def test_writer_refuses_a_header_the_reader_would_refuse(mlp):
+    big = IntegerModel(input=mlp.input, layers=mlp.layers,
+                       meta={"notes": "x" * LIMITS.header_bytes})
+    with pytest.raises(ModelError, match="meta: the file's JSON header"):
+        model_to_bytes(big)
+
+
+# ---------------------------------------------------------------- sizes users type (random)
+
+
+@pytest.mark.parametrize("arch, options, field, parts", [
+    ("64-100000000-10", {}, "arch", ["dense width 100000000", "limit"]),
+    ("64-" + "9" * 5000 + "-10", {}, "arch", ["dense width"]),
+    ("64-4096-4096-10", {}, "arch", ["weights", "limit"]),
+    ("1x4096x4097-10", {}, "arch", ["input shape", "elements"]),
+    ("64-1048576-2", {}, "arch", ["layer 0 (dense)", "weights"]),
+    ("1x8x8-c9999999k3-10", {}, "arch", ["layer 0 (conv)", "values"]),
+    ("64-64-32-10", {"group": 3}, "group",
+     ["group: 3 does not divide the 64 inputs of layer 0 (dense)"]),
+    ("64-64-32-10", {"group": 64}, "group", ["layer 0 (dense)", "17**64", "table rows"]),
+    ("64-64-30-10", {"group": 4}, "group", ["4 does not divide the 30 inputs of layer 2"]),
+    ("64-64-32-10", {"group": 0}, "group", ["1 to 64"]),
+    ("64-64-32-10", {"group": 65}, "group", ["1 to 64"]),
+    ("64-64-32-10", {"group": 2.0}, "group", ["integer"]),
+    ("64-64-32-10", {"act_levels": 257}, "act_levels", ["2 to 256"]),
+    ("64-64-32-10", {"weight_levels": 1}, "weight_levels", ["2 to"]),
+    ("64-64-32-10", {"weight_levels": LIMITS.codewords + 1}, "weight_levels", ["2 to"]),
+    ("64-64-32-10", {"group": 2, "weight_levels": 30000}, "group", ["table of 289 rows"]),
+    ("64-64-32-10", {"seed": -1}, "seed", []),
+])
+def test_random_sizes_are_bounded(arch, options, field, parts):
+    """``nomul random`` sizes: an OptionsError naming the option, before any allocation (a
+    47.7 GiB _ArrayMemoryError for ``64-100000000-10``; numpy's matmul message for a group)."""
+    with pytest.raises(OptionsError) as caught:
+        random_model(arch, digits_input_spec(), **options)
+    message = str(caught.value)
+    assert message.startswith(f"{field}: ") and "\n" not in message, message
+    for part in parts:
+        assert part in message, f"{part!r} not in {message!r}"
+
+
+def test_random_bounds_control():
+    """Just inside the bounds is accepted (checked without building the model)."""
+    spec = digits_input_spec()
+    plans = parse_arch("64-4096-4000-10", spec.shape)             # 16.7 M weights
+    assert check_options(plans, spec.levels, act_levels=256, weight_levels=8,
+                         group=2) == (256, 8, 2)
+    random_model("64-8-4", spec, group=4, act_levels=3, weight_levels=3, calibration_samples=8)
+
+
+def test_random_padded_conv_group_must_divide_channels():
+    spec = InputSpec(shape=(3, 8), raw_min=0, raw_max=3)
+    with pytest.raises(OptionsError, match="group: 3 does not divide the 4 input channels"):
+        random_model("3x8-c4k3p1-c4k3p1-4", spec, group=3)
+    random_model("3x8-c4k3-4", spec, group=3, calibration_samples=8)      # unpadded: fine
+
+
+def test_random_calibration_is_bounded():
+    spec = InputSpec(shape=(1, 1 << 22), raw_min=0, raw_max=3)
+    with pytest.raises(OptionsError, match="arch: layer 0 .* calibration sample"):
+        random_model("1x4194304-m4096-2", spec)
+
+
+def test_input_shape_token_is_bounded():
+    with pytest.raises(OptionsError, match="--input-shape: input size"):
+        parse_input_shape("1x" + "9" * 30, "--input-shape")
+    with pytest.raises(OptionsError, match="--input-shape: input shape '1x²' is not like"):
+        parse_input_shape("1x²", "--input-shape")
+    assert parse_input_shape("1x8x8") == (1, 8, 8)
+
+
 # ---------------------------------------------------------------- dataclasses
 
 
@@ -641,6 +1021,7 @@ CONSTRUCTION_CASES = [
     ("group-zero", lambda: _dense(group=0), "group:"),
     ("meta-nan", lambda: _dense(meta={"x": float("nan")}), "meta:"),
     ("meta-not-dict", lambda: _dense(meta=[1, 2]), "meta:"),
+    ("meta-too-deep", lambda: _dense(meta=_nested(LIMITS.json_depth)), "meta:"),
     ("activation-not-activation", lambda: _dense(activation="argmax"), "activation:"),
     ("per-output-thresholds-rows", lambda: _dense(
         activation=Activation("thresholds", np.zeros((3, 2), dtype=np.int64))), "thresholds:"),

@@ -1,6 +1,10 @@
 # SPDX-License-Identifier: MIT
 """Training: gradients, recipes end to end, determinism, and the CLI's refusals."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -142,6 +146,70 @@ def test_bad_train_arguments_are_one_line_errors(argv, message, tmp_path, capsys
 def test_config_validation_names_the_option():
     with pytest.raises(OptionsError, match="--weight-levels"):
         TrainConfig(arch="64-10", recipe="nmnf", act_levels=4, weight_levels=1).validate()
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True])
+def test_threads_must_be_a_positive_integer(digits, threads):
+    config = TrainConfig(arch="64-10", recipe="nmnf", act_levels=4, weight_levels=4,
+                         threads=threads)
+    with pytest.raises(OptionsError, match="--threads"):
+        config.validate()
+    with pytest.raises(OptionsError, match="--threads"):
+        train(digits, config)
+
+
+def test_kmeans_codebooks_ignore_the_openmp_thread_count():
+    # scikit-learn's k-means sums clusters in per-thread buffers; 4096 points are 16 chunks of
+    # 256, split between the threads: unpinned, the centres' last bits follow the thread count
+    import sklearn.cluster  # noqa: F401  (loads the OpenMP runtime that the limits act on)
+    from threadpoolctl import threadpool_limits
+
+    from nomul.models.training.codebooks import fit_codebook
+
+    values = np.random.default_rng(0).laplace(size=4096)
+    codebooks = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads):
+            codebooks.append(fit_codebook(values, 8, "kmeans"))
+    assert codebooks[0].tobytes() == codebooks[1].tobytes()
+
+
+_TRAIN_AND_SAVE = """
+import sys
+import sklearn.cluster
+from threadpoolctl import threadpool_info
+from nomul.models.datasets import load_dataset
+from nomul.models.modelfile import save_model
+from nomul.models.training.trainer import TrainConfig, train
+
+def pools():
+    return {pool["filepath"]: pool["num_threads"] for pool in threadpool_info()}
+
+recipe, threads, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+config = TrainConfig(arch="64-24-10", recipe=recipe, act_levels=4, weight_levels=8, epochs=2,
+                     seed=3, threads=threads)
+before = pools()
+save_model(train(load_dataset("digits"), config).model, path)
+after = pools()
+assert all(after[lib] == n for lib, n in before.items()), (before, after)   # limits lifted
+"""
+
+
+@pytest.mark.parametrize("recipe", ["tbnu", "nmnf"])
+def test_the_thread_count_does_not_change_a_byte_of_the_model_file(tmp_path, recipe):
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS")}
+    runs = {}
+    for threads in (1, 2):
+        path = tmp_path / f"threads{threads}.npz"
+        runs[threads] = (path, subprocess.Popen(
+            [sys.executable, "-c", _TRAIN_AND_SAVE, recipe, str(threads), str(path)],
+            env={**env, "OMP_NUM_THREADS": str(threads)}, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True))
+    for _, process in runs.values():
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    assert runs[1][0].read_bytes() == runs[2][0].read_bytes()
 
 
 def test_train_then_eval_cli_report_the_same_accuracy(tmp_path, capsys):

@@ -19,7 +19,8 @@ from .tables import dense_groups
 from .window import PatchCollector, PatchStreamer
 
 __all__ = ["connectivity", "grouped_connectivity", "activation_params", "unrolled_layer",
-           "folded_layer", "weighted_layer", "check_options", "build_network"]
+           "folded_layer", "weighted_layer", "LAYER_OPTION_SCOPE", "option_applies",
+           "check_options", "build_network"]
 
 
 def connectivity(layer, in_shape):
@@ -154,6 +155,29 @@ def _sliding(layer, in_shape, engine, *, pad_index):
     collector = PatchCollector(streamer.positions, channels=layer.out_channels,
                                element_shape=engine.o.payload.shape().elem_shape)
     return FoldedConv(streamer, engine, collector, pad_index=pad_index)
+
+
+# what each layer option concerns (the error when it concerns no layer of the design)
+LAYER_OPTION_SCOPE = {
+    "arch": "weighted layers",
+    "register_every": "weighted layers",
+    "pe": "folded layers (--arch folded)",
+    "simd": "folded layers (--arch folded)",
+    "table_style": "folded layers (--arch folded)",
+    "threshold_method": "unrolled layers with thresholds",
+    "group_inputs": "unrolled dense layers with scalar codebooks (group 1)",
+}
+
+
+def option_applies(name, layer, arch):
+    """Whether the layer option ``name`` changes how ``layer`` is built as ``arch``."""
+    if name in ("pe", "simd", "table_style"):
+        return arch == "folded"
+    if name == "threshold_method":
+        return arch == "unrolled" and layer.activation.kind == "thresholds"
+    if name == "group_inputs":
+        return arch == "unrolled" and isinstance(layer, Dense) and layer.group == 1
+    return True
 
 
 def check_options(model, options):

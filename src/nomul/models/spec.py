@@ -33,6 +33,10 @@ __all__ = [
     "IntegerModel",
     "Layer",
     "WeightedLayer",
+    "table_rows",
+    "check_weighted_shapes",
+    "check_threshold_shape",
+    "json_too_deep",
 ]
 
 
@@ -46,13 +50,18 @@ class _Limits:
     codewords: int = 1 << 16       # K
     fan_in: int = 1 << 20          # inputs per output
     elements: int = 1 << 24        # elements of any tensor
-    weights: int = 1 << 26         # weight-index entries of one layer
+    weights: int = 1 << 24         # weight-index entries of one layer (int64: array_bytes)
     table_abs: int = 1 << 40       # |table entry|: fan_in * table_abs + bias_abs < 2**63
     bias_abs: int = 1 << 50
     threshold_abs: int = 1 << 62
     raw_abs: int = 1 << 31         # |raw input value|
-    header_bytes: int = 1 << 24
-    array_bytes: int = 1 << 30
+    # A model file is read within these (so a small hostile file costs at most a few hundred
+    # MB: the int64 arrays, one narrower copy as stored, and the parsed header).
+    header_bytes: int = 1 << 22    # the model file's JSON header
+    json_depth: int = 64           # nesting of metadata (lists and objects)
+    array_bytes: int = 1 << 27     # int64 bytes of one array, and of all arrays of a model
+    file_bytes: int = 1 << 28      # a model file (array_bytes + header_bytes, with room)
+    zip_directory_bytes: int = 1 << 20   # a model file's zip central directory
 
 
 LIMITS = _Limits()
@@ -62,7 +71,11 @@ QUANTIZER_KINDS = ("identity", "thresholds")
 
 
 def _int_array(value, name, *, ndim=None, lo=None, hi=None):
-    """Convert to a read-only int64 array, rejecting floats, objects, NaN and out-of-range."""
+    """Convert to a read-only int64 array, rejecting floats, objects, NaN and out-of-range.
+
+    The dtype, the number of dimensions and the size are checked before anything is converted,
+    so a huge array is refused before its int64 copy is made.
+    """
     array = np.asarray(value)
     if array.dtype == np.bool_ or array.dtype.kind not in "iu":
         if array.dtype.kind == "f" and array.size and not np.all(np.isfinite(array)):
@@ -71,8 +84,11 @@ def _int_array(value, name, *, ndim=None, lo=None, hi=None):
             array = array.astype(np.int64)
         else:
             raise ModelError(f"{name}: must hold integers, not dtype {array.dtype}")
-    if ndim is not None and array.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
-        raise ModelError(f"{name}: must have {ndim} dimension(s), not shape {array.shape}")
+    if ndim is not None:
+        _check_ndim(array.shape, name, ndim)
+    if array.size > LIMITS.array_bytes // 8:
+        raise ModelError(f"{name}: {array.size} entries exceed the limit "
+                         f"{LIMITS.array_bytes // 8}")
     if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
         raise ModelError(f"{name}: value {int(array.max())} does not fit int64")
     array = np.array(array, dtype=np.int64, copy=True)
@@ -83,6 +99,81 @@ def _int_array(value, name, *, ndim=None, lo=None, hi=None):
             raise ModelError(f"{name}: value {int(array.max())} is above the maximum {hi}")
     array.setflags(write=False)
     return array
+
+
+def _check_ndim(shape, name, ndim):
+    if len(shape) not in ((ndim,) if isinstance(ndim, int) else ndim):
+        raise ModelError(f"{name}: must have {ndim} dimension(s), not shape {tuple(shape)}")
+
+
+def table_rows(in_levels, group):
+    """Validated ``(in_levels, group, in_levels ** group)`` of a weighted layer.
+
+    Raises :class:`ModelError` naming ``in_levels``, ``group`` or ``table`` (too many rows).
+    """
+    in_levels = _positive_int(in_levels, "in_levels", minimum=2, limit=LIMITS.levels)
+    group = _positive_int(group, "group", limit=64)
+    rows = in_levels ** group
+    if rows > LIMITS.table_rows:
+        raise ModelError(f"table: {in_levels}**{group} = {rows} rows exceeds the limit "
+                         f"{LIMITS.table_rows}")
+    return in_levels, group, rows
+
+
+def check_weighted_shapes(rows, group, table, weight_index, bias):
+    """The shape rules of a weighted layer's arrays, on shapes alone (nothing is converted).
+
+    Parameters
+    ----------
+    rows, group : int
+        Table rows ``in_levels ** group`` and the group, from :func:`table_rows`.
+    table, weight_index, bias : tuple of int
+        The arrays' shapes: ``(rows, K)`` with ``2 <= K <= LIMITS.codewords``, ``(M, G)``
+        within ``LIMITS.weights``, ``LIMITS.fan_in`` and ``LIMITS.elements``, and ``(M,)``.
+
+    Raises
+    ------
+    ModelError
+        Naming ``table``, ``weight_index`` or ``bias``.
+    """
+    table, weight_index, bias = tuple(table), tuple(weight_index), tuple(bias)
+    _check_ndim(table, "table", 2)
+    if table[0] != rows:
+        raise ModelError(f"table: has {table[0]} rows, expected in_levels**group = {rows}")
+    if not 2 <= table[1] <= LIMITS.codewords:
+        raise ModelError(f"table: needs 2 to {LIMITS.codewords} codeword columns, "
+                         f"not {table[1]}")
+    _check_ndim(weight_index, "weight_index", 2)
+    outputs, groups = weight_index
+    if outputs < 1 or groups < 1:
+        raise ModelError(f"weight_index: empty shape {weight_index}")
+    if outputs * groups > LIMITS.weights:
+        raise ModelError(f"weight_index: {outputs * groups} entries exceed the limit "
+                         f"{LIMITS.weights}")
+    if groups * group > LIMITS.fan_in:
+        raise ModelError(f"weight_index: fan-in {groups * group} exceeds the limit "
+                         f"{LIMITS.fan_in}")
+    if outputs > LIMITS.elements:
+        raise ModelError(f"weight_index: {outputs} outputs exceed the limit {LIMITS.elements}")
+    _check_ndim(bias, "bias", 1)
+    if bias[0] != outputs:
+        raise ModelError(f"bias: has {bias[0]} entries for {outputs} outputs")
+
+
+def check_threshold_shape(shape, name, *, per_output=True, outputs=None):
+    """Thresholds ``(T,)``, or ``(M, T)`` when ``per_output``, with ``1 <= T < LIMITS.levels``.
+
+    ``outputs`` (``M``), when known, must match the rows of per-output thresholds. Shapes
+    only: raises :class:`ModelError` naming ``name`` before any data is converted.
+    """
+    shape = tuple(shape)
+    _check_ndim(shape, name, (1, 2) if per_output else 1)
+    if not 1 <= shape[-1] < LIMITS.levels:
+        raise ModelError(f"{name}: need 1 to {LIMITS.levels - 1} thresholds per output, "
+                         f"not shape {shape}")
+    if outputs is not None and len(shape) == 2 and shape[0] != outputs:
+        raise ModelError(f"{name}: per-output thresholds have {shape[0]} rows for "
+                         f"{outputs} outputs")
 
 
 def _positive_int(value, name, *, limit=None, minimum=1):
@@ -121,11 +212,31 @@ def _json_meta(meta, name):
         return {}
     if not isinstance(meta, dict):
         raise ModelError(f"{name}: must be a JSON object, not {type(meta).__name__}")
+    if json_too_deep(meta, LIMITS.json_depth):
+        raise ModelError(f"{name}: nested deeper than {LIMITS.json_depth} levels")
     try:
         text = json.dumps(meta, allow_nan=False, sort_keys=True, default=_json_default)
     except (TypeError, ValueError) as error:
         raise ModelError(f"{name}: not valid JSON ({error})") from None
     return json.loads(text)
+
+
+def json_too_deep(value, limit):
+    """Whether lists, tuples and dicts nest more than ``limit`` levels (iterative: a value too
+    deep for recursion is answered, not raised on)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, (list, tuple)):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _json_default(value):
@@ -184,11 +295,10 @@ class InputSpec:
         else:
             if self.thresholds is None:
                 raise ModelError("input.thresholds: missing for a thresholds quantizer")
+            check_threshold_shape(np.shape(self.thresholds), "input.thresholds",
+                                  per_output=False)
             thresholds = _int_array(self.thresholds, "input.thresholds", ndim=1,
                                     lo=-LIMITS.threshold_abs, hi=LIMITS.threshold_abs)
-            if not 1 <= thresholds.size < LIMITS.levels:
-                raise ModelError(f"input.thresholds: need 1 to {LIMITS.levels - 1} thresholds, "
-                                 f"not {thresholds.size}")
             _ascending(thresholds, "input.thresholds")
             object.__setattr__(self, "thresholds", thresholds)
 
@@ -230,11 +340,9 @@ class Activation:
             return
         if self.thresholds is None:
             raise ModelError("thresholds: missing for a thresholds activation")
+        check_threshold_shape(np.shape(self.thresholds), "thresholds")
         thresholds = _int_array(self.thresholds, "thresholds", ndim=(1, 2),
                                 lo=-LIMITS.threshold_abs, hi=LIMITS.threshold_abs)
-        if not 1 <= thresholds.shape[-1] < LIMITS.levels:
-            raise ModelError(f"thresholds: need 1 to {LIMITS.levels - 1} per output, "
-                             f"not shape {thresholds.shape}")
         _ascending(thresholds, "thresholds")
         object.__setattr__(self, "thresholds", thresholds)
 
@@ -268,48 +376,26 @@ class WeightedLayer:
     meta: dict = field(default_factory=dict)
 
     def _validate_weights(self):
-        in_levels = _positive_int(self.in_levels, "in_levels", minimum=2, limit=LIMITS.levels)
-        group = _positive_int(self.group, "group", limit=64)
+        in_levels, group, rows = table_rows(self.in_levels, self.group)
         object.__setattr__(self, "in_levels", in_levels)
         object.__setattr__(self, "group", group)
-        rows = in_levels ** group
-        if rows > LIMITS.table_rows:
-            raise ModelError(f"table: {in_levels}**{group} = {rows} rows exceeds the limit "
-                             f"{LIMITS.table_rows}")
-        table = _int_array(self.table, "table", ndim=2,
-                           lo=-LIMITS.table_abs, hi=LIMITS.table_abs)
-        if table.shape[0] != rows:
-            raise ModelError(f"table: has {table.shape[0]} rows, expected in_levels**group = "
-                             f"{rows}")
-        if not 2 <= table.shape[1] <= LIMITS.codewords:
-            raise ModelError(f"table: needs 2 to {LIMITS.codewords} codeword columns, "
-                             f"not {table.shape[1]}")
+        if not isinstance(self.activation, Activation):
+            raise ModelError(f"activation: must be an Activation, not {self.activation!r}")
+        table, index, bias = (np.asarray(v) for v in (self.table, self.weight_index, self.bias))
+        check_weighted_shapes(rows, group, table.shape, index.shape, bias.shape)   # before int64
+        if self.activation.thresholds is not None:
+            check_threshold_shape(self.activation.thresholds.shape, "thresholds",
+                                  outputs=index.shape[0])
+        table = _int_array(table, "table", ndim=2, lo=-LIMITS.table_abs, hi=LIMITS.table_abs)
         object.__setattr__(self, "table", table)
-        raw_index = np.asarray(self.weight_index)
-        if raw_index.size > LIMITS.weights:
-            raise ModelError(f"weight_index: {raw_index.size} entries exceed the limit "
-                             f"{LIMITS.weights}")
-        index = _int_array(raw_index, "weight_index", ndim=2)
-        if index.size and (index.min() < 0 or index.max() >= self.n_codewords):
+        index = _int_array(index, "weight_index", ndim=2)
+        if index.min() < 0 or index.max() >= self.n_codewords:
             bad = int(index.min()) if index.min() < 0 else int(index.max())
             raise ModelError(f"weight_index: value {bad} out of range for "
                              f"{self.n_codewords} codewords")
-        if index.shape[0] < 1 or index.shape[1] < 1:
-            raise ModelError(f"weight_index: empty shape {index.shape}")
-        if index.shape[1] * group > LIMITS.fan_in:
-            raise ModelError(f"weight_index: fan-in {index.shape[1] * group} exceeds the limit "
-                             f"{LIMITS.fan_in}")
         object.__setattr__(self, "weight_index", index)
-        bias = _int_array(self.bias, "bias", ndim=1, lo=-LIMITS.bias_abs, hi=LIMITS.bias_abs)
-        if bias.shape[0] != self.out_channels:
-            raise ModelError(f"bias: has {bias.shape[0]} entries for {self.out_channels} outputs")
+        bias = _int_array(bias, "bias", ndim=1, lo=-LIMITS.bias_abs, hi=LIMITS.bias_abs)
         object.__setattr__(self, "bias", bias)
-        if not isinstance(self.activation, Activation):
-            raise ModelError(f"activation: must be an Activation, not {self.activation!r}")
-        if self.activation.per_output and self.activation.thresholds.shape[0] != self.out_channels:
-            raise ModelError(f"thresholds: per-output thresholds have "
-                             f"{self.activation.thresholds.shape[0]} rows for "
-                             f"{self.out_channels} outputs")
         object.__setattr__(self, "meta", _json_meta(self.meta, "meta"))
 
     @property
@@ -467,6 +553,17 @@ class Flatten:
 Layer = Dense | Conv | MaxPool | Flatten
 
 
+def _model_arrays(spec, layers):
+    """Every integer array of a model: input thresholds, then each layer's."""
+    if spec.thresholds is not None:
+        yield spec.thresholds
+    for layer in layers:
+        if isinstance(layer, WeightedLayer):
+            yield from (layer.table, layer.weight_index, layer.bias)
+            if layer.activation.thresholds is not None:
+                yield layer.activation.thresholds
+
+
 @dataclass(frozen=True, eq=False)
 class IntegerModel:
     """A whole integer network: input spec, layers, metadata. Validates that layers chain.
@@ -512,6 +609,9 @@ class IntegerModel:
                     raise ModelError(f"{where}.activation: only the last layer may be {kind}")
                 if kind == "argmax" and not isinstance(layer, Dense):
                     raise ModelError(f"{where}.activation: argmax needs a dense layer")
+                if kind == "argmax" and layer.out_channels < 2:
+                    raise ModelError(f"{where}.activation: argmax over one output always "
+                                     f"answers 0; a classifier needs at least 2 outputs")
                 levels.append(layer.out_levels)
             else:
                 if last:
@@ -519,6 +619,10 @@ class IntegerModel:
                                      f"(argmax or raw), not {layer.kind}")
                 levels.append(levels[-1])
             shapes.append(shape)
+        entries = sum(array.size for array in _model_arrays(self.input, layers))
+        if entries * 8 > LIMITS.array_bytes:
+            raise ModelError(f"layers: the arrays hold {entries * 8} bytes as int64, more than "
+                             f"the limit {LIMITS.array_bytes}")
         object.__setattr__(self, "_shapes", tuple(shapes))
         object.__setattr__(self, "_levels", tuple(levels))
 

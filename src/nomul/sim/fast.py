@@ -8,16 +8,22 @@ file, runs the executable and reads back every transfer with its cycle: the same
 :class:`~nomul.sim.streams.StreamRun` as the Amaranth and cocotb paths, plus the simulated
 cycles and the wall time of the simulation loop alone.
 
+The cache entry (:class:`nomul.cache.CacheEntry`) is built once under a file lock in a private
+directory and published by an atomic rename, with a stamp holding the executable's hash:
+concurrent processes wait for one build, and a truncated or corrupt harness is rebuilt
+(:func:`build_harness`) or refused (:func:`run_harness`), never run.
+
 The harness has the same handshake and cycle numbering as ``nomul.sim.cocotb_stream``.
 """
 
 import hashlib
-import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from ..cache import STAMP, CacheEntry, cache_root
 from ..errors import ToolError
 from .runner import require_simulator, simulator_env
 from .streams import StreamRun
@@ -45,8 +51,7 @@ class FastRun(StreamRun):
 
 def default_cache():
     """Where built harnesses are kept: ``$NOMUL_CACHE`` or ``~/.cache/nomul``, then ``/sim``."""
-    root = os.environ.get("NOMUL_CACHE") or Path.home() / ".cache" / "nomul"
-    return Path(root) / "sim"
+    return cache_root() / "sim"
 
 
 def _harness_source():
@@ -56,30 +61,42 @@ def _harness_source():
 def build_harness(verilog, top, *, cache_dir=None, trace=False, jobs=2):
     """The path of the harness executable for ``top`` in ``verilog`` (built unless cached).
 
+    The entry ``<cache_dir>/<top>-<key>/`` holds ``harness``, ``build.log``, ``top.v``,
+    ``harness.cpp`` and the stamp; it is checked (the executable's hash against the stamp)
+    under its lock right before returning, and rebuilt when incomplete or corrupt.
+
     Raises :class:`ToolError` naming what to install when Verilator's prerequisites are
-    missing, or pointing at the build log when verilation or compilation fails.
+    missing, or pointing at the build log (kept as ``<cache_dir>/<top>-<key>.failed.log``)
+    when verilation or compilation fails.
     """
     require_simulator("verilator")
     text = Path(verilog).read_bytes()
     source = _harness_source()
     args = VERILATOR_ARGS + (("--trace",) if trace else ()) + ("--top-module", top)
     key = hashlib.sha256(b"\0".join([text, source, " ".join(args).encode()])).hexdigest()[:20]
-    directory = Path(cache_dir or default_cache()) / f"{top}-{key}"
-    executable = directory / "harness"
-    if executable.exists():
-        return executable
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "top.v").write_bytes(text)
-    (directory / "harness.cpp").write_bytes(source)
-    log = directory / "build.log"
-    command = ["verilator", *args, "-j", str(jobs), "--Mdir", "obj", "-o", "../harness",
-               "top.v", "harness.cpp"]
-    with open(log, "w") as handle:
-        done = subprocess.run(command, cwd=directory, env=simulator_env(), stdout=handle,
-                              stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0 or not executable.exists():
-        raise ToolError(f"Verilator could not build the harness for {top}; see {log}")
-    return executable
+    entry = CacheEntry(Path(cache_dir or default_cache()), f"{top}-{key}", required=("harness",))
+    failed_log = entry.root / f"{entry.key}.failed.log"
+
+    def build(directory):
+        (directory / "top.v").write_bytes(text)
+        (directory / "harness.cpp").write_bytes(source)
+        log = directory / "build.log"
+        # -o is relative to --Mdir: the executable lands in the entry, next to obj/
+        command = ["verilator", *args, "-j", str(jobs), "--Mdir", "obj", "-o", "../harness",
+                   "top.v", "harness.cpp"]
+        with open(log, "w") as handle:
+            done = subprocess.run(command, cwd=directory, env=simulator_env(), stdout=handle,
+                                  stderr=subprocess.STDOUT, check=False)
+        if done.returncode != 0 or not (directory / "harness").is_file():
+            shutil.copyfile(log, failed_log)       # the private directory is deleted
+            raise ToolError(f"Verilator could not build the harness for {top}; see "
+                            f"{failed_log}")
+        shutil.rmtree(directory / "obj")   # its Makefiles name this private directory
+
+    directory = entry.get(build, description=f"building the Verilator harness for {top}, "
+                                             f"first time only, cached in {entry.path}")
+    failed_log.unlink(missing_ok=True)
+    return directory / "harness"
 
 
 def run_harness(executable, words, count, work_dir, *, idle=0.0, stall=0.0, seed=0,
@@ -87,8 +104,16 @@ def run_harness(executable, words, count, work_dir, *, idle=0.0, stall=0.0, seed
     """Stream ``words`` (ints) through the harness until ``count`` results arrived.
 
     Returns a :class:`FastRun`. Raises :class:`ToolError` if the harness fails or times out
-    (``max_cycles``; default a generous margin per word).
+    (``max_cycles``; default a generous margin per word), or, for a harness in the cache (a
+    directory with a stamp), if its hash differs from the stamp: it is not run.
     """
+    executable = Path(executable)
+    if (executable.parent / STAMP).exists():   # a cache entry: never run it half-made or corrupt
+        entry = CacheEntry(executable.parent.parent, executable.parent.name)
+        problem = entry.problem([executable.name])
+        if problem is not None:
+            raise ToolError(f"the cached harness {executable} is broken ({problem}); "
+                            "build_harness rebuilds it")
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     in_path, out_path = work_dir / "inputs.hex", work_dir / "outputs.txt"

@@ -134,11 +134,13 @@ def _simulate_amaranth(model, raw, options, manifest, idle, stall, seed, vcd):
 def _simulate_cocotb(manifest, words, count, simulator, work_dir, cache_dir, idle, stall, seed):
     from .runner import run_cocotb_stream
 
+    # a cache entry (nomul.cache): built once under a lock, stamped, published by a rename
     digest = hashlib.sha256(Path(manifest["verilog"]).read_bytes()).hexdigest()[:20]
     return run_cocotb_stream(
         manifest["verilog"], manifest["top"], words, count, simulator=simulator,
         work_dir=work_dir / simulator,
-        build_dir=Path(cache_dir or default_cache()) / f"cocotb-{simulator}-{digest}",
+        build_dir=Path(cache_dir or default_cache()) / f"cocotb-{simulator}-{manifest['top']}-"
+                                                       f"{digest}",
         idle=idle, stall=stall, seed=seed, ii=manifest["ii"])
 
 

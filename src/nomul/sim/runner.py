@@ -71,21 +71,29 @@ def _top_ports_public(top, work_dir):
     return VerilatorControlFile(path)
 
 
+def _cocotb_executable(simulator, top):
+    """The file cocotb's runner builds (and :meth:`runner.test` runs) in its build directory."""
+    return "sim.vvp" if simulator == "icarus" else top
+
+
 def run_cocotb(verilog, top, test_module, *, simulator, work_dir, vectors, build_dir=None):
     """Build ``verilog`` with ``simulator`` and run the cocotb ``test_module`` on ``top``.
 
     ``vectors`` (JSON-ready) is written to a file whose name the testbench reads from
     ``NOMUL_VECTORS``; the testbench writes its measurements to ``NOMUL_RESULTS``, which are
-    returned as a dict. ``build_dir`` (default inside ``work_dir``) may be shared by runs of
-    the same Verilog: the model is rebuilt only when the sources changed. Raises
-    :class:`ToolError` when the simulation fails.
+    returned as a dict. ``build_dir`` (default private, inside ``work_dir``) may be a cache
+    entry shared by runs and processes of the same Verilog and top: it is built once, under a
+    file lock, in a private directory published by an atomic rename with a stamp holding the
+    simulator executable's hash (:class:`nomul.cache.CacheEntry`); a build dir without a valid
+    stamp is deleted and rebuilt. Raises :class:`ToolError` when the simulation fails.
     """
     require_simulator(simulator)
     from cocotb_tools.runner import get_runner
 
+    from ..cache import CacheEntry
+
     work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    build_dir = Path(build_dir).resolve() if build_dir else work_dir / f"build_{simulator}"
     vector_file, result_file = work_dir / "vectors.json", work_dir / "results.json"
     vector_file.write_text(json.dumps(vectors))
     result_file.unlink(missing_ok=True)
@@ -100,11 +108,23 @@ def run_cocotb(verilog, top, test_module, *, simulator, work_dir, vectors, build
             build_args = ["--no-public-flat-rw", "--output-split", "0", "-Wno-fatal",
                           "-Wno-WIDTH"]
             sources.insert(0, _top_ports_public(top, work_dir))   # the last source is the top
-        runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
-                     build_args=build_args, timescale=("1ns", "1ps"),
-                     log_file=work_dir / "build.log")
-        runner.test(test_module=test_module, hdl_toplevel=top, build_dir=build_dir,
-                    test_dir=work_dir,
+
+        def build(directory):
+            runner.build(sources=sources, hdl_toplevel=top, build_dir=directory,
+                         build_args=build_args, timescale=("1ns", "1ps"),
+                         log_file=work_dir / "build.log")
+
+        if build_dir is None:
+            build_dir = work_dir / f"build_{simulator}"
+            build(build_dir)
+        else:
+            build_dir = Path(build_dir).resolve()
+            executable = _cocotb_executable(simulator, top)
+            entry = CacheEntry(build_dir.parent, build_dir.name, required=(executable,))
+            entry.get(build, description=f"building the {simulator} model of {top} for cocotb, "
+                                         f"first time only, cached in {build_dir}")
+        runner.test(test_module=test_module, hdl_toplevel=top, hdl_toplevel_lang="verilog",
+                    build_dir=build_dir, test_dir=work_dir,
                     extra_env={"NOMUL_VECTORS": str(vector_file),
                                "NOMUL_RESULTS": str(result_file)},
                     timescale=("1ns", "1ps"), log_file=work_dir / "test.log")

@@ -12,12 +12,15 @@ Fitting methods (:data:`METHODS`), each at the probability levels ``(i + 0.5) / 
 - ``uniform``: ``k`` evenly spaced values over ``[min, max]`` (or ``[-m, m]``, ``m = max |x|``).
 - ``laplace``: quantiles of the maximum-likelihood Laplace fit (median, mean absolute deviation).
 - ``gaussian``: quantiles of the maximum-likelihood Gaussian fit (mean, population std).
-- ``kmeans``: 1-D k-means (Lloyd, scikit-learn) started at the data quantiles.
+- ``kmeans``: 1-D k-means (Lloyd, scikit-learn, one OpenMP thread) started at the data
+  quantiles.
 - ``quantile``: the empirical quantiles of the data.
 
-Everything is deterministic: the same input gives the same output.
+Everything is deterministic: the same input gives the same output, whatever the number of
+BLAS or OpenMP threads.
 """
 
+import functools
 import operator
 import warnings
 from statistics import NormalDist
@@ -198,10 +201,25 @@ def _kmeans_1d(x, k, weights):
 
     model = KMeans(n_clusters=k, init=init.reshape(-1, 1), n_init=1, tol=1e-6, max_iter=100,
                    random_state=0)
-    with warnings.catch_warnings():     # fewer distinct clusters than k: handled below
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings(), _openmp_threads().limit(limits=1):
+        warnings.simplefilter("ignore", ConvergenceWarning)   # fewer distinct clusters than k
         model.fit(x.reshape(-1, 1), sample_weight=weights)
     return np.sort(model.cluster_centers_.ravel())
+
+
+@functools.cache
+def _openmp_threads():
+    """The OpenMP runtimes loaded once scikit-learn's k-means is (a threadpoolctl controller).
+
+    ``KMeans`` runs on one OpenMP thread: its Lloyd step sums each cluster's points in per-thread
+    buffers (a thread's share of the 256-sample chunks) and then adds the buffers together, so
+    the centres' last bits depend on the number of threads, and a model file would depend on
+    ``OMP_NUM_THREADS``. On one thread the chunks are summed in order: the same codebook
+    whatever the environment or the caller's limits, and no slower on these small inputs.
+    """
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="openmp")
 
 
 def fit_codebook(values, k, method, *, weights=None, symmetric=False):
@@ -220,8 +238,10 @@ def fit_codebook(values, k, method, *, weights=None, symmetric=False):
         ``gaussian``: ``mu = mean``, ``sigma = std`` (``ddof=0``), codewords at the Gaussian
         quantiles ``(i + 0.5) / k``. ``kmeans``: 1-D k-means (scikit-learn ``KMeans``,
         ``n_init=1``, ``random_state=0``, ``tol=1e-6``, at most 100 iterations: it is refit
-        often during training) started at the (weighted) data quantiles ``(i + 0.5) / k``; with
-        at most ``k`` distinct values (of positive weight) these values are the codewords.
+        often during training; on one OpenMP thread, so that the thread count cannot change
+        the last bits of the centres) started at the (weighted) data quantiles
+        ``(i + 0.5) / k``; with at most ``k`` distinct values (of positive weight) these values
+        are the codewords.
         ``quantile``: the empirical quantiles ``(i + 0.5) / k`` (linear interpolation).
     weights : array_like, optional
         Non-negative sample weights, same size as ``values``, positive sum; ``kmeans`` only.

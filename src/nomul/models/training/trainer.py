@@ -5,12 +5,23 @@
 quantized network with the chosen recipe (:mod:`.recipes`), converts it to a
 :class:`~nomul.models.export.FloatNetwork`, exports it with F chosen on training samples, and
 measures float, float-simulated quantized and integer-reference accuracy on the test split.
+
+Threads: the whole run is limited to :attr:`TrainConfig.threads` BLAS/OpenMP threads (default
+1). The matrices are tiny (a batch of 32 against a few dozen units), so a second BLAS thread
+costs more in hand-offs than it saves, and on a busy machine its spin-waiting multiplies the CPU
+time. The thread count does not change the model file: OpenBLAS splits a matrix product
+between threads by rows and columns of the result, not along the summed dimension, so each dot
+product is summed in the same order (checked for every recipe over several seeds with 1 and 2
+threads; ``tests/models/test_training.py`` compares the files); and the one threaded reduction
+whose order did depend on it, scikit-learn's k-means (per-thread partial sums), always runs on
+one thread (:mod:`.codebooks`).
 """
 
 import math
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ...errors import OptionsError
 from .. import reference
@@ -29,7 +40,11 @@ EXPORT_MARGIN_BITS = 2      # extra fraction bits beyond that, for samples outsi
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that determines a training run (same config and seed, same model file)."""
+    """Everything that determines a training run (same config and seed, same model file).
+
+    ``threads`` (BLAS/OpenMP threads, default 1) only sets the speed: the file is byte-identical
+    whatever its value (see the module docstring).
+    """
 
     arch: str
     recipe: str
@@ -50,6 +65,7 @@ class TrainConfig:
     distill: float = 0.9
     input_levels: int | None = None
     input_codebook: str = "kmeans"
+    threads: int = 1
 
     def __post_init__(self):
         if isinstance(self.weight_levels, (list, tuple)):
@@ -78,6 +94,9 @@ class TrainConfig:
             raise OptionsError("--group > 1 needs the pq recipe (product quantization)")
         if self.epochs < 1:
             raise OptionsError(f"--epochs must be >= 1, not {self.epochs}")
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or \
+                self.threads < 1:
+            raise OptionsError(f"--threads must be an integer >= 1, not {self.threads!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,8 +233,15 @@ def train(dataset, config, *, progress=None):
     """Train ``config`` on ``dataset``; returns a :class:`TrainResult` with the integer model.
 
     ``progress(advance)`` is called once per finished epoch (float and quantized phases).
+    Training and export run under ``threadpool_limits(config.threads)`` (process-wide while
+    it lasts, restored after).
     """
     config.validate()
+    with threadpool_limits(limits=config.threads):
+        return _train(dataset, config, progress)
+
+
+def _train(dataset, config, progress):
     plans = parse_arch(config.arch, dataset.input.shape)
     dataset = dataset.reshaped(plans[0].in_shape)
     weighted = sum(plan.kind in ("dense", "conv") for plan in plans)
