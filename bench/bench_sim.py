@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from nomul.gateware.options import BuildOptions, LayerOptions
-from nomul.hw.verilog import build
+from nomul.design import BuildOptions, LayerOptions, lower
+from nomul.hw.verilog import write_verilog
 from nomul.models.datasets import load_dataset
 from nomul.models.training.trainer import TrainConfig, train
 from nomul.sim.fast import build_harness, run_harness
@@ -46,12 +46,13 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         for name, options in DESIGNS.items():
             start = time.perf_counter()
-            manifest = build(model, options, f"{work}/{len(name)}")
+            manifest = write_verilog(lower(model, options), f"{work}/{len(name)}")
             emitted = time.perf_counter() - start
             start = time.perf_counter()
             harness = build_harness(manifest["verilog"], manifest["top"])
             built = time.perf_counter() - start
-            run = run_harness(harness, input_words(model, raw, manifest["input"]["lanes"]),
+            port = manifest["input"]
+            run = run_harness(harness, input_words(raw, bits=port["bits"], lanes=port["lanes"]),
                               len(raw), f"{work}/run")
             agreement = np.mean([a == b for a, b in zip(decode_outputs(manifest, run.outputs),
                                                         expected_outputs(model, raw),

@@ -30,8 +30,8 @@ import numpy as np
 from scipy.optimize import nnls
 from synth_quantizers import from_row as quantizer_from_row
 
-from nomul.gateware.options import LayerOptions
-from nomul.hw.cost import reference_stage
+from nomul.design import LayerOptions
+from nomul.hw.cost import reference_plan
 from nomul.hw.estimate import FAMILIES, LUT_INPUTS, cells_from_features, mapped_features
 from nomul.hw.toolchain import logic_key
 
@@ -46,7 +46,7 @@ DRIVERS = {"luts": ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_
 
 def build(row):
     options = LayerOptions(arch=row["arch"], pe=int(row["PE"]), simd=int(row["SIMD"]))
-    return reference_stage(*(int(row[c]) for c in "AKBNM"), options)
+    return reference_plan(*(int(row[c]) for c in "AKBNM"), options)
 
 
 def featurize(rows, family):

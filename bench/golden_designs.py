@@ -54,26 +54,16 @@ def _strip_timing(value):
 
 def _baseline_verilog(model_path, options):
     """The multiplier baseline's Verilog (no CLI command emits it)."""
-    code = ("import sys; from nomul.golden import baseline_verilog; "
-            "sys.stdout.write(baseline_verilog(sys.argv[1], sys.argv[2:]))")
-    try:
-        return subprocess.run([sys.executable, "-c", code, str(model_path), *options],
-                              check=True, capture_output=True, text=True).stdout
-    except subprocess.CalledProcessError:
-        return _baseline_verilog_legacy(model_path, options)
-
-
-def _baseline_verilog_legacy(model_path, options):
     code = """
 import sys
-from nomul.cli import build_parser, _build_options
-from nomul.gateware.compile import build_network
-from nomul.hw.verilog import emit_verilog
-from nomul.models.modelfile import load_model
+import nomul
+from nomul.cli import build_parser
+from nomul.cli._common import build_options
+from nomul.hw.verilog import design_verilog
 args = build_parser().parse_args(["build", sys.argv[1], "-o", "x", *sys.argv[2:]])
-model = load_model(sys.argv[1])
-top, _ = build_network(model, _build_options(args, model), baseline=True)
-sys.stdout.write(emit_verilog(top, "nomul_top"))
+model = nomul.load(sys.argv[1])
+sys.stdout.write(design_verilog(nomul.lower(model, build_options(args, model),
+                                            baseline="integer")))
 """
     return subprocess.run([sys.executable, "-c", code, str(model_path), *options], check=True,
                           capture_output=True, text=True).stdout

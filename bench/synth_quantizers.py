@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Yosys cost of input quantizers (estimator data for the ``step`` feature).
 
-Each point is one :class:`~nomul.gateware.quantizer.InputQuantizer` of 32 samples with
+Each point is one :class:`~nomul.design.plans.QuantizerPlan` of 32 samples with
 thresholds drawn at random (fixed seed) inside the raw range, synthesized alone
 (``nomul.hw.synth.synthesize``) for one family. The first 20 points read a table of raw
 codes (``style == "lookup"``, at most ``LOOKUP_MAX_TABLE_BITS``), the last 12 compare (wider
@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from nomul.design.plans import QuantizerPlan
 from nomul.errors import ToolError
-from nomul.gateware.quantizer import InputQuantizer
+from nomul.gateware.network import component
 from nomul.hw.synth import synthesize
 from nomul.hw.verilog import emit_verilog
 
@@ -56,15 +57,13 @@ def quantizer(raw_min, raw_max, count, seed):
     """The point's quantizer: ``count`` thresholds drawn in ``raw_min + 1 .. raw_max``."""
     rng = np.random.default_rng(seed)
     thresholds = np.sort(rng.integers(raw_min + 1, raw_max + 1, count))
-    return InputQuantizer(ELEMENTS, raw_min=raw_min, raw_max=raw_max,
-                          thresholds=thresholds.tolist())
+    return QuantizerPlan(ELEMENTS, raw_min, raw_max, thresholds.tolist())
 
 
 def from_row(row):
     """The quantizer of a CSV row."""
-    return InputQuantizer(int(row["elements"]), raw_min=int(row["raw_min"]),
-                          raw_max=int(row["raw_max"]),
-                          thresholds=[int(t) for t in row["thresholds"].split()])
+    return QuantizerPlan(int(row["elements"]), int(row["raw_min"]), int(row["raw_max"]),
+                         [int(t) for t in row["thresholds"].split()])
 
 
 def synthesize_point(point, family, work):
@@ -72,7 +71,7 @@ def synthesize_point(point, family, work):
     dut = quantizer(raw_min, raw_max, count, seed)
     directory = Path(work) / "_".join(map(str, point))
     directory.mkdir(parents=True)
-    (directory / "q.v").write_text(emit_verilog(dut, "quantizer"))
+    (directory / "q.v").write_text(emit_verilog(component(dut), "quantizer"))
     start = time.perf_counter()
     try:
         report = synthesize(directory / "q.v", "quantizer", family, directory / "yosys")

@@ -20,8 +20,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from nomul.gateware.options import LayerOptions
-from nomul.hw.cost import reference_stage
+from nomul.design import LayerOptions
+from nomul.gateware.network import component
+from nomul.hw.cost import reference_plan
 from nomul.hw.synth import synthesize
 from nomul.hw.verilog import emit_verilog
 
@@ -76,11 +77,11 @@ COLUMNS = ("A", "K", "B", "N", "M", "arch", "PE", "SIMD", "luts", "ffs", "carry"
 
 def synthesize_point(point, family, work):
     a, k, b, n, m, arch, pe, simd = point
-    dut = reference_stage(a, k, b, n, m, LayerOptions(arch=arch, pe=pe, simd=simd))
+    dut = reference_plan(a, k, b, n, m, LayerOptions(arch=arch, pe=pe, simd=simd))
     name = "layer"
     directory = Path(work) / "_".join(map(str, point))
     directory.mkdir(parents=True)
-    (directory / "layer.v").write_text(emit_verilog(dut, name))
+    (directory / "layer.v").write_text(emit_verilog(component(dut), name))
     start = time.perf_counter()
     report = synthesize(directory / "layer.v", name, family, directory / "yosys")
     seconds = time.perf_counter() - start

@@ -55,7 +55,7 @@ def no_long_work(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("long work started before the options were checked")
 
-    monkeypatch.setattr(nomul.hw.synth, "synthesize_network", refuse)
+    monkeypatch.setattr(nomul.hw.synth, "synthesize_design", refuse)
     monkeypatch.setattr(nomul.hw.pnr, "place_and_route", refuse)
     monkeypatch.setattr(nomul.models.datasets, "load_dataset", refuse)
     monkeypatch.setattr(nomul.hw.verilog, "emit_verilog", refuse)
@@ -136,13 +136,13 @@ def test_bad_estimate_options_are_one_line(capsys, tmp_path, model, no_long_work
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--pe", "2"], "--pe does not apply to this design: it concerns folded layers"),
-    (["--simd", "2"], "--simd does not apply"),
-    (["--table-style", "block"], "--table-style does not apply"),
-    (["--arch", "folded", "--group-inputs", "2"], "--group-inputs does not apply"),
-    (["--arch", "folded", "--threshold-method", "search"], "--threshold-method does not apply"),
+    (["--pe", "2"], "pe does not apply to this design: it concerns folded layers"),
+    (["--simd", "2"], "simd does not apply"),
+    (["--table-style", "block"], "table_style does not apply"),
+    (["--arch", "folded", "--group-inputs", "2"], "group_inputs does not apply"),
+    (["--arch", "folded", "--threshold-method", "search"], "threshold_method does not apply"),
     (["--arch", "unrolled,folded", "--pe", "2,2"],
-     "--pe concerns folded layers (--arch folded); layer 0 (dense, unrolled) is not one"),
+     "--pe concerns folded layers (arch folded); layer 0 (dense, unrolled) is not one"),
     (["--pe", "0"], "--pe must be a positive integer"),
 ])
 def test_options_that_do_not_apply_are_refused(capsys, tmp_path, model, no_long_work, argv,
@@ -181,11 +181,11 @@ def test_sim_vcd_into_a_missing_directory_is_refused_first(capsys, tmp_path, mod
     (["--recipe", "tbnu", "-o", "{tmp}/no/m.npz"], "the directory"),
     (["--recipe", "foo", "-o", "{tmp}/m.npz"], "unknown recipe 'foo'"),
     (["--recipe", "tbnu", "--per-layer", "-o", "{tmp}/m.npz"],
-     "--per-layer does not apply to the tbnu recipe"),
+     "per_layer does not apply to the tbnu recipe"),
     (["--recipe", "nmnf", "--input-levels", "4", "-o", "{tmp}/m.npz"],
-     "--input-levels does not apply to the nmnf recipe"),
+     "input_levels does not apply to the nmnf recipe"),
     (["--recipe", "nmnf", "--act-codebook", "kmeans", "-o", "{tmp}/m.npz"],
-     "--act-codebook does not apply to the nmnf recipe"),
+     "act_codebook does not apply to the nmnf recipe"),
 ])
 def test_train_checks_everything_before_loading_data(capsys, tmp_path, no_long_work, argv,
                                                      message):

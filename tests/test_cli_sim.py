@@ -128,7 +128,7 @@ def test_fast_sim_writes_a_vcd(capsys, tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--build", "{rtl}", "--arch", "folded"], "leave out --arch"),
-    (["--simulator", "icarus", "--vcd", "{tmp}/w.vcd"], "--vcd works with"),
+    (["--simulator", "icarus", "--vcd", "{tmp}/w.vcd"], "vcd works with"),
     (["--build", "{tmp}/nowhere"], "not a nomul build manifest"),
     (["--pe", "0"], "--pe must be a positive integer"),
     (["--idle", "1.5"], "must be in [0, 1)"),

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from nomul.cli import main
-from nomul.gateware.options import BuildOptions
+from nomul.design import BuildOptions
 from nomul.hw.board import build_board
 from nomul.models.spec import InputSpec
 from nomul.models.synthetic import random_model

@@ -9,16 +9,12 @@ import numpy as np
 import pytest
 
 from nomul.cli import main
-from nomul.gateware.compile import build_network, folded_layer
-from nomul.gateware.options import BuildOptions, LayerOptions
-from nomul.hw.cost import reference_layer, reference_stage
-from nomul.hw.estimate import (
-    MemorySpec,
-    estimate_network,
-    estimate_stage,
-    map_memory,
-    table_function_luts,
-)
+from nomul.design import BuildOptions, LayerOptions, lower
+from nomul.design.cost import table_function_luts
+from nomul.design.lower import weighted_plan
+from nomul.design.plans import Memory as MemorySpec
+from nomul.hw.cost import reference_layer, reference_plan
+from nomul.hw.estimate import estimate_design, estimate_stage, map_memory
 from nomul.hw.toolchain import logic_key
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
@@ -84,7 +80,7 @@ def test_the_largest_quantizer_table_stays_in_logic_on_every_family():
     """InputQuantizer reads a table of raw codes up to LOOKUP_MAX_TABLE_BITS: Yosys's
     memory_libmap must rate logic cheaper than a block RAM for it on every family (one block
     RAM per sample otherwise); one bit more and iCE40 would take a block RAM."""
-    from nomul.gateware.quantizer import LOOKUP_MAX_TABLE_BITS
+    from nomul.design.plans import LOOKUP_MAX_TABLE_BITS
 
     for family in ("ice40", "ecp5", "xilinx", "gates"):
         for depth in (16, 64, 256):
@@ -105,7 +101,7 @@ def _rows(family):
 
 def _layer(row):
     options = LayerOptions(arch=row["arch"], pe=int(row["PE"]), simd=int(row["SIMD"]))
-    return reference_stage(*(int(row[c]) for c in "AKBNM"), options)
+    return reference_plan(*(int(row[c]) for c in "AKBNM"), options)
 
 
 # the target: LUTs (gates) within 20 % for 90 % of held-out layers, on every family
@@ -150,7 +146,7 @@ def test_estimate_meets_its_stated_accuracy_on_held_out_quantizers(family, style
     """Quantizers synthesized alone and never used to fit the quantizer coefficients: the
     estimate's accuracy is at least QUANTIZER_FLOOR and the one estimate_coefficients.json
     states."""
-    from nomul.gateware.quantizer import InputQuantizer
+    from nomul.design.plans import QuantizerPlan
     from nomul.hw.estimate import fitted
 
     with open(BENCH / f"synth_quantizers_{family}.csv") as handle:
@@ -161,9 +157,8 @@ def test_estimate_meets_its_stated_accuracy_on_held_out_quantizers(family, style
     logic = logic_key(family)
     errors = []
     for row in rows:
-        dut = InputQuantizer(int(row["elements"]), raw_min=int(row["raw_min"]),
-                             raw_max=int(row["raw_max"]),
-                             thresholds=[int(t) for t in row["thresholds"].split()])
+        dut = QuantizerPlan(int(row["elements"]), int(row["raw_min"]), int(row["raw_max"]),
+                            [int(t) for t in row["thresholds"].split()])
         assert dut.style == style
         errors.append(abs(estimate_stage(dut, family)[logic] / int(row[logic]) - 1))
     within = float(np.mean(np.array(errors) <= 0.20))
@@ -178,13 +173,14 @@ def test_estimate_meets_its_stated_accuracy_on_held_out_quantizers(family, style
 def test_estimate_tracks_a_fresh_synthesis(tmp_path):
     """A layer in neither sweep, synthesized now: LUTs within 25 %, FFs within 15 %, BRAM
     count equal."""
+    from nomul.gateware.network import component
     from nomul.hw.synth import synthesize
     from nomul.hw.verilog import emit_verilog
 
     layer = reference_layer(6, 12, 9, 24, 12, seed=7)
-    stage = folded_layer(layer, (24,), LayerOptions(arch="folded", pe=3, simd=4))
-    estimate = estimate_stage(stage, "ice40")
-    (tmp_path / "layer.v").write_text(emit_verilog(stage, "layer"))
+    plan = weighted_plan(layer, (24,), LayerOptions(arch="folded", pe=3, simd=4))
+    estimate = estimate_stage(plan, "ice40")
+    (tmp_path / "layer.v").write_text(emit_verilog(component(plan), "layer"))
     measured = synthesize(tmp_path / "layer.v", "layer", "ice40", tmp_path / "yosys")
     assert abs(estimate["luts"] - measured["luts"]) <= 0.25 * measured["luts"]
     assert abs(estimate["ffs"] - measured["ffs"]) <= 0.15 * measured["ffs"]
@@ -195,10 +191,9 @@ def test_network_estimate_is_the_sum_of_its_stages():
     from nomul.models.synthetic import digits_input_spec, random_model
 
     model = random_model("64-16-10", digits_input_spec(), seed=3)
-    top, _ = build_network(model, BuildOptions(default=LayerOptions(arch="folded", pe=2,
-                                                                    simd=2)))
-    report = estimate_network(top, "ecp5")
-    assert [name for name, _ in top.named_stages] == list(report["stages"])
+    design = lower(model, BuildOptions(default=LayerOptions(arch="folded", pe=2, simd=2)))
+    report = estimate_design(design, "ecp5")
+    assert [name for name, _ in design.named_stages] == list(report["stages"])
     for key in ("luts", "ffs", "carry", "brams"):
         assert report["total"][key] == sum(s[key] for s in report["stages"].values())
     assert report["total"]["multipliers"] == 0
@@ -258,7 +253,7 @@ def test_tables_mode_costs_every_size(tmp_path, capsys):
     (["estimate"], "give a MODEL"),
     (["estimate", "--tables", "--act-levels", "2,4"], "--weight-levels"),
     (["estimate", "--tables", "--act-levels", "2", "--weight-levels", "2", "--entry-bits", "1"],
-     "--entry-bits"),
+     "entry_bits must be >= 2"),
 ])
 def test_estimate_usage_errors_are_one_line(argv, message, capsys):
     assert main(argv) == 2
@@ -275,7 +270,7 @@ def test_tables_too_big_for_the_block_rams_are_named(random_mlp_file, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["fits"] is False and report["brams"] > 30
     shortage = [s for s in report["short"] if s.startswith("block RAM goes to")]
-    assert shortage and "product table" in shortage[0] and "--table-style logic" in shortage[0]
+    assert shortage and "product table" in shortage[0] and "table_style logic" in shortage[0]
     tables = [m for stage in report["stages"] for m in stage["memories"]
               if m["memory"] == "product table"]
     # ports of one input slot that always read the same codeword are merged, as Yosys does

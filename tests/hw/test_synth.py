@@ -76,18 +76,17 @@ def test_unknown_family_is_refused(tmp_path):
 
 @pytest.mark.slow
 def test_a_network_synthesizes_stage_by_stage_without_multipliers(tmp_path):
-    from nomul.gateware.compile import build_network
-    from nomul.gateware.options import BuildOptions, LayerOptions
-    from nomul.hw.synth import synthesize_network
+    from nomul.design import BuildOptions, LayerOptions, lower
+    from nomul.hw.synth import synthesize_design
     from nomul.models.spec import InputSpec
     from nomul.models.synthetic import random_model
 
     model = random_model("12-6-4", InputSpec(shape=(12,), raw_min=-4, raw_max=11), act_levels=3,
                          weight_levels=4, seed=3)
-    top, _ = build_network(model, BuildOptions(default=LayerOptions(arch="folded", pe=2),
-                                               input_lanes=4))
-    report = synthesize_network(top, "ice40", tmp_path)
-    assert list(report["stages"]) == [name for name, _ in top.named_stages]
+    design = lower(model, BuildOptions(default=LayerOptions(arch="folded", pe=2),
+                                       input_lanes=4))
+    report = synthesize_design(design, "ice40", tmp_path)
+    assert list(report["stages"]) == [name for name, _ in design.named_stages]
     assert list(report["stages"])[0] == "deserializer"
     for key in ("luts", "ffs", "carry", "brams"):
         assert report["total"][key] == sum(s[key] for s in report["stages"].values())

@@ -76,16 +76,16 @@ def test_raw_output_manifest(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--arch", "magic"], "unknown architecture"),
-    (["--input-lanes", "99"], "--input-lanes"),
+    (["--arch", "magic"], "arch: unknown value 'magic'"),
+    (["--input-lanes", "99"], "input_lanes 99 exceeds the 12 input elements"),
     (["--input-lanes", "0"], "--input-lanes"),
-    (["--name", "9top"], "--name"),
+    (["--name", "9top"], "name must be a Verilog identifier"),
     (["--pe", "0"], "--pe"),
-    (["--arch", "folded", "--table-style", "rom"], "table style"),
-    (["--table-style", "block"], "--table-style does not apply"),
+    (["--arch", "folded", "--table-style", "rom"], "table_style: unknown value 'rom'"),
+    (["--table-style", "block"], "table_style does not apply"),
     (["--arch", "folded", "--pe", "5"], "layer 0 (dense): pe 5 does not divide the 6 outputs"),
     (["--arch", "folded", "--simd", "5"], "simd 5 does not divide the 12 input groups"),
-    (["--group-inputs", "5"], "--group-inputs 5 does not divide the 12 inputs"),
+    (["--group-inputs", "5"], "group_inputs 5 does not divide the 12 inputs"),
     (["--group-inputs", "0"], "--group-inputs"),
 ])
 def test_bad_build_options_are_one_line_errors(model_path, tmp_path, capsys, extra, message):

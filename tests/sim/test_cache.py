@@ -276,7 +276,7 @@ SIMULATE = """
 import json, pathlib, sys, time
 import numpy as np
 import nomul.cache
-from nomul.gateware.options import BuildOptions
+from nomul.design import BuildOptions, lower
 from nomul.models.spec import InputSpec
 from nomul.models.synthetic import random_model
 from nomul.sim.hardware import simulate
@@ -298,7 +298,7 @@ barrier = pathlib.Path(barrier)
 deadline = time.monotonic() + 120
 while len(list(barrier.iterdir())) < int(n) and time.monotonic() < deadline:
     time.sleep(0.01)
-run = simulate(model, raw, simulator=simulator, options=BuildOptions(input_lanes=3),
+run = simulate(lower(model, BuildOptions(input_lanes=3)), raw, simulator=simulator,
                work_dir=pathlib.Path(work), idle=0.2, stall=0.2, seed=1)
 print(json.dumps({"outputs": run.outputs, "inputs": run.stream.input_cycles,
                   "cycles": run.stream.output_cycles}))
@@ -337,7 +337,7 @@ def _entries(root):
 
 @pytest.mark.slow
 def test_processes_simulating_one_design_at_once_build_the_harness_once(tmp_path, monkeypatch):
-    from nomul.gateware.options import BuildOptions
+    from nomul.design import BuildOptions, lower
     from nomul.sim.fast import run_harness
     from nomul.sim.hardware import simulate
     from nomul.sim.vectors import expected_outputs
@@ -359,7 +359,7 @@ def test_processes_simulating_one_design_at_once_build_the_harness_once(tmp_path
     assert not (tmp_path / "refused" / "outputs.txt").exists()
 
     monkeypatch.setenv("NOMUL_CACHE", str(tmp_path / "cache"))
-    again = simulate(model, raw, simulator="fast", options=BuildOptions(input_lanes=3),
+    again = simulate(lower(model, BuildOptions(input_lanes=3)), raw, simulator="fast",
                      work_dir=tmp_path / "again", idle=0.2, stall=0.2, seed=1)
     assert again.outputs == results[0]["outputs"]
     assert again.stream.output_cycles == results[0]["cycles"]

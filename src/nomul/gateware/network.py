@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The network top: raw samples in on one stream, results out on another.
+"""The network top: raw samples in on one stream, results out on another, from a Design.
 
 Ports (Verilog names after conversion): ``i__payload``/``i__valid``/``i__ready`` carry raw
 input elements, ``lanes`` per transfer (element 0 in the least significant bits);
@@ -12,61 +12,54 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..design import Design, plans
+from .conv import FoldedConv
+from .folded import FoldedDense
+from .layers import UnrolledLayer
+from .pipeline import layout_of
+from .pool import MaxPool
+from .quantizer import InputQuantizer
 from .serdes import Deserializer
 
-__all__ = ["NetworkTop"]
+__all__ = ["COMPONENTS", "component", "NetworkTop"]
+
+# the component built from each kind of stage plan
+COMPONENTS = {plans.QuantizerPlan: InputQuantizer, plans.DeserializerPlan: Deserializer,
+              plans.UnrolledPlan: UnrolledLayer, plans.FoldedPlan: FoldedDense,
+              plans.FoldedConvPlan: FoldedConv, plans.PoolPlan: MaxPool}
+
+
+def component(plan):
+    """The component of one stage plan (:data:`COMPONENTS`)."""
+    try:
+        return COMPONENTS[type(plan)](plan)
+    except KeyError:
+        raise TypeError(f"no component for a {type(plan).__name__}") from None
 
 
 class NetworkTop(wiring.Component):
-    """A chain of streaming stages (input quantizer, layers, pools) behind a deserializer.
+    """A :class:`~nomul.design.Design`'s stages (input quantizer, layers, pools) in a chain,
+    behind a deserializer when a sample takes several transfers.
 
-    ``latency``: cycles from the last input transfer of a sample to its result being valid
-    with no back-pressure (the sum of the stages' latencies). ``ii``: cycles between samples at
-    full throughput (the slowest stage, or the number of input transfers per sample).
+    ``latency`` and ``ii`` are the design's: cycles from the last input transfer of a sample
+    to its result with no back-pressure, and cycles between samples at full throughput.
     """
 
-    def __init__(self, stages, *, elements, lanes=None, stage_names=None):
-        self._stages = tuple(stages)
-        if not self._stages:
-            raise ValueError("a network needs at least one stage")
-        self._names = tuple(stage_names or (f"stage_{n}" for n in range(len(self._stages))))
-        first = self._stages[0].i.payload.shape()
-        element_shape = first.elem_shape
-        lanes = elements if lanes is None else int(lanes)
-        self.deserializer = Deserializer(elements, lanes=lanes, element_shape=element_shape) \
-            if lanes < elements else None
-        head = self.deserializer if self.deserializer is not None else self._stages[0]
-        self.lanes = lanes
-        self.stage_latencies = tuple(stage.latency for stage in self._stages)
-        self.latency = sum(self.stage_latencies) + (self.deserializer.latency
-                                                    if self.deserializer else 0)
-        self.ii = max([stage.ii for stage in self._stages]
-                      + ([self.deserializer.ii] if self.deserializer else []))
+    def __init__(self, design):
+        if not isinstance(design, Design):
+            raise TypeError(f"design must be a Design, not {design!r}")
+        self.design = design
+        self.stages = tuple((name, component(plan)) for name, plan in design.named_stages)
+        self.latency, self.ii, self.lanes = design.latency, design.ii, design.lanes
         super().__init__({
-            "i": In(stream.Signature(head.i.payload.shape())),
-            "o": Out(stream.Signature(self._stages[-1].o.payload.shape())),
+            "i": In(stream.Signature(layout_of(design.in_port))),
+            "o": Out(stream.Signature(layout_of(design.out_port))),
         })
-
-    @property
-    def stages(self):
-        """The streaming stages in order (the deserializer, if any, is ``deserializer``)."""
-        return self._stages
-
-    @property
-    def named_stages(self):
-        """``(submodule name, stage)`` in stream order, the deserializer first if there is one
-        (the names are those of the top's submodules in the emitted Verilog)."""
-        head = [("deserializer", self.deserializer)] if self.deserializer is not None else []
-        return head + list(zip(self._names, self._stages, strict=True))
 
     def elaborate(self, platform):
         m = Module()
         upstream = wiring.flipped(self.i)
-        if self.deserializer is not None:
-            m.submodules.deserializer = self.deserializer
-            wiring.connect(m, upstream, self.deserializer.i)
-            upstream = self.deserializer.o
-        for name, stage in zip(self._names, self._stages, strict=True):
+        for name, stage in self.stages:
             m.submodules[name] = stage
             wiring.connect(m, upstream, stage.i)
             upstream = stage.o

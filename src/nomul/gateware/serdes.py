@@ -1,17 +1,17 @@
 # SPDX-License-Identifier: MIT
 """Width adapters at the network's input: raw samples arriving a few elements per transfer."""
 
-import math
-
 from amaranth.hdl import Module, Signal
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+
+from ..design.plans import DeserializerPlan
+from .pipeline import PlanComponent
 
 __all__ = ["Deserializer"]
 
 
-class Deserializer(wiring.Component):
-    """Collects ``elements`` values arriving ``lanes`` per transfer into one vector.
+class Deserializer(PlanComponent):
+    """Collects ``elements`` values arriving ``lanes`` per transfer into one vector (a
+    :class:`~nomul.design.plans.DeserializerPlan`).
 
     Transfer ``t`` carries elements ``t*lanes .. t*lanes + lanes - 1`` (the first in the least
     significant bits); the last transfer of a sample may be partly unused. ``ii`` =
@@ -20,19 +20,7 @@ class Deserializer(wiring.Component):
     its vector is taken, so there is no bubble while ``o.ready`` is high.
     """
 
-    latency = 1
-
-    def __init__(self, elements, *, lanes, element_shape):
-        elements, lanes = int(elements), int(lanes)
-        if elements < 1 or not 1 <= lanes <= elements:
-            raise ValueError(f"need 1 <= lanes <= elements, not lanes={lanes}, "
-                             f"elements={elements}")
-        self._elements, self._lanes = elements, lanes
-        self.ii = math.ceil(elements / lanes)
-        super().__init__({
-            "i": In(stream.Signature(data.ArrayLayout(element_shape, lanes))),
-            "o": Out(stream.Signature(data.ArrayLayout(element_shape, elements))),
-        })
+    plan_type = DeserializerPlan
 
     def elaborate(self, platform):
         m = Module()
@@ -46,9 +34,9 @@ class Deserializer(wiring.Component):
             with m.Switch(count):
                 for beat in range(beats):
                     with m.Case(beat):
-                        for lane in range(self._lanes):
-                            element = beat * self._lanes + lane
-                            if element < self._elements:
+                        for lane in range(self.plan.lanes):
+                            element = beat * self.plan.lanes + lane
+                            if element < self.plan.elements:
                                 m.d.sync += self.o.payload[element].eq(self.i.payload[lane])
             with m.If(count == beats - 1):
                 m.d.sync += [count.eq(0), self.o.valid.eq(1)]

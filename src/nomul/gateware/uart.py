@@ -18,6 +18,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
+from ..design.params import as_int
+
 __all__ = ["UartRx", "UartTx", "UartShell"]
 
 
@@ -31,9 +33,7 @@ class UartRx(wiring.Component):
     o: Out(stream.Signature(unsigned(8), always_ready=True))
 
     def __init__(self, divisor):
-        if divisor < 4:
-            raise ValueError(f"divisor must be >= 4 clock cycles per bit, not {divisor}")
-        self.divisor = int(divisor)
+        self.divisor = as_int(divisor, "divisor (clock cycles per bit)", minimum=4)
         super().__init__()
 
     def elaborate(self, platform):
@@ -74,9 +74,7 @@ class UartTx(wiring.Component):
     tx: Out(1, init=1)
 
     def __init__(self, divisor):
-        if divisor < 1:
-            raise ValueError(f"divisor must be >= 1, not {divisor}")
-        self.divisor = int(divisor)
+        self.divisor = as_int(divisor, "divisor", minimum=1)
         super().__init__()
 
     def elaborate(self, platform):

@@ -6,13 +6,13 @@
 per-position result vectors back into one channels-first tensor.
 """
 
-import math
 
-from amaranth.hdl import Cat, Module, Mux, Shape, Signal, Value, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._params import as_int, as_ints
+from ..design.plans import CollectorPlan, WindowPlan
+from .pipeline import PlanComponent, layout_of
 
 __all__ = ["PatchStreamer", "PatchCollector"]
 
@@ -44,34 +44,12 @@ class PatchStreamer(wiring.Component):
     next tensor is accepted in the cycle the last patch of the current one is registered, so
     patches leave back to back (no bubble between tensors) while ``o.ready`` is high.
 
-    Parameters
-    ----------
-    shape : tuple of int
-        Input tensor shape ``(C, L)`` or ``(C, H, W)``.
-    kernel : tuple of int
-        Kernel size per spatial dimension.
-    stride : tuple of int, optional
-        Step per spatial dimension (default 1).
-    padding : tuple of int, optional
-        Zero padding on both sides per spatial dimension, smaller than the kernel (default 0).
-    index_width : int
-        Bits of one index.
-
-    Attributes
-    ----------
-    out_spatial : tuple of int
-        Output grid, ``(size + 2*padding - kernel) // stride + 1`` per spatial dimension.
-    positions : int
-        ``P``, the number of output positions (patches per tensor).
-    taps : int
-        ``prod(kernel)``.
-    patch_size : int
-        ``taps * C``.
-    patch_layout : StructLayout
-        ``{"taps": ArrayLayout(unsigned(index_width), patch_size),
-        "pad": unsigned(patch_size), "last": unsigned(1)}``.
-    latency, ii : int
-        2 and ``positions``.
+    The :class:`~nomul.design.plans.WindowPlan` gives the input ``shape`` (``(C, L)`` or
+    ``(C, H, W)``), ``kernel``, ``stride``, ``padding`` (smaller than the kernel) and the index
+    width; its ``out_spatial``, ``positions`` (``P``), ``taps`` (``prod(kernel)``) and
+    ``patch_size`` (``taps * C``) follow. ``patch_layout``:
+    ``{"taps": ArrayLayout(unsigned(index_width), patch_size), "pad": unsigned(patch_size),
+    "last": unsigned(1)}``.
 
     Ports
     -----
@@ -82,53 +60,32 @@ class PatchStreamer(wiring.Component):
 
     latency = 2
 
-    def __init__(self, shape, *, kernel, stride=None, padding=None, index_width):
-        shape = as_ints(shape, "shape", minimum=1)
-        if len(shape) not in (2, 3):
-            raise ValueError(f"shape must be (C, L) or (C, H, W), not {shape!r}")
-        dims = len(shape) - 1
-        kernel = as_ints(kernel, "kernel", minimum=1, length=dims)
-        stride = (1,) * dims if stride is None else as_ints(stride, "stride", minimum=1,
-                                                           length=dims)
-        padding = (0,) * dims if padding is None else as_ints(padding, "padding", minimum=0,
-                                                             length=dims)
-        index_width = as_int(index_width, "index_width", minimum=1)
-        if any(p >= k for p, k in zip(padding, kernel)):
-            raise ValueError(f"padding {padding!r} must be smaller than the kernel {kernel!r}")
-        if any(n + 2 * p < k for n, k, p in zip(shape[1:], kernel, padding)):
-            raise ValueError(f"kernel {kernel!r} is larger than the padded input "
-                             f"{shape[1:]!r} (padding {padding!r})")
-        self.shape = shape
-        self.kernel = kernel
-        self.stride = stride
-        self.padding = padding
-        self.index_width = index_width
-        self.out_spatial = tuple((n + 2 * p - k) // s + 1 for n, k, s, p in
-                                 zip(shape[1:], kernel, stride, padding))
-        self.positions = math.prod(self.out_spatial)
-        self.taps = math.prod(kernel)
-        self.patch_size = self.taps * shape[0]
-        self.ii = self.positions
-        element = unsigned(index_width)
+    def __init__(self, plan):
+        if not isinstance(plan, WindowPlan):
+            raise TypeError(f"plan must be a WindowPlan, not {plan!r}")
+        self.plan = plan
+        self.positions, self.ii = plan.positions, plan.ii
+        element = unsigned(plan.index_width)
         self.patch_layout = data.StructLayout({
-            "taps": data.ArrayLayout(element, self.patch_size),
-            "pad": unsigned(self.patch_size),
+            "taps": data.ArrayLayout(element, plan.patch_size),
+            "pad": unsigned(plan.patch_size),
             "last": unsigned(1),
         })
         super().__init__({
-            "i": In(stream.Signature(data.ArrayLayout(element, math.prod(shape)))),
+            "i": In(stream.Signature(layout_of(plan.in_port))),
             "o": Out(stream.Signature(self.patch_layout)),
         })
 
     def elaborate(self, platform):
         m = Module()
-        iw = self.index_width
-        channels = self.shape[0]
+        iw = self.plan.index_width
+        channels = self.plan.shape[0]
         # 1-D is 2-D with one row (kernel 1, stride 1, no padding along it)
+        plan = self.plan
         (height, width), (k_y, k_x), (s_y, s_x), (p_y, p_x), (o_h, o_w) = (
             (fill, *v) if len(v) == 1 else v for v, fill in
-            ((self.shape[1:], 1), (self.kernel, 1), (self.stride, 1), (self.padding, 0),
-             (self.out_spatial, 1)))
+            ((plan.shape[1:], 1), (plan.kernel, 1), (plan.stride, 1), (plan.padding, 0),
+             (plan.out_spatial, 1)))
 
         def element(vector, n):
             return vector[n * iw:(n + 1) * iw]
@@ -158,8 +115,8 @@ class PatchStreamer(wiring.Component):
         _cases(m, row, o_h, select_rows)
 
         # stage 2: the taps (ky, kx, c) under the current output column
-        taps = Signal(unsigned(iw * self.patch_size))
-        pad = Signal(unsigned(self.patch_size))
+        taps = Signal(unsigned(iw * self.plan.patch_size))
+        pad = Signal(unsigned(self.plan.patch_size))
 
         def select_taps(ox):
             for ky in range(k_y):
@@ -198,7 +155,7 @@ class PatchStreamer(wiring.Component):
         return m
 
 
-class PatchCollector(wiring.Component):
+class PatchCollector(PlanComponent):
     """Gathers one result vector per output position back into a channels-first tensor.
 
     Consumes ``positions`` vectors of ``channels`` elements (one per output position, in
@@ -211,21 +168,9 @@ class PatchCollector(wiring.Component):
     Latency 1 (from the last input of a tensor to the tensor); one input per cycle, so
     ``ii = positions`` cycles per tensor while ``o.ready`` is high (no bubble between tensors).
 
-    Parameters
-    ----------
-    positions : int
-        ``P``, vectors per tensor.
-    channels : int
-        Elements per vector.
-    element_shape : shape-castable
-        Shape of one element (e.g. ``unsigned(4)`` indices or ``signed(12)`` accumulators).
-
-    Attributes
-    ----------
-    out_shape : tuple of int
-        ``(channels, positions)``.
-    latency, ii : int
-        1 and ``positions``.
+    The :class:`~nomul.design.plans.CollectorPlan` gives ``positions`` (``P``, vectors per
+    tensor), ``channels`` (elements per vector) and the element field (indices or
+    accumulators); the output tensor is ``(channels, positions)``.
 
     Ports
     -----
@@ -233,39 +178,22 @@ class PatchCollector(wiring.Component):
     o : Out(stream.Signature(ArrayLayout(element_shape, channels * positions)))
     """
 
-    latency = 1
-
-    def __init__(self, positions, *, channels, element_shape):
-        positions = as_int(positions, "positions", minimum=1)
-        channels = as_int(channels, "channels", minimum=1)
-        try:
-            Shape.cast(element_shape)
-        except TypeError:
-            raise TypeError(f"element_shape must be a shape, not {element_shape!r}") from None
-        self.positions = positions
-        self.channels = channels
-        self.element_shape = element_shape
-        self.out_shape = (channels, positions)
-        self.ii = positions
-        super().__init__({
-            "i": In(stream.Signature(data.ArrayLayout(element_shape, channels))),
-            "o": Out(stream.Signature(data.ArrayLayout(element_shape, channels * positions))),
-        })
+    plan_type = CollectorPlan
 
     def elaborate(self, platform):
         m = Module()
-        count = Signal(range(self.positions))
+        count = Signal(range(self.plan.positions))
         last = Signal()
-        m.d.comb += last.eq(count == self.positions - 1)
+        m.d.comb += last.eq(count == self.plan.positions - 1)
         enable = ~self.o.valid | self.o.ready
         m.d.comb += self.i.ready.eq(enable)
         with m.If(enable):
             m.d.sync += self.o.valid.eq(self.i.valid & last)
             with m.If(self.i.valid):
                 m.d.sync += count.eq(Mux(last, 0, count + 1))
-                for c in range(self.channels):
-                    base = c * self.positions
-                    for p in range(self.positions - 1):
+                for c in range(self.plan.channels):
+                    base = c * self.plan.positions
+                    for p in range(self.plan.positions - 1):
                         m.d.sync += self.o.payload[base + p].eq(self.o.payload[base + p + 1])
-                    m.d.sync += self.o.payload[base + self.positions - 1].eq(self.i.payload[c])
+                    m.d.sync += self.o.payload[base + self.plan.positions - 1].eq(self.i.payload[c])
         return m

@@ -60,20 +60,20 @@ class BoardTop(Elaboratable):
 FIT_MARGIN = 1.25
 
 
-def _refuse_what_cannot_fit(top, family, board):
+def _refuse_what_cannot_fit(design, family, board):
     """A one-line error, before minutes of synthesis, for a design the board's FPGA cannot
     hold by the analytical estimate (:mod:`nomul.hw.estimate`)."""
     from .cost import PNR_DEVICES
-    from .estimate import estimate_network
+    from .estimate import estimate_design
     from .pnr import DEVICES
 
     device = DEVICES[PNR_DEVICES[family]]
-    total = estimate_network(top, family)["total"]
+    total = estimate_design(design, family)["total"]
     over = [f"{total[key]} {key} of {available}" for key, available in device.capacity.items()
             if total[key] > (FIT_MARGIN * available if key in ("luts", "ffs") else available)]
     if over:
         raise OptionsError(f"the design does not fit the {board}'s {device.name}: estimated "
-                           f"{', '.join(over)}; fold it (--arch folded, smaller --pe/--simd)")
+                           f"{', '.join(over)}; fold it (arch folded, smaller pe and simd)")
 
 
 def build_board(model, options, board, directory):
@@ -86,7 +86,8 @@ def build_board(model, options, board, directory):
     """
     import importlib
 
-    from ..gateware.compile import build_network
+    from ..design import lower
+    from ..gateware.network import NetworkTop
 
     if board not in BOARDS:
         raise OptionsError(f"unknown board {board!r}; choose from {', '.join(BOARDS)}")
@@ -98,8 +99,9 @@ def build_board(model, options, board, directory):
                            "element")
     module, name, family = BOARDS[board]
     platform = getattr(importlib.import_module(module), name)()
-    top, _ = build_network(model, options)
-    _refuse_what_cannot_fit(top, family, board)
+    design = lower(model, options)
+    _refuse_what_cannot_fit(design, family, board)
+    top = NetworkTop(design)
     directory = Path(directory).resolve()
     environment = {var: tool_path(tool) for var, tool in TOOLS[family].items()}
     saved = {var: os.environ.get(var) for var in environment}

@@ -18,13 +18,12 @@ import time
 from pathlib import Path
 
 from ..errors import OptionsError
-from .estimate import FAMILIES, estimate_network, estimate_stage
+from .estimate import COUNT_KEYS, FAMILIES, estimate_design, estimate_stage
 
-__all__ = ["PNR_DEVICES", "COUNT_KEYS", "cost_report", "table_costs", "reference_layer",
-           "reference_stage"]
+__all__ = ["PNR_DEVICES", "COUNT_KEYS", "cost_report", "design_cost", "table_costs",
+           "reference_layer", "reference_plan"]
 
 PNR_DEVICES = {"ice40": "up5k", "ecp5": "ecp5-25k"}
-COUNT_KEYS = ("luts", "ffs", "carry", "brams", "dsps", "gates", "multipliers")
 
 
 def _counts(report):
@@ -47,14 +46,24 @@ def _capacity_check(counts, family):
                   for stage in counts["stages"] for m in stage["memories"]
                   if m["mapped_to"] == "block"]
         short.append("block RAM goes to " + "; ".join(blocks)
-                     + " (fold with fewer PE x SIMD or use --table-style logic)")
+                     + " (fold with fewer PE x SIMD, or table_style logic)")
     return {"device": device.name, "fits": not short, "short": short}
 
 
-def _design_report(top, family, *, synth, pnr, work_dir, in_width, out_width):
-    """Per-stage and total counts of one built top (see :func:`cost_report`)."""
+def design_cost(design, family, *, synth=False, pnr=False, work_dir=None):
+    """Per-stage and total counts of one :class:`~nomul.design.Design` (see
+    :func:`cost_report`); ``work_dir`` keeps the tools' files (a temporary directory when
+    None)."""
+    if family not in FAMILIES:
+        raise OptionsError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+    if pnr and family not in PNR_DEVICES:
+        raise OptionsError(f"pnr places and routes on {' or '.join(PNR_DEVICES)} devices; "
+                           f"not {family}")
+    if (synth or pnr) and work_dir is None:
+        with tempfile.TemporaryDirectory(prefix="nomul-cost-") as scratch:
+            return design_cost(design, family, synth=synth, pnr=pnr, work_dir=scratch)
     start = time.perf_counter()
-    model_estimate = estimate_network(top, family)
+    model_estimate = estimate_design(design, family)
     estimate_seconds = time.perf_counter() - start
     stages = [{"stage": name, **_counts(stage),
                "memories": stage["memories"]} for name, stage in model_estimate["stages"].items()]
@@ -65,10 +74,10 @@ def _design_report(top, family, *, synth, pnr, work_dir, in_width, out_width):
         pnr = False                  # the estimate already says it does not fit: no tools
         result.update(fmax_mhz=None, utilization={})
     if synth or pnr:
-        from .synth import synthesize_network
+        from .synth import synthesize_design
 
         start = time.perf_counter()
-        synthesized = synthesize_network(top, family, Path(work_dir) / "synth")
+        synthesized = synthesize_design(design, family, Path(work_dir) / "synth")
         result["synth_seconds"] = round(time.perf_counter() - start, 2)
         for stage in stages:
             measured = synthesized["stages"][stage["stage"]]
@@ -79,16 +88,13 @@ def _design_report(top, family, *, synth, pnr, work_dir, in_width, out_width):
         result.update(_capacity_check(result, family))
     if pnr and result["fits"]:
         from .pnr import place_and_route
-        from .verilog import emit_verilog
+        from .verilog import design_verilog
 
-        if family not in PNR_DEVICES:
-            raise OptionsError(f"--pnr places on {' or '.join(PNR_DEVICES)} devices; not "
-                               f"{family}")
         directory = Path(work_dir) / "pnr"
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "top.v").write_text(emit_verilog(top, "nomul_top"))
-        placed = place_and_route(directory / "top.v", "nomul_top", in_width, out_width,
-                                 PNR_DEVICES[family], directory / "run")
+        (directory / "top.v").write_text(design_verilog(design))
+        placed = place_and_route(directory / "top.v", design.name, design.in_port.bits,
+                                 design.out_port.bits, PNR_DEVICES[family], directory / "run")
         result.update(device=placed["device"], fits=placed["fits"],
                       fmax_mhz=placed["fmax_mhz"], utilization=placed["utilization"],
                       short=placed["short"])
@@ -110,22 +116,18 @@ def cost_report(model, options, family, *, synth=False, pnr=False, baseline=Fals
     ``synth`` asks for it) and ``fmax_mhz`` and ``utilization`` come from nextpnr; with
     ``baseline`` a ``"baseline"`` object of the same form for the multiplier design.
     """
-    from ..gateware.compile import build_network
-    from .verilog import ports
+    from ..design import lower
 
     if family not in FAMILIES:
         raise OptionsError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+    designs = {"nomul": lower(model, options)}
+    if baseline:
+        designs["baseline"] = lower(model, options, baseline="integer")
     with tempfile.TemporaryDirectory(prefix="nomul-cost-") as scratch:
         work = Path(work_dir or scratch)
-        designs = {"nomul": False, **({"baseline": True} if baseline else {})}
-        reports = {}
-        for name, is_baseline in designs.items():
-            top, _ = build_network(model, options, baseline=is_baseline)
-            widths = ports(model, top)
-            reports[name] = _design_report(
-                top, family, synth=synth, pnr=pnr, work_dir=work / name,
-                in_width=widths["input"]["bits"] * widths["input"]["lanes"],
-                out_width=widths["output"]["bits"] * widths["output"]["elements"])
+        reports = {name: design_cost(design, family, synth=synth, pnr=pnr,
+                                     work_dir=work / name)
+                   for name, design in designs.items()}
     report = {"family": family, **reports["nomul"]}
     if baseline:
         report["baseline"] = reports["baseline"]
@@ -143,7 +145,7 @@ def reference_layer(act_levels, weight_levels, entry_bits, inputs, outputs, *, s
     from ..models.spec import Activation, Dense
 
     if entry_bits < 2:
-        raise OptionsError(f"--entry-bits must be >= 2, not {entry_bits}")
+        raise OptionsError(f"entry_bits must be >= 2, not {entry_bits}")
     rng = np.random.default_rng(seed)
     half = 1 << (entry_bits - 1)
     table = rng.integers(-half, half, size=(act_levels, weight_levels))
@@ -156,13 +158,14 @@ def reference_layer(act_levels, weight_levels, entry_bits, inputs, outputs, *, s
                  activation=Activation("thresholds", thresholds))
 
 
-def reference_stage(act_levels, weight_levels, entry_bits, inputs, outputs, options):
-    """:func:`reference_layer` built alone as the layer ``options`` say (unrolled or folded):
-    one point of the synthesis sweeps."""
-    from ..gateware.compile import weighted_layer
+def reference_plan(act_levels, weight_levels, entry_bits, inputs, outputs, options):
+    """:func:`reference_layer` lowered alone as the layer ``options`` (a
+    :class:`~nomul.design.LayerOptions`) say (unrolled or folded): one point of the synthesis
+    sweeps."""
+    from ..design.lower import weighted_plan
 
     layer = reference_layer(act_levels, weight_levels, entry_bits, inputs, outputs)
-    return weighted_layer(layer, (inputs,), options)
+    return weighted_plan(layer, (inputs,), options)
 
 
 def table_costs(act_levels, weight_levels, entry_bits, family, layer_options, *, inputs=64,
@@ -170,10 +173,12 @@ def table_costs(act_levels, weight_levels, entry_bits, family, layer_options, *,
     """One row per (A, K): the product table alone (entries, bits, as LUT logic and as block
     RAM) and a reference dense layer (``inputs`` -> ``outputs``, :func:`reference_layer`)
     built with ``layer_options``, estimated for ``family``."""
-    from ..gateware.compile import weighted_layer
-    from ..gateware.tables import code_columns
+    from ..design.cost import table_function_luts
+    from ..design.lower import weighted_plan
+    from ..design.plans import Memory
+    from ..design.tables import code_columns
     from ..numeric import index_width
-    from .estimate import LUT_INPUTS, MemorySpec, fitted, map_memory, table_function_luts
+    from .estimate import LUT_INPUTS, fitted, map_memory
 
     weights = fitted()["coefficients"][family]["luts"]
     rows = []
@@ -185,11 +190,10 @@ def table_costs(act_levels, weight_levels, entry_bits, family, layer_options, *,
             words = [v for column in code_columns(layer.table, a, 1) for v in column]
             narrow, wide, _ = table_function_luts(words, index_width(depth), entry_bits,
                                                   LUT_INPUTS[family])
-            block = map_memory(MemorySpec("product table", depth, entry_bits, 1, "block"),
+            block = map_memory(Memory("product table", depth, entry_bits, 1, "block"),
                                family)[1] if family != "gates" else None
             start = time.perf_counter()
-            stage = weighted_layer(layer, (inputs,), layer_options)
-            cost = estimate_stage(stage, family)
+            cost = estimate_stage(weighted_plan(layer, (inputs,), layer_options), family)
             rows.append({"act_levels": a, "weight_levels": k, "entries": a * k,
                          "table_bits": a * k * entry_bits,
                          "table_luts_as_logic": round(weights["rom"] * narrow

@@ -12,7 +12,7 @@ import re
 from .toolchain import run_yosys
 
 __all__ = ["CELL_CLASSES", "MULTIPLIER_CELLS", "classify", "count_multipliers", "synthesize",
-           "synthesize_network"]
+           "synthesize_design"]
 
 # cell type -> class, per family; a pattern is matched against the whole type name
 CELL_CLASSES = {
@@ -79,8 +79,9 @@ def _cells(stat):
     return stat["design"].get("num_cells_by_type", {})
 
 
-def synthesize_network(top, family, work_dir, *, jobs=2, timeout=None):
-    """Synthesize every stage of a :class:`~nomul.gateware.network.NetworkTop` on its own.
+def synthesize_design(design, family, work_dir, *, jobs=2, timeout=None):
+    """Synthesize every stage of a :class:`~nomul.design.Design` on its own (the component
+    of each stage plan, module named after the stage).
 
     Returns ``{"family", "stages": {name: report}, "total": summed report}``. The top itself
     is only wiring between the stages' streams, so the total is the sum of the stages. Stages
@@ -89,16 +90,16 @@ def synthesize_network(top, family, work_dir, *, jobs=2, timeout=None):
     from concurrent.futures import ThreadPoolExecutor, as_completed
     from pathlib import Path
 
+    from ..gateware.network import component
     from ..progress import step
     from .verilog import emit_verilog
 
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    top._MustUse__silence = True        # its stages are elaborated one by one, not the top
     sources = {}
-    for name, stage in top.named_stages:
+    for name, plan in design.named_stages:
         sources[name] = work_dir / f"{name}.v"
-        sources[name].write_text(emit_verilog(stage, name))
+        sources[name].write_text(emit_verilog(component(plan), name))
 
     def run(name, path):
         with step(f"synthesizing {name} with Yosys ({family})"):

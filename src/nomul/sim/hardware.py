@@ -9,6 +9,7 @@ cycle, so values, latency and II are checked the same way whichever ran.
 
 import hashlib
 import json
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ from .runner import require_simulator
 from .streams import StreamRun
 from .vectors import decode_outputs, input_words
 
-__all__ = ["SIMULATORS", "HardwareRun", "simulate", "simulate_component", "load_build"]
+__all__ = ["SIMULATORS", "HardwareRun", "simulate", "simulate_build", "simulate_component",
+           "load_build"]
 
 SIMULATORS = ("fast", "verilator", "icarus", "amaranth")
 
@@ -56,15 +58,17 @@ class HardwareRun:
         return self.cycles / self.seconds if self.seconds > 0 else float("inf")
 
 
-def load_build(directory, model_bytes):
-    """The manifest of a ``nomul build`` directory, checked to be a build of this model."""
+def load_build(directory, model):
+    """The manifest of a ``nomul build`` directory, checked to be a build of ``model``."""
+    from ..design.lower import model_sha256
+
     path = Path(directory) / "manifest.json"
     try:
         manifest = json.loads(path.read_text())
         verilog = Path(directory) / f"{manifest['top']}.v"
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise OptionsError(f"{path}: not a nomul build manifest ({error})") from None
-    if manifest.get("model_sha256") != hashlib.sha256(model_bytes).hexdigest():
+    if manifest.get("model_sha256") != model_sha256(model):
         raise OptionsError(f"{directory} was built from another model (its model_sha256 "
                            "differs); rebuild it or leave out --build")
     if not verilog.exists():
@@ -73,37 +77,71 @@ def load_build(directory, model_bytes):
     return manifest
 
 
-def simulate(model, raw, *, simulator="fast", options=None, manifest=None, work_dir,
-             idle=0.0, stall=0.0, seed=0, vcd=None, cache_dir=None):
-    """Run the samples ``raw`` through the hardware of ``model``; return a :class:`HardwareRun`.
-
-    The design is either built here from ``options`` (a
-    :class:`~nomul.gateware.options.BuildOptions`) into ``work_dir``, or taken from an
-    existing build's ``manifest`` (:func:`load_build`). ``vcd`` writes a waveform (``fast``
-    and ``amaranth`` only).
-    """
+def _check(simulator, vcd):
     if simulator not in SIMULATORS:
         raise OptionsError(f"unknown simulator {simulator!r}; choose from "
                            f"{', '.join(SIMULATORS)}")
     if vcd is not None and simulator not in ("fast", "amaranth"):
-        raise OptionsError("--vcd works with --simulator fast or amaranth")
-    if (options is None) == (manifest is None):
-        raise ValueError("pass exactly one of options and manifest")
+        raise OptionsError("vcd works with the fast and amaranth simulators")
     if simulator != "amaranth":                     # missing tools: say so before building
         require_simulator("icarus" if simulator == "icarus" else "verilator")
-    work_dir = Path(work_dir)
-    if simulator == "amaranth":
-        return _simulate_amaranth(model, raw, options, manifest, idle, stall, seed, vcd)
-    if manifest is None:
-        from ..hw.verilog import build
 
-        manifest = build(model, options, work_dir / "rtl")
-    words = input_words(model, raw, manifest["input"]["lanes"])
+
+def simulate(design, raw, *, simulator="fast", work_dir=None, idle=0.0, stall=0.0, seed=0,
+             vcd=None, cache_dir=None):
+    """Run the samples ``raw`` (raw integers, samples on axis 0) through the hardware of a
+    :class:`~nomul.design.Design`; return a :class:`HardwareRun`.
+
+    ``fast``, ``verilator`` and ``icarus`` simulate its Verilog (written into ``work_dir``, a
+    temporary directory when None); ``amaranth`` its elaborated top. ``idle``/``stall``: the
+    probability of an idle input cycle / of output back-pressure per cycle (seeded by
+    ``seed``); ``vcd`` writes a waveform (``fast`` and ``amaranth`` only).
+    """
+    _check(simulator, vcd)
+    if work_dir is None:
+        with tempfile.TemporaryDirectory(prefix="nomul-sim-") as scratch:
+            return simulate(design, raw, simulator=simulator, work_dir=scratch, idle=idle,
+                            stall=stall, seed=seed, vcd=vcd, cache_dir=cache_dir)
+    if simulator == "amaranth":
+        return _simulate_amaranth(design, raw, idle, stall, seed, vcd)
+    from ..hw.verilog import write_verilog
+
+    manifest = write_verilog(design, Path(work_dir) / "rtl")
+    return _simulate_verilog(manifest, raw, simulator, work_dir, idle, stall, seed, vcd,
+                             cache_dir)
+
+
+def simulate_build(model, manifest, raw, *, simulator="fast", work_dir=None, idle=0.0,
+                   stall=0.0, seed=0, vcd=None, cache_dir=None):
+    """:func:`simulate` for the Verilog of an earlier build (its ``manifest``, from
+    :func:`load_build`); ``amaranth`` lowers ``model`` again with the manifest's options."""
+    _check(simulator, vcd)
+    if simulator == "amaranth":
+        from ..design import BuildOptions, lower
+
+        design = lower(model, BuildOptions.from_description(manifest["options"]))
+        return _simulate_amaranth(design, raw, idle, stall, seed, vcd)
+    if work_dir is None:
+        with tempfile.TemporaryDirectory(prefix="nomul-sim-") as scratch:
+            return simulate_build(model, manifest, raw, simulator=simulator, work_dir=scratch,
+                                  idle=idle, stall=stall, seed=seed, vcd=vcd,
+                                  cache_dir=cache_dir)
+    return _simulate_verilog(manifest, raw, simulator, work_dir, idle, stall, seed, vcd,
+                             cache_dir)
+
+
+def _simulate_verilog(manifest, raw, simulator, work_dir, idle, stall, seed, vcd, cache_dir):
+    from ..progress import step
+
+    work_dir = Path(work_dir)
+    port = manifest["input"]
+    words = input_words(raw, bits=port["bits"], lanes=port["lanes"])
     if simulator == "fast":
         executable = build_harness(manifest["verilog"], manifest["top"],
                                    cache_dir=cache_dir, trace=vcd is not None)
-        run = run_harness(executable, words, len(raw), work_dir / "fast", idle=idle,
-                          stall=stall, seed=seed, vcd=vcd)
+        with step(f"simulating {len(raw)} samples (compiled Verilator harness)"):
+            run = run_harness(executable, words, len(raw), work_dir / "fast", idle=idle,
+                              stall=stall, seed=seed, vcd=vcd)
         cycles, seconds = run.cycles, run.seconds
     else:
         run, cycles, seconds = _simulate_cocotb(manifest, words, len(raw), simulator,
@@ -112,20 +150,19 @@ def simulate(model, raw, *, simulator="fast", options=None, manifest=None, work_
                        cycles, seconds)
 
 
-def _simulate_amaranth(model, raw, options, manifest, idle, stall, seed, vcd):
-    from ..gateware.compile import build_network
-    from ..gateware.options import BuildOptions
-    from ..hw.verilog import ports
+def _simulate_amaranth(design, raw, idle, stall, seed, vcd):
+    from ..gateware.network import NetworkTop
+    from ..progress import step
     from .streams import run_stream
 
-    if options is None:
-        options = BuildOptions.from_description(manifest["options"])
-    top, _ = build_network(model, options)
-    manifest = {"top": options.name, **ports(model, top), "latency": top.latency,
-                "ii": top.ii}
-    words = input_words(model, raw, top.lanes)
+    top = NetworkTop(design)
+    manifest = {"top": design.name, **design.ports(), "latency": design.latency,
+                "ii": design.ii}
+    words = input_words(raw, bits=design.raw.width, lanes=design.lanes)
     start = time.perf_counter()
-    run = run_stream(top, words, count=len(raw), idle=idle, stall=stall, seed=seed, vcd=vcd)
+    with step(f"simulating {len(raw)} samples in Amaranth's simulator"):
+        run = run_stream(top, words, count=len(raw), idle=idle, stall=stall, seed=seed,
+                         vcd=vcd)
     seconds = time.perf_counter() - start
     return HardwareRun("amaranth", manifest, decode_outputs(manifest, run.outputs), run,
                        run.output_cycles[-1], seconds)

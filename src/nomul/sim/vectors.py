@@ -4,19 +4,19 @@
 The top reads a sample as ``transfers_per_sample`` words of ``lanes`` raw elements each (C
 order, element 0 in the least significant bits, the last word zero-padded) and writes one word
 per sample: the class index (argmax output) or every output element packed the same way (raw
-output). ``manifest`` is the dict :func:`nomul.hw.verilog.build` writes.
+output). ``manifest`` is a build manifest (:meth:`nomul.design.Design.describe`) or anything
+with its ``"output"`` entry.
 """
 
 from ..models import reference
-from ..numeric import Bounds
 from .streams import pack, unpack
 
 __all__ = ["input_words", "decode_outputs", "expected_outputs"]
 
 
-def input_words(model, raw, lanes):
-    """The input transfers of ``raw`` (samples on axis 0), ``lanes`` elements per word."""
-    bits = Bounds(model.input.raw_min, model.input.raw_max).width
+def input_words(raw, *, bits, lanes):
+    """The input transfers of ``raw`` (samples on axis 0), ``lanes`` elements of ``bits`` bits
+    per word (two's complement)."""
     words = []
     for sample in raw.reshape(len(raw), -1):
         padded = list(sample) + [0] * (-len(sample) % lanes)

@@ -80,12 +80,12 @@ class Recipe:
 
 class NMNF(Recipe):
     def _cluster(self, network):
-        method = self.config.weight_codebook
+        method = self.config.weight_method
         if method not in ("kmeans", "laplace"):
             raise OptionsError(f"nmnf clusters with kmeans or laplace, not {method!r}")
         layers = network.weighted
         if isinstance(self.config.weight_levels, tuple) and not self.config.per_layer:
-            raise OptionsError("nmnf: one K per layer needs --per-layer codebooks")
+            raise OptionsError("nmnf: one K per layer needs per_layer codebooks")
         groups = [[layer] for layer in layers] if self.config.per_layer else [layers]
         for position, members in enumerate(groups):
             values = np.concatenate([np.concatenate([m.weight.ravel(), m.bias]) for m in members])
@@ -106,7 +106,7 @@ class NMNF(Recipe):
 class TBNU(Recipe):
     def __init__(self, config, dataset, plans):
         super().__init__(config, dataset, plans)
-        for name in (config.weight_codebook, config.act_codebook, config.input_codebook):
+        for name in (config.weight_method, config.act_method, config.input_codebook):
             if name not in CODEBOOK_METHODS:
                 raise OptionsError(f"unknown codebook {name!r}; choose from "
                                    f"{', '.join(CODEBOOK_METHODS)}")
@@ -130,7 +130,7 @@ class TBNU(Recipe):
         for position, layer in enumerate(network.weighted):
             self.codebooks[id(layer)] = fit_codebook(layer.weight.ravel(),
                                                      self.config.codewords(position),
-                                                     self.config.weight_codebook)
+                                                     self.config.weight_method)
             layer.weight_view = self._view
 
     def _fit_activations(self, network, x_sample):
@@ -139,7 +139,7 @@ class TBNU(Recipe):
         for layer in network.layers:
             if isinstance(layer, Activation):
                 outputs = nonlinearity.forward(layer.scale * x).ravel()
-                values = fit_codebook(outputs, self.config.act_levels, self.config.act_codebook)
+                values = fit_codebook(outputs, self.config.act_levels, self.config.act_method)
                 values = np.clip(values, nonlinearity.lo, nonlinearity.hi)
                 if np.all(np.diff(values) > 0):
                     layer.set_values(values)
@@ -187,14 +187,14 @@ class PQ(Recipe):
         for plan in plans:
             if plan.kind in ("dense", "conv"):
                 if plan.fan_in % config.group:
-                    raise OptionsError(f"--group {config.group} does not divide the fan-in "
+                    raise OptionsError(f"group {config.group} does not divide the fan-in "
                                        f"{plan.fan_in} of a {plan.kind} layer")
                 if plan.kind == "conv" and any(plan.padding) and \
                         plan.in_shape[0] % config.group:
-                    raise OptionsError(f"--group {config.group} must divide the "
+                    raise OptionsError(f"group {config.group} must divide the "
                                        f"{plan.in_shape[0]} channels of a padded convolution")
                 if levels ** config.group > MAX_PQ_ROWS:
-                    raise OptionsError(f"--group {config.group} makes a table of "
+                    raise OptionsError(f"group {config.group} makes a table of "
                                        f"{levels}**{config.group} rows (limit {MAX_PQ_ROWS}); "
                                        f"use a smaller group")
                 levels = config.act_levels

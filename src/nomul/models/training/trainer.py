@@ -32,7 +32,8 @@ from ..spec import MaxPool as SpecMaxPool
 from .network import Activation, Adam, Continuous, Conv, Dense, Flatten, MaxPool, Network
 from .recipes import RECIPES, make_recipe
 
-__all__ = ["TrainConfig", "TrainResult", "train", "build_network", "input_values"]
+__all__ = ["TrainConfig", "TrainResult", "RECIPE_OPTIONS", "train", "build_network",
+           "input_values"]
 
 EXPORT_AGREEMENT = 0.9999   # per-layer integer vs float-simulation agreement when choosing F
 EXPORT_MARGIN_BITS = 2      # extra fraction bits beyond that, for samples outside calibration
@@ -43,7 +44,10 @@ class TrainConfig:
     """Everything that determines a training run (same config and seed, same model file).
 
     ``threads`` (BLAS/OpenMP threads, default 1) only sets the speed: the file is byte-identical
-    whatever its value (see the module docstring).
+    whatever its value (see the module docstring). ``weight_codebook`` (default ``kmeans``),
+    ``act_codebook`` (default ``uniform``), ``per_layer`` and ``input_levels`` are read by some
+    recipes only (:data:`RECIPE_OPTIONS`); :meth:`validate` refuses one given to a recipe that
+    would ignore it.
     """
 
     arch: str
@@ -56,8 +60,8 @@ class TrainConfig:
     batch: int = 32
     lr: float = 3e-3
     nonlinearity: str = "hard_tanh"
-    weight_codebook: str = "kmeans"
-    act_codebook: str = "uniform"
+    weight_codebook: str | None = None
+    act_codebook: str | None = None
     per_layer: bool = False
     cluster_every: int = 50
     float_epochs: int | None = None
@@ -72,6 +76,16 @@ class TrainConfig:
             levels = tuple(int(k) for k in self.weight_levels)
             object.__setattr__(self, "weight_levels", levels[0] if len(levels) == 1 else levels)
 
+    @property
+    def weight_method(self):
+        """The weight codebook's fitting method (``weight_codebook``, default ``kmeans``)."""
+        return self.weight_codebook or "kmeans"
+
+    @property
+    def act_method(self):
+        """The activation codebook's fitting method (``act_codebook``, default ``uniform``)."""
+        return self.act_codebook or "uniform"
+
     def codewords(self, position):
         """K of the weighted layer at ``position`` (0 = first)."""
         if isinstance(self.weight_levels, tuple):
@@ -79,24 +93,39 @@ class TrainConfig:
         return self.weight_levels
 
     def validate(self):
+        """Raise :class:`OptionsError` naming the field for anything the run would refuse or
+        ignore; cheap, so it runs before any data is loaded."""
         if self.recipe not in RECIPES:
             raise OptionsError(f"unknown recipe {self.recipe!r}; choose from "
                                f"{', '.join(RECIPES)}")
         if self.act_levels < 2:
-            raise OptionsError(f"--act-levels must be >= 2, not {self.act_levels}")
+            raise OptionsError(f"act_levels must be >= 2, not {self.act_levels}")
         levels = self.weight_levels if isinstance(self.weight_levels, tuple) else \
             (self.weight_levels,)
         if min(levels) < 2:
-            raise OptionsError(f"--weight-levels must be >= 2, not {min(levels)}")
+            raise OptionsError(f"weight_levels must be >= 2, not {min(levels)}")
         if self.group < 1:
-            raise OptionsError(f"--group must be >= 1, not {self.group}")
+            raise OptionsError(f"group must be >= 1, not {self.group}")
         if self.group > 1 and self.recipe != "pq":
-            raise OptionsError("--group > 1 needs the pq recipe (product quantization)")
+            raise OptionsError("group > 1 needs the pq recipe (product quantization)")
         if self.epochs < 1:
-            raise OptionsError(f"--epochs must be >= 1, not {self.epochs}")
+            raise OptionsError(f"epochs must be >= 1, not {self.epochs}")
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or \
                 self.threads < 1:
-            raise OptionsError(f"--threads must be an integer >= 1, not {self.threads!r}")
+            raise OptionsError(f"threads must be an integer >= 1, not {self.threads!r}")
+        for name in ("weight_codebook", "act_codebook", "per_layer", "input_levels"):
+            if getattr(self, name) not in (None, False) and \
+                    name not in RECIPE_OPTIONS[self.recipe]:
+                raise OptionsError(f"{name} does not apply to the {self.recipe} recipe")
+
+
+# the optional training fields each recipe reads (the others it would ignore)
+RECIPE_OPTIONS = {
+    "nmnf": ("weight_codebook", "per_layer"),
+    "tbnu": ("weight_codebook", "act_codebook", "input_levels"),
+    "wage": (),
+    "pq": (),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -246,7 +275,7 @@ def _train(dataset, config, progress):
     dataset = dataset.reshaped(plans[0].in_shape)
     weighted = sum(plan.kind in ("dense", "conv") for plan in plans)
     if isinstance(config.weight_levels, tuple) and len(config.weight_levels) != weighted:
-        raise OptionsError(f"--weight-levels: {len(config.weight_levels)} values for "
+        raise OptionsError(f"weight_levels: {len(config.weight_levels)} values for "
                            f"{weighted} weighted layers")
     if plans[-1].outputs != dataset.classes:
         raise OptionsError(f"arch: the last layer has {plans[-1].outputs} outputs, the "

@@ -1,0 +1,559 @@
+# SPDX-License-Identifier: MIT
+"""Cost features of plans: what drives the LUTs, FFs and carry cells of each stage.
+
+:func:`features` reads one stage plan for the quantities that drive its cost:
+
+- ``rom`` / ``rom_wide``: constant functions (product lookups, logic ROMs, per-tile
+  constants). Each output bit of a constant table is a function of the address bits it really
+  depends on (a constant or a copy of one input costs nothing); identical bit functions of the
+  same inputs are counted once, as Yosys merges them. A function that fits one LUT counts 1 in
+  ``rom``; a wider one counts ``2**(inputs - lut_inputs)`` (its leaf LUTs) in ``rom_wide``,
+  whose coefficient says what ABC's decomposition really costs (``memory_wide`` for the wide
+  bits of a ROM memory left to logic, the folded weight ROM; on LUT6 its leaf LUTs times the
+  address bits beyond one LUT). For 2-input gates a wide function counts the nodes of its
+  shared BDD instead (:func:`_bdd_nodes`);
+- ``adder``: adder bits (adder trees, accumulators), from the proven bounds of every node;
+- ``compare``: bits of comparisons against thresholds;
+- ``step``: the input quantizer's table of raw codes (a monotone step function per sample):
+  each bit function's leaf LUTs or, when fewer, its BDD nodes per LUT (:func:`_step_function`);
+- ``sample_compare`` / ``sample_count``: a quantizer whose table would be too big compares each
+  sample against every threshold (compared bits) and counts the results (count adder bits);
+- ``mux``: 2:1 multiplexer bits (the folded working vector, compare-select trees);
+- ``ff``: register bits (constant register bits are left out: Yosys removes them);
+- ``stage``: one per component (handshake and counters);
+- ``multipliers`` (the multiplier baselines): one ``(a_bits, b_bits, constant or None)`` per
+  multiplication, which the estimator places in a DSP or in logic.
+
+Memories (the folded weight ROM and product tables) are listed apart
+(:class:`~.plans.Memory`); the estimator maps each to block RAM or logic
+(:mod:`nomul.hw.estimate`), and a memory left to logic adds :func:`memory_logic` features.
+The features depend on the family only through its LUT size (``lut_inputs``; 2 for 2-input
+gates).
+"""
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from ..numeric import index_width
+from .plans import (
+    DeserializerPlan,
+    FoldedConvPlan,
+    FoldedPlan,
+    Memory,
+    PoolPlan,
+    QuantizerPlan,
+    UnrolledPlan,
+)
+from .tables import group_code_table
+from .trees import ArgmaxPlan, ThresholdPlan
+
+__all__ = ["FEATURES", "features", "memory_logic", "table_function_luts"]
+
+FEATURES = ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_narrow", "compare",
+            "step", "sample_compare", "sample_count", "mux", "ff", "stage")
+
+
+# -- constant functions -------------------------------------------------------------------
+
+def _bit_functions(values, address_bits, width):
+    """``{truth table: support size}`` of every non-constant output bit of a constant table
+    ``values[address]`` (ints of any size, two's complement in ``width`` bits; missing
+    addresses read 0)."""
+    size, mask, nbytes = 1 << address_bits, (1 << width) - 1, (width + 7) // 8
+    raw = b"".join((int(v) & mask).to_bytes(nbytes, "little") for v in values)
+    raw += bytes(nbytes * (size - len(values)))
+    bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8).reshape(size, nbytes), axis=1,
+                         bitorder="little")[:, :width]
+    varies = bits.min(axis=0) != bits.max(axis=0)
+    support = np.zeros(width, dtype=np.int64)
+    for a in range(address_bits):
+        pairs = bits.reshape(-1, 2, 1 << a, width)
+        support += np.any(pairs[:, 0] != pairs[:, 1], axis=(0, 1))
+    columns = np.ascontiguousarray(bits.T)
+    return {columns[j].tobytes(): int(support[j]) for j in range(width) if varies[j]}
+
+
+def table_function_luts(values, address_bits, width, lut_inputs):
+    """``(narrow, wide, registers)`` of a constant table read through its ``address_bits``,
+    over its distinct non-constant bit functions: ``narrow`` counts those that fit one LUT,
+    ``wide`` the cost units of the others (:func:`_function_costs`)."""
+    distinct = _bit_functions(values, address_bits, width)
+    return (*_function_costs(distinct, address_bits, lut_inputs), len(distinct))
+
+
+def _function_costs(distinct, address_bits, lut_inputs):
+    """``(narrow, wide)`` of bit functions ``{truth table: support}`` over ``address_bits``:
+    ``narrow`` counts those that fit one LUT; ``wide`` the others' leaf LUTs
+    (``2**(support - lut_inputs)``), or for 2-input gates the nodes of their shared BDD
+    (:func:`_bdd_nodes`: a random ROM's gate count grows as ``2**n / n``, not ``2**n``)."""
+    narrow, wide = _function_counts(distinct.values(), lut_inputs)
+    if lut_inputs == 2 and wide:
+        wide = _bdd_nodes([table for table, support in distinct.items()
+                           if support > lut_inputs], address_bits)
+    return narrow, wide
+
+
+def _bdd_nodes(tables, address_bits):
+    """Nodes of the shared reduced ordered BDD of truth tables (``2**address_bits`` bytes of
+    0/1 each), the most significant address bit at the root: the distinct subfunctions, at
+    each level, that depend on that level's bit. Each node is one 2:1 mux of a mux tree with
+    every equal subtree shared, which is what ABC's gate count follows (about 1.5 gates a
+    node on random ROMs)."""
+    functions = np.frombuffer(b"".join(tables), dtype=np.uint8).reshape(len(tables), -1)
+    nodes = 0
+    for level in range(address_bits):
+        size = 1 << (address_bits - level)
+        rows = functions.reshape(-1, size)
+        rows = rows[np.any(rows[:, :size // 2] != rows[:, size // 2:], axis=1)]
+        if len(rows):
+            packed = np.packbits(rows, axis=1)
+            nodes += len(np.unique(packed.view(np.dtype((np.void, packed.shape[1])))))
+    return nodes
+
+
+def _function_counts(supports, lut_inputs):
+    narrow = wide = 0
+    for support in supports:
+        if support > lut_inputs:
+            wide += 1 << (support - lut_inputs)
+        elif support > 1:
+            narrow += 1
+    return narrow, wide
+
+
+@lru_cache(maxsize=4096)
+def _cached_table_luts(words, address_bits, width, lut_inputs):
+    return table_function_luts(words, address_bits, width, lut_inputs)
+
+
+# -- memories ----------------------------------------------------------------------------
+
+
+# -- features per component ---------------------------------------------------------------
+
+def _new():
+    return dict.fromkeys(FEATURES, 0)
+
+
+def _quantizer(plan, lut_inputs):
+    f = _new()
+    bits, registers = plan.raw.width, plan.index.width
+    if plan.style == "identity":
+        f["adder"] += plan.elements * registers
+    elif plan.style == "lookup":           # one step function of the raw bits per sample
+        units, registers = _step_function(tuple(plan.lookup_table()), bits, registers,
+                                          lut_inputs)
+        f["step"] += plan.elements * units
+    else:                                  # comparators against constants, then a count
+        compared = len(plan.compared_thresholds)
+        f["sample_compare"] += plan.elements * compared * bits
+        f["sample_count"] += plan.elements * max(0, compared - 1)
+    f["ff"] += plan.elements * registers + 1
+    return f, []
+
+
+@lru_cache(maxsize=256)
+def _step_function(table, address_bits, width, lut_inputs):
+    """``(LUT units, non-constant bits)`` of a quantizer's table of raw codes: each distinct
+    bit function costs the smaller of its leaf LUTs and its BDD's nodes packed ``lut_inputs -
+    1`` to a LUT (a monotone step function's BDD stays small where its leaf count doubles with
+    every address bit)."""
+    distinct = _bit_functions(table, address_bits, width)
+    units = 0.0
+    for function, support in distinct.items():
+        if support > 1:
+            leaves = 1 << max(0, support - lut_inputs)
+            units += min(leaves, max(1.0, _bdd_nodes([function], address_bits)
+                                     / (lut_inputs - 1)))
+    return units, len(distinct)
+
+
+def _deserializer(plan, lut_inputs):
+    f = _new()
+    bits = plan.out_port.bits
+    f["ff"] += bits + index_width(plan.ii) + 1
+    f["mux"] += bits if plan.ii > 1 else 0
+    return f, []
+
+
+def _thresholds(rows, width, method, outputs_bits, f):
+    t = len(rows[0])
+    f["compare"] += len(rows) * t * width
+    f["adder"] += len(rows) * max(0, t - 1)
+    f["ff"] += len(rows) * outputs_bits
+    if method == "search":                 # one compare per stage, accumulators carried
+        f["ff"] += len(rows) * width * max(0, outputs_bits - 1)
+
+
+def _argmax_features(bounds, depth, register_every, f):
+    n = len(bounds)
+    width = max(b.width for b in bounds)
+    f["compare"] += (n - 1) * width
+    f["mux"] += (n - 1) * (width + index_width(n))
+    registers = depth // register_every if register_every else 0
+    f["ff"] += registers * max(1, n // 2) * (width + index_width(n)) + index_width(n)
+
+
+ZERO = ("zero",)
+
+
+def _shared_tree(leaves, level_bounds, registered, seen, f, *, bias=0, bias_level=None,
+                 narrow=None, as_function=None):
+    """One adder tree, counting only nodes not already in ``seen``: trees whose first levels
+    add the same leaves share those adders and registers (Yosys merges them), and a
+    constant-zero leaf (:data:`ZERO`) costs nothing. ``leaves`` are hashable identities,
+    ``level_bounds[level][j]`` the node bounds, ``registered(level)`` whether a register
+    follows a level, ``bias_level`` as :class:`~nomul.gateware.adder_tree.AdderTree`'s.
+    ``narrow(node)``: whether an adder's inputs fit one LUT (counted in ``adder_narrow``).
+    ``as_function(node, width)``: for 2-input gates, the cost of an adder over few input bits
+    as the constant function it is (:func:`_small_sums`), or None to count it as an adder."""
+    nodes = list(leaves)
+    if bias_level == -1:
+        nodes[0] = ("bias", nodes[0], bias)
+        f["adder"] += level_bounds[0][0].width
+    for level in range(1, len(level_bounds)):
+        upper = []
+        for j in range(0, len(nodes), 2):
+            width = level_bounds[level][j // 2].width
+            if j + 1 < len(nodes):
+                left, right = nodes[j], nodes[j + 1]
+                node = left if right == ZERO else right if left == ZERO else ("sum", left, right)
+            elif level - 1 == bias_level:
+                node = ("bias", nodes[j], bias)
+            else:
+                node = nodes[j]
+            if node[0] in ("sum", "bias") and ("add", node) not in seen:
+                seen.add(("add", node))
+                function = as_function(node, width) if as_function else None
+                if function is not None:
+                    f["adder_narrow"] += function
+                else:
+                    f["adder_narrow" if narrow and narrow(node) else "adder"] += width
+            if registered(level):
+                node = ("reg", level, node)
+                if node not in seen and node[2] != ZERO:
+                    seen.add(node)
+                    f["ff"] += width
+            upper.append(node)
+        nodes = upper
+
+
+def _multiplier(f, a_bits, weight, b_bits):
+    """One ``a_bits`` x ``b_bits`` multiplication (``weight``: its constant, or None), listed
+    under ``"multipliers"`` for :func:`estimate_stage` to place in a DSP or in logic."""
+    f.setdefault("multipliers", []).append((a_bits, b_bits, weight))
+    f["ff"] += a_bits + b_bits
+
+
+def _mac_lookup(plan, f, lut_inputs):
+    lookup = plan.lookup
+    w_bits = max(abs(w) for w in lookup.weights).bit_length() + 1
+    for _, k in lookup.pairs:
+        _multiplier(f, lookup.index.width, lookup.weights[k], w_bits)
+    _unrolled_rest(plan, f, lut_inputs)
+    return f, []
+
+
+def _shared_trees(plan, f, lut_inputs):
+    """The adder trees of an unrolled layer (see :func:`_shared_tree`); an adder whose inputs
+    depend on few enough input bits to fit one LUT counts as ``adder_narrow``."""
+    code_bits = plan.lookup.code_bits
+    pairs = plan.lookup.pairs
+    groups = {}                                     # node -> the input groups it depends on
+
+    def support(node):
+        if node not in groups:
+            kind = node[0]
+            groups[node] = frozenset() if kind == "zero" else \
+                frozenset((pairs[node[1]][0],)) if kind == "term" else \
+                support(node[1]) | support(node[2]) if kind == "sum" else \
+                support(node[2]) if kind == "reg" else support(node[1])
+        return groups[node]
+
+    as_function = None
+    if lut_inputs == 2 and not plan.lookup.multiplies:
+        as_function = _small_sums(plan.lookup, code_bits, support)
+    seen = set()
+    for sources, tree in zip(plan.sources, plan.trees, strict=True):
+        leaves = [("term", p) for p in sources] + [ZERO] * (len(tree.term_bounds) - len(sources))
+        _shared_tree(leaves, tree.level_bounds,
+                     lambda level, t=tree: level == t.depth or (
+                         t.register_every and level % t.register_every == 0),
+                     seen, f, bias=tree.bias, bias_level=tree.bias_level,
+                     narrow=lambda node: len(support(node)) * code_bits <= lut_inputs,
+                     as_function=as_function)
+    f["ff"] += 1 + len(plan.trees[0].term_bounds).bit_length()    # valid pipeline
+
+
+SMALL_SUM_BITS = 2          # gates: a sum over at most this many input bits may be a function
+GATES_PER_BDD_NODE, GATES_PER_ADDER_BIT = 1.5, 5     # first-principle costs, to choose
+
+
+def _small_sums(lookup, code_bits, support):
+    """For 2-input gates: ``cost(node, width)``, the gate-level cost (narrow functions plus
+    BDD nodes, :func:`_function_costs`) of an unrolled tree node whose value depends on at
+    most :data:`SMALL_SUM_BITS` input bits, when that is cheaper than its adder; else None.
+    With 1-bit activations the first level of a tree adds two such terms: ABC reduces each
+    sum to its 2-input functions, far below an adder's gates (allowing 4 input bits, the next
+    level, made the held-out fit worse). ``support(node)``: the input groups a node depends
+    on, each ``code_bits`` wide."""
+    columns = np.array(lookup.columns(), dtype=np.int64)
+    values = {}
+
+    def value(node):
+        """``(groups, array)``: the node's value, one array axis per input group (sorted)."""
+        if node not in values:
+            kind = node[0]
+            if kind == "zero":
+                values[node] = ((), np.zeros((), dtype=np.int64))
+            elif kind == "term":
+                g, k = lookup.pairs[node[1]]
+                values[node] = ((g,), columns[k])
+            elif kind == "reg":
+                values[node] = value(node[2])
+            elif kind == "bias":
+                groups, array = value(node[1])
+                values[node] = (groups, array + node[2])
+            else:
+                (g1, a1), (g2, a2) = value(node[1]), value(node[2])
+                groups = tuple(sorted(set(g1) | set(g2)))
+                values[node] = (groups, _on_axes(a1, g1, groups) + _on_axes(a2, g2, groups))
+        return values[node]
+
+    def cost(node, width):
+        bits = len(support(node)) * code_bits
+        if bits > SMALL_SUM_BITS:
+            return None
+        _, array = value(node)
+        distinct = _bit_functions(array.ravel().tolist(), bits, width)
+        gates = sum(_function_costs(distinct, bits, 2))
+        return gates if GATES_PER_BDD_NODE * gates < GATES_PER_ADDER_BIT * width else None
+
+    return cost
+
+
+def _on_axes(array, groups, all_groups):
+    """``array`` (one axis per group of ``groups``) broadcast over ``all_groups``' axes."""
+    return array.reshape([array.shape[groups.index(g)] if g in groups else 1
+                          for g in all_groups])
+
+
+def _unrolled(plan, lut_inputs):
+    f = _new()
+    lookup = plan.lookup
+    if lookup.multiplies:                             # the multiplier baseline
+        return _mac_lookup(plan, f, lut_inputs)
+    address_bits = lookup.code_bits
+    width = lookup.term.width
+    column_values = [_bit_functions(column, address_bits, width)
+                     for column in lookup.columns()]
+    by_group = {}
+    for g, k in lookup.pairs:
+        by_group.setdefault(g, set()).add(k)
+    for used in by_group.values():
+        distinct = {}
+        for k in used:
+            distinct.update(column_values[k])
+        _add_rom(f, _function_costs(distinct, address_bits, lut_inputs))
+        f["ff"] += len(distinct)
+    _unrolled_rest(plan, f, lut_inputs)
+    return f, []
+
+
+def _unrolled_rest(plan, f, lut_inputs):
+    """An unrolled layer after its lookups: adder trees and the activation."""
+    _shared_trees(plan, f, lut_inputs)
+    if isinstance(plan.act, ThresholdPlan):
+        _thresholds(plan.act.rows, plan.act.in_field.width, plan.act.method,
+                    plan.act.out.width, f)
+    elif isinstance(plan.act, ArgmaxPlan):
+        _argmax_features(plan.act.bounds, plan.act.depth, plan.act.register_every, f)
+    f["stage"] += 1
+
+
+def _folded(plan, lut_inputs):
+    f = _new()
+    vector = plan.in_port.bits
+    f["ff"] += 2 * vector + 2 * index_width(plan.ii) + 8
+    # the weight ROM address register; the tile and the tags waiting a cycle for its word
+    f["ff"] += index_width(plan.ii) + plan.simd * plan.code_bits + index_width(plan.nf) + 4
+    f["mux"] += vector
+    ports = plan.lane_sequences()
+    memories = [Memory("weight ROM", plan.weight_depth, plan.weight_width, 1, "auto",
+                       tuple(plan.weight_words()))]
+    if plan.multiplies:                               # the multiplier baseline
+        for _ in range(plan.pe * plan.simd):
+            _multiplier(f, plan.code_bits, None, plan.weight_field.width)
+    else:
+        distinct_ports = len({(s, ports[p][s]) for p in range(plan.pe)
+                              for s in range(plan.simd)})
+        memories.append(Memory(
+            "product table", plan.table_depth, plan.term.width, distinct_ports,
+            plan.table_style,
+            logic=lambda f, lut_inputs: _table_logic(plan, ports, lut_inputs, f)))
+    seen = set()
+    for p in range(plan.pe):
+        _shared_tree([("port", s, ports[p][s]) for s in range(plan.simd)],
+                     plan.tree_bounds[p],
+                     lambda level: plan.register_every and level % plan.register_every == 0,
+                     seen, f)
+        acc = plan.acc_fields[p].width
+        f["adder"] += acc
+        f["mux"] += acc
+        f["ff"] += acc
+        bias = [plan.bias[n * plan.pe + p] for n in range(plan.nf)]
+        _add_rom(f, _per_tile_luts(bias, plan.nf, lut_inputs))
+    if plan.kind == "argmax":
+        bounds = plan.final_bounds
+        _argmax_features(bounds, plan.max_depth, plan.register_every, f)
+        f["compare"] += max(b.width for b in bounds)
+        f["ff"] += max(b.width for b in bounds) + index_width(len(plan.sum_bounds))
+    elif plan.kind == "thresholds":
+        t = plan.activation.count
+        for p in range(plan.pe):
+            for j in range(t):
+                _add_rom(f, _per_tile_luts(plan.per_tile_thresholds(p, j), plan.nf,
+                                           lut_inputs))
+            f["compare"] += t * plan.acc_fields[p].width
+            f["adder"] += max(0, t - 1)
+        f["ff"] += plan.outputs * index_width(t + 1)
+    else:
+        f["ff"] += len(plan.sum_bounds) * plan.acc.width
+    f["ff"] += plan.out_port.bits + 1
+    f["stage"] += 1
+    return f, memories
+
+
+def _table_logic(plan, lanes, lut_inputs, f):
+    """The product table as logic: ``pe*simd`` read ports, port ``(p, s)`` addressed by the
+    code of input slot ``s`` and the codeword its weight field holds (``lanes``, as
+    :meth:`~.plans.FoldedPlan.lane_sequences` gives them). Counted as the cheapest
+    of three decompositions: per codeword, a function of the code bits (shared by the ports of
+    one slot) and a codeword-select mux per port; per code, a function of the codeword bits and
+    a code-select mux per port; or per port, one function of all its address bits. Ports of
+    one slot that always hold the same codeword sequence are one port (Yosys merges them).
+    Adds ``rom``/``rom_wide`` (leaf functions), ``select`` (mux inputs beyond the first, per
+    bit) and ``ff`` (port registers)."""
+    code_bits, width = plan.code_bits, plan.term.width
+    table = plan.table_words()
+    ports = {(s, lanes[p][s]): sorted(set(lanes[p][s]))
+             for p in range(plan.pe) for s in range(plan.simd)}
+    codes = len(group_code_table(plan.table, plan.in_levels, plan.group))
+    # (a) per codeword: leaves of the code bits, per slot
+    columns = {}
+    by_slot = {}
+    for (s, _), used in ports.items():
+        by_slot.setdefault(s, set()).update(used)
+    leaves_a = [0, 0]
+    for used in by_slot.values():
+        distinct = {}
+        for k in used:
+            if k not in columns:
+                columns[k] = _bit_functions(table[k << code_bits:(k + 1) << code_bits],
+                                           code_bits, width)
+            distinct.update(columns[k])
+        narrow, wide = _function_costs(distinct, code_bits, lut_inputs)
+        leaves_a[0] += narrow
+        leaves_a[1] += wide
+    select_a = sum(width * (len(used) - 1) for used in ports.values())
+    # (b) per code: leaves of the codeword bits, per port
+    leaves_b = [0, 0]
+    for used in ports.values():
+        cw_bits = index_width(len(used))
+        narrow, wide = _function_counts([cw_bits] * width * codes if len(used) > 1 else [],
+                                        lut_inputs)
+        leaves_b[0] += narrow
+        leaves_b[1] += wide
+    select_b = sum(width * (codes - 1) for used in ports.values() if len(used) > 1)
+    # (c) per port: one function of all its address bits
+    direct = [0, 0]
+    for used in ports.values():
+        if len(used) == 1:
+            continue                                  # a constant codeword: a leaf of (a)
+        bits = code_bits + index_width(len(used))
+        narrow, wide = _function_counts([bits] * width, lut_inputs)
+        direct[0] += narrow
+        direct[1] += wide
+    direct_select = 0
+    if any(len(used) == 1 for used in ports.values()):
+        direct = [direct[0] + leaves_a[0], direct[1] + leaves_a[1]]
+    # rough LUT costs to pick the cheapest: a 2:1 mux input is a LUT4 or a third of a LUT6; a
+    # wide leaf unit brings its share of the mux tree on a LUT4
+    mux_cost, wide_cost = (1.0, 2.0) if lut_inputs < 6 else (1 / 3, 1.0)
+    choices = [(*leaves_a, select_a), (*leaves_b, select_b), (*direct, direct_select)]
+    if select_b == 0:
+        choices[1] = choices[0]
+    narrow, wide, select = min(choices, key=lambda c: c[0] + wide_cost * c[1]
+                               + mux_cost * c[2])
+    _add_rom(f, (narrow, wide))
+    f["select"] += select
+    f["ff"] += len(ports) * width
+
+
+def _per_tile_luts(values, tiles, lut_inputs):
+    """``(narrow, wide)`` of a constant chosen by the tile counter: one function of
+    ``index_width(tiles)`` bits per non-constant bit."""
+    if len(set(values)) == 1:
+        return 0, 0
+    bits = max(index_width(tiles), 1)
+    width = max(abs(v) for v in values).bit_length() + 1
+    return _cached_table_luts(tuple(values), bits, width, lut_inputs)[:2]
+
+
+def _add_rom(features, counts):
+    features["rom"] += counts[0]
+    features["rom_wide"] += counts[1]
+
+
+def _folded_conv(plan, lut_inputs):
+    f, memories = _folded(plan.engine, lut_inputs)
+    window = plan.window
+    patch_bits = window.patch_size * (window.index_width + 1) + 1    # taps, pad bits, last
+    f["ff"] += window.in_port.bits + plan.collector.out_port.bits
+    f["mux"] += patch_bits * 2
+    f["stage"] += 2
+    return f, memories
+
+
+def _pool(plan, lut_inputs):
+    f = _new()
+    outputs = math.prod(plan.out_shape)
+    taps = math.prod(plan.kernel)
+    f["compare"] += outputs * (taps - 1) * plan.index_width
+    f["mux"] += outputs * (taps - 1) * plan.index_width
+    f["ff"] += outputs * plan.index_width + 1
+    return f, []
+
+
+_FEATURES_OF = {QuantizerPlan: _quantizer, DeserializerPlan: _deserializer,
+                UnrolledPlan: _unrolled, FoldedPlan: _folded, FoldedConvPlan: _folded_conv,
+                PoolPlan: _pool}
+
+
+def features(plan, lut_inputs):
+    """``(features, memories)`` of one stage plan (see the module docstring): a dict over
+    :data:`FEATURES` (plus ``multipliers`` for a multiplier baseline) and its memories."""
+    try:
+        handler = _FEATURES_OF[type(plan)]
+    except KeyError:
+        raise TypeError(f"no cost model for a {type(plan).__name__}") from None
+    return handler(plan, lut_inputs)
+
+
+def memory_logic(memory, lut_inputs, f):
+    """Add to ``f`` what ``memory`` costs left to logic: its own decomposition when it has one
+    (the folded product table's ``logic``), else one ROM per read port: each distinct bit
+    function's LUTs (``rom``, ``memory_wide``) and the port's output registers (``ff``)."""
+    if memory.logic is not None:
+        memory.logic(f, lut_inputs)
+        return
+    narrow, wide, registers = _cached_table_luts(
+        memory.words, index_width(memory.depth), memory.width, lut_inputs)
+    f["rom"] += memory.read_ports * narrow
+    # on LUT6 the mux tree above the leaves gets two levels free (MUXF7/F8), the rest in LUTs:
+    # the deeper the ROM, the more each leaf costs (what the xc7 sweep shows)
+    depth = index_width(memory.depth) - lut_inputs if lut_inputs >= 6 else 1
+    f["memory_wide"] += memory.read_ports * wide * max(1, depth)
+    f["ff"] += memory.read_ports * registers

@@ -1,0 +1,314 @@
+# SPDX-License-Identifier: MIT
+"""The one place where an integer model becomes hardware: ``lower(model, options) -> Design``.
+
+Every option is checked here, once, before any plan is made: options that do not fit the
+model (a SIMD that does not divide the input groups) and options that concern none of the
+layers they are given for (``pe`` on an unrolled layer) are refused with an
+:class:`~nomul.errors.OptionsError` naming the parameter and the layer.
+"""
+
+import numpy as np
+
+from ..errors import OptionsError
+from ..models import reference
+from ..models.spec import Conv, Dense, MaxPool
+from ..numeric import Bounds, index_width
+from .activation import activation_of
+from .design import Design
+from .options import SCOPE, Arch, BuildOptions, LayerOptions, option_applies
+from .plans import (
+    CollectorPlan,
+    DeserializerPlan,
+    FoldedConvPlan,
+    FoldedPlan,
+    PoolPlan,
+    QuantizerPlan,
+    UnrolledPlan,
+    WindowPlan,
+    table_style,
+)
+from .ports import field_of
+from .tables import dense_groups, padded_table, slope_weights
+
+__all__ = ["lower", "model_sha256", "BASELINES", "layer_options", "connectivity",
+           "grouped_connectivity", "weighted_plan", "baseline_model"]
+
+BASELINES = ("integer",)
+MAX_GROUP_ROWS = 4096          # group_inputs: the largest grouped table (A**g rows)
+
+
+def _weighted(model):
+    return [p for p, layer in enumerate(model.layers) if isinstance(layer, (Dense, Conv))]
+
+
+def layer_options(model, options):
+    """``{position: resolved LayerOptions}`` for every weighted layer, after checking that
+    every given option concerns a layer it is given for and fits the model."""
+    if not isinstance(options, BuildOptions):
+        raise OptionsError(f"options must be BuildOptions, not {type(options).__name__}")
+    weighted = _weighted(model)
+    overrides = dict(options.layers)
+    for position in overrides:
+        if position not in weighted:
+            kind = model.layers[position].kind if 0 <= position < len(model.layers) else None
+            raise OptionsError(f"layer {position}" + (f" ({kind}) has no weights" if kind
+                                                      else " does not exist")
+                               + ": it takes no layer options")
+    resolved, default_users = {}, []
+    for position in weighted:
+        given = options.for_layer(position)
+        resolved[position] = given.resolved()
+        if position not in overrides:
+            default_users.append(position)
+            continue
+        layer, arch = model.layers[position], resolved[position].arch
+        for name in given.given:
+            if not option_applies(name, layer, arch):
+                raise OptionsError(f"layer {position} ({layer.kind}, {arch}): {name} concerns "
+                                   f"{SCOPE[name]} only")
+    for name in options.default.given:
+        if default_users and not any(
+                option_applies(name, model.layers[p], resolved[p].arch) for p in default_users):
+            raise OptionsError(f"{name} does not apply to this design: it concerns "
+                               f"{SCOPE[name]}")
+    for position, layer_opts in resolved.items():
+        _check_fit(model.layers[position], position, layer_opts)
+    if options.input_lanes is not None and options.input_lanes > model.input.elements:
+        raise OptionsError(f"input_lanes {options.input_lanes} exceeds the "
+                           f"{model.input.elements} input elements")
+    return resolved
+
+
+def _check_fit(layer, position, options):
+    where = f"layer {position} ({layer.kind})"
+    if options.arch == Arch.FOLDED:
+        if layer.n_groups % options.simd:
+            raise OptionsError(f"{where}: simd {options.simd} does not divide the "
+                               f"{layer.n_groups} input groups")
+        if layer.out_channels % options.pe:
+            raise OptionsError(f"{where}: pe {options.pe} does not divide the "
+                               f"{layer.out_channels} outputs")
+        return
+    g = options.group_inputs
+    if g > 1 and option_applies("group_inputs", layer, options.arch):
+        if layer.fan_in % g:
+            raise OptionsError(f"{where}: group_inputs {g} does not divide the "
+                               f"{layer.fan_in} inputs")
+        if layer.in_levels ** g > MAX_GROUP_ROWS:
+            raise OptionsError(f"{where}: group_inputs {g} makes tables of "
+                               f"{layer.in_levels}**{g} rows (limit {MAX_GROUP_ROWS})")
+
+
+# -- connectivity of unrolled layers ----------------------------------------------------------
+
+def connectivity(layer, in_shape):
+    """``(groups, outputs)`` of a weighted layer for an :class:`~.plans.UnrolledPlan`.
+
+    Dense: consecutive groups, output ``o`` uses ``(g, weight_index[o][g])`` for every g.
+    Conv: the groups of every output position (element positions in the C-order input
+    tensor; padded groups left out, as they contribute exactly 0), outputs in C order
+    ``(channel, *position)``.
+    """
+    index = layer.weight_index
+    if isinstance(layer, Dense):
+        outputs = tuple(tuple((g, int(index[o, g])) for g in range(layer.n_groups))
+                        for o in range(layer.out_channels))
+        return dense_groups(layer.fan_in, layer.group), outputs
+    elements = np.arange(int(np.prod(in_shape))).reshape(1, *in_shape)
+    taps = reference.patches(elements, layer.kernel, layer.stride, layer.padding)[0]
+    groups, number, per_position = [], {}, []
+    for patch in taps:                                   # one output position
+        terms = []
+        for g in range(layer.n_groups):
+            members = tuple(int(e) for e in patch[g * layer.group:(g + 1) * layer.group])
+            if reference.PADDED in members:
+                continue
+            if members not in number:
+                number[members] = len(groups)
+                groups.append(members)
+            terms.append((g, number[members]))
+        per_position.append(terms)
+    outputs = tuple(tuple((gid, int(index[o, g])) for g, gid in terms)
+                    for o in range(layer.out_channels) for terms in per_position)
+    return tuple(groups), outputs
+
+
+def grouped_connectivity(layer, g):
+    """``(table, groups, outputs)`` looking up ``g`` consecutive inputs of a d = 1 dense layer
+    together: one column per codeword combination in use, ``A**g`` rows (mixed radix), entry
+    = the sum of the ``g`` products, so sums are exact and each output has ``G / g`` terms."""
+    levels, table = layer.in_levels, layer.table
+    combos, column, outputs = [], {}, []
+    for o in range(layer.out_channels):
+        terms = []
+        for start in range(0, layer.fan_in, g):
+            combo = tuple(int(k) for k in layer.weight_index[o, start:start + g])
+            if combo not in column:
+                column[combo] = len(combos)
+                combos.append(combo)
+            terms.append((start // g, column[combo]))
+        outputs.append(tuple(terms))
+    rows = []
+    for row in range(levels ** g):
+        digits = [(row // levels ** j) % levels for j in range(g)]
+        rows.append(tuple(sum(int(table[a, k]) for a, k in zip(digits, combo, strict=True))
+                          for combo in combos))
+    return tuple(rows), dense_groups(layer.fan_in, g), tuple(outputs)
+
+
+def _every_position(layer, in_shape):
+    """``(groups, outputs, bias, activation)`` of a dense or conv layer with every output
+    position of an ``in_shape`` input its own output."""
+    groups, outputs = connectivity(layer, in_shape)
+    per_channel = len(outputs) // layer.out_channels
+    bias = tuple(int(layer.bias[o // per_channel]) for o in range(len(outputs)))
+    return groups, outputs, bias, activation_of(layer, len(outputs))
+
+
+def _table(layer):
+    return tuple(tuple(int(v) for v in row) for row in layer.table)
+
+
+def _index(layer):
+    return tuple(tuple(int(k) for k in row) for row in layer.weight_index)
+
+
+# -- weighted layers --------------------------------------------------------------------------
+
+def _unrolled(layer, in_shape, options, weights, describe_as):
+    common = dict(register_every=options.register_every,
+                  threshold_method=options.threshold_method, describe_as=describe_as)
+    if weights is None and options.group_inputs > 1 and \
+            option_applies("group_inputs", layer, options.arch):
+        table, groups, outputs = grouped_connectivity(layer, options.group_inputs)
+        return UnrolledPlan(table, groups, outputs, tuple(int(b) for b in layer.bias),
+                            activation_of(layer, layer.out_channels), layer.in_levels,
+                            layer.fan_in, **common)
+    groups, outputs, bias, activation = _every_position(layer, in_shape)
+    return UnrolledPlan(None if weights else _table(layer), groups, outputs, bias, activation,
+                        layer.in_levels, int(np.prod(in_shape)), weights=weights, **common)
+
+
+def _folded(layer, in_shape, options, weights, describe_as):
+    table, in_levels = _table(layer), layer.in_levels
+    if isinstance(layer, Conv) and weights is None:
+        table, in_levels = padded_table(table, in_levels, layer.group), in_levels + 1
+    engine = FoldedPlan(None if weights else table, _index(layer),
+                        tuple(int(b) for b in layer.bias),
+                        activation_of(layer, layer.out_channels), in_levels, layer.group,
+                        options.pe, options.simd, options.table_style, options.register_every,
+                        weights=weights, describe_as=describe_as)
+    if isinstance(layer, Dense):
+        return engine
+    window = WindowPlan(in_shape, layer.kernel, layer.stride, layer.padding,
+                        index_width(layer.in_levels))
+    element = engine.element if engine.element is not None else engine.acc
+    collector = CollectorPlan(window.positions, layer.out_channels, element)
+    # a padded tap enters as the extra index A (its table row is zeros); the baseline's as 0,
+    # since 0 * w = 0 (zero padding with a plain a * w, index width unchanged)
+    return FoldedConvPlan(window, engine, collector, 0 if weights else layer.in_levels,
+                          describe_as=describe_as)
+
+
+def weighted_plan(layer, in_shape, options, *, position=0, baseline=None):
+    """The plan of a dense or conv layer reading a tensor of ``in_shape``, built as the
+    resolved ``options`` say (``baseline="integer"``: the multiplier baseline)."""
+    if not isinstance(layer, (Dense, Conv)):
+        raise OptionsError(f"{layer.kind} has no weights")
+    options = options.resolved() if isinstance(options, LayerOptions) else options
+    describe = {"index": position, "kind": layer.kind}
+    weights = None
+    if baseline is not None:
+        weights = slope_weights(layer.table)
+        describe["arch"] = f"{options.arch} multiplier baseline"
+        describe.update({"pe": options.pe, "simd": options.simd}
+                        if options.arch == Arch.FOLDED
+                        else {"threshold_method": str(options.threshold_method)})
+    elif options.arch == Arch.FOLDED:
+        describe.update(arch="folded", pe=options.pe, simd=options.simd)
+    else:
+        describe.update(arch="unrolled", threshold_method=str(options.threshold_method),
+                        group_inputs=options.group_inputs)
+    if baseline is None and options.arch == Arch.FOLDED:
+        rows = (layer.in_levels + isinstance(layer, Conv)) ** layer.group   # + the padding row
+        describe["table_style"] = table_style(options.table_style, rows * layer.n_codewords)
+    describe["register_every"] = options.register_every
+    build = _folded if options.arch == Arch.FOLDED else _unrolled
+    return build(layer, in_shape, options, weights, tuple(describe.items()))
+
+
+def baseline_model(model):
+    """``model`` with every weighted layer's table replaced by ``a * w_k`` (what the integer
+    multiplier baseline computes; :func:`~.tables.slope_weights`). Raises a one-line
+    :class:`OptionsError` for a layer with vector codebooks (``group > 1``)."""
+    from dataclasses import replace
+
+    layers = []
+    for position, layer in enumerate(model.layers):
+        if isinstance(layer, (Dense, Conv)):
+            if layer.group != 1:
+                raise OptionsError(f"layer {position} ({layer.kind}): the multiplier baseline "
+                                   "covers dense and conv layers with scalar codebooks (d = 1)")
+            weights = slope_weights(layer.table)
+            table = np.array([[a * w for w in weights] for a in range(layer.in_levels)],
+                             dtype=np.int64)
+            layer = replace(layer, table=table)
+        layers.append(layer)
+    return replace(model, layers=tuple(layers))
+
+
+# -- the whole network ------------------------------------------------------------------------
+
+def model_sha256(model):
+    """The sha256 of ``model``'s file bytes (:func:`~nomul.models.modelfile.model_to_bytes`:
+    the same model, the same bytes)."""
+    import hashlib
+
+    from ..models.modelfile import model_to_bytes
+
+    return hashlib.sha256(model_to_bytes(model)).hexdigest()
+
+
+def lower(model, options=None, *, baseline=None):
+    """The :class:`~.design.Design` of ``model`` built as ``options`` (a
+    :class:`~.options.BuildOptions`, default: every layer unrolled) say.
+
+    ``baseline="integer"`` lowers the multiplier baseline instead (dense and conv layers with
+    d = 1; it computes :func:`baseline_model` of ``model``). Raises
+    :class:`~nomul.errors.OptionsError` for options that do not fit the model.
+    """
+    options = BuildOptions() if options is None else options
+    if baseline is not None:
+        if baseline not in BASELINES:
+            raise OptionsError(f"baseline must be one of {', '.join(BASELINES)}, not "
+                               f"{baseline!r}")
+        baseline_model(model)                  # refuses what the baseline does not cover
+    resolved = layer_options(model, options)
+    spec = model.input
+    quantizer = QuantizerPlan(spec.elements, spec.raw_min, spec.raw_max,
+                              None if spec.thresholds is None
+                              else tuple(int(t) for t in spec.thresholds))
+    stages, layers = [(quantizer.name, quantizer)], []
+    for position, layer in enumerate(model.layers):
+        in_shape = model.shapes[position]
+        if position in resolved:
+            plan = weighted_plan(layer, in_shape, resolved[position], position=position,
+                                 baseline=baseline)
+        elif isinstance(layer, MaxPool):
+            plan = PoolPlan(in_shape, layer.kernel, layer.stride,
+                            index_width(model.levels[position]),
+                            describe_as=(("index", position), ("kind", layer.kind)))
+        else:                                  # flatten: the payload order is already C order
+            layers.append({"index": position, "kind": layer.kind, "latency": 0, "ii": 1})
+            continue
+        stages.append((f"layer_{position}_{layer.kind}", plan))
+        layers.append(plan.describe())
+    raw = field_of(Bounds(spec.raw_min, spec.raw_max))
+    lanes = spec.elements if options.input_lanes is None else options.input_lanes
+    deserializer = DeserializerPlan(spec.elements, lanes, raw) if lanes < spec.elements \
+        else None
+    return Design(name=options.name, stages=tuple(stages), deserializer=deserializer,
+                  layers=tuple(tuple(layer.items()) for layer in layers), options=options,
+                  shape=tuple(spec.shape), raw=raw, output=model.output,
+                  classes=model.n_classes if model.output == "argmax" else None,
+                  baseline=baseline, model_sha256=model_sha256(model))

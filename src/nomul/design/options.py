@@ -1,0 +1,179 @@
+# SPDX-License-Identifier: MIT
+"""Implementation choices, kept apart from the model: architecture, folding, pipelining.
+
+The same integer model can be built many ways; :class:`BuildOptions` says how, with per-layer
+overrides. A field left at ``None`` is *not given* and takes its default (:data:`DEFAULTS`)
+where it concerns a layer; :func:`nomul.design.lower` refuses a given option that concerns no
+layer it is applied to (``pe`` on an unrolled layer, ``group_inputs`` on a folded one), instead
+of ignoring it. Option values are enums (:class:`Arch`, :class:`TableStyle`,
+:class:`ThresholdMethod`); their plain strings are accepted too.
+"""
+
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+
+from ..errors import OptionsError
+
+__all__ = ["Arch", "TableStyle", "ThresholdMethod", "DEFAULTS", "SCOPE", "LayerOptions",
+           "BuildOptions", "option_applies"]
+
+
+class Arch(StrEnum):
+    """How a weighted layer is built: weights as constants, one inference per clock
+    (``unrolled``), or a PE x SIMD engine reading its weights from a ROM (``folded``)."""
+
+    UNROLLED = "unrolled"
+    FOLDED = "folded"
+
+
+class TableStyle(StrEnum):
+    """Where a folded layer keeps its product table: chosen by size (``auto``), LUT logic
+    (``logic``) or block RAM (``block``)."""
+
+    AUTO = "auto"
+    LOGIC = "logic"
+    BLOCK = "block"
+
+
+class ThresholdMethod(StrEnum):
+    """How an unrolled layer counts thresholds: parallel comparators (``parallel``) or a
+    pipelined binary search (``search``)."""
+
+    PARALLEL = "parallel"
+    SEARCH = "search"
+
+
+DEFAULTS = {"arch": Arch.UNROLLED, "pe": 1, "simd": 1, "table_style": TableStyle.AUTO,
+            "register_every": 1, "threshold_method": ThresholdMethod.PARALLEL,
+            "group_inputs": 1}
+# what each layer option concerns (the error when it concerns none of the layers it is given for)
+SCOPE = {
+    "arch": "weighted layers",
+    "register_every": "weighted layers",
+    "pe": "folded layers (arch folded)",
+    "simd": "folded layers (arch folded)",
+    "table_style": "folded layers (arch folded)",
+    "threshold_method": "unrolled layers with thresholds",
+    "group_inputs": "unrolled dense layers with scalar codebooks (group 1)",
+}
+_ENUMS = {"arch": Arch, "table_style": TableStyle, "threshold_method": ThresholdMethod}
+
+
+def option_applies(name, layer, arch):
+    """Whether the layer option ``name`` changes how ``layer`` (a weighted layer of the model)
+    is built as ``arch``."""
+    if name in ("pe", "simd", "table_style"):
+        return arch == Arch.FOLDED
+    if name == "threshold_method":
+        return arch == Arch.UNROLLED and layer.activation.kind == "thresholds"
+    if name == "group_inputs":
+        return arch == Arch.UNROLLED and layer.kind == "dense" and layer.group == 1
+    return True
+
+
+def _positive(value, name, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise OptionsError(f"{name} must be an integer >= {minimum}, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class LayerOptions:
+    """How one weighted layer is built; ``None`` means not given (:data:`DEFAULTS`).
+
+    ``arch``: :class:`Arch`. ``pe`` outputs and ``simd`` input groups per cycle (folded).
+    ``table_style``: :class:`TableStyle` (folded). ``register_every``: adder-tree levels between
+    pipeline registers (0: only at the output). ``threshold_method``: :class:`ThresholdMethod`
+    (unrolled layers with thresholds). ``group_inputs``: unrolled dense layers with scalar
+    codebooks look up ``g`` consecutive inputs together in one table of ``A**g`` rows (3 inputs
+    of 2 bits = one 6-input LUT), so each output's adder tree has ``g`` times fewer terms.
+    """
+
+    arch: Arch | None = None
+    pe: int | None = None
+    simd: int | None = None
+    table_style: TableStyle | None = None
+    register_every: int | None = None
+    threshold_method: ThresholdMethod | None = None
+    group_inputs: int | None = None
+
+    def __post_init__(self):
+        for name, kind in _ENUMS.items():
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    object.__setattr__(self, name, kind(value))
+                except ValueError:
+                    raise OptionsError(f"{name}: unknown value {value!r}; choose from "
+                                       f"{', '.join(kind)}") from None
+        for name in ("pe", "simd", "group_inputs"):
+            if getattr(self, name) is not None:
+                _positive(getattr(self, name), name)
+        if self.register_every is not None:
+            _positive(self.register_every, "register_every", minimum=0)
+
+    @property
+    def given(self):
+        """The names of the options set (not None), in field order."""
+        return tuple(f.name for f in fields(self) if getattr(self, f.name) is not None)
+
+    def resolved(self):
+        """These options with every one not given at its default."""
+        return replace(self, **{name: DEFAULTS[name] for name in DEFAULTS
+                                if getattr(self, name) is None})
+
+    def describe(self):
+        """JSON-ready: the given options (enums as their strings)."""
+        return {name: str(value) if name in _ENUMS else value
+                for name, value in vars(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Options for a whole network: defaults for every layer plus per-layer overrides.
+
+    ``default`` applies to every weighted layer without an override: each option given there
+    goes to the layers it concerns, and must concern at least one. ``layers`` maps a layer's
+    position in the model to its own :class:`LayerOptions` (every option given there must
+    concern that layer). ``input_lanes``: raw elements per input transfer (``None``: the whole
+    sample at once). ``name``: the top module's name.
+    """
+
+    default: LayerOptions = field(default_factory=LayerOptions)
+    layers: tuple = ()                 # ((position, LayerOptions), ...)
+    input_lanes: int | None = None
+    name: str = "nomul_top"
+
+    def __post_init__(self):
+        if not isinstance(self.default, LayerOptions):
+            raise OptionsError(f"default must be LayerOptions, not {self.default!r}")
+        layers = tuple((int(p), o) for p, o in self.layers)
+        if any(not isinstance(o, LayerOptions) for _, o in layers):
+            raise OptionsError("layers must map positions to LayerOptions")
+        object.__setattr__(self, "layers", layers)
+        if self.input_lanes is not None:
+            _positive(self.input_lanes, "input_lanes")
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise OptionsError(f"name must be a Verilog identifier, not {self.name!r}")
+
+    def for_layer(self, position):
+        """The options given for the layer at ``position`` (its override, or the default)."""
+        return dict(self.layers).get(position, self.default)
+
+    def describe(self):
+        """JSON-ready summary (the build manifest's ``options``)."""
+        return {"default": self.default.describe(),
+                "layers": {str(p): o.describe() for p, o in self.layers},
+                "input_lanes": self.input_lanes, "name": self.name}
+
+    @classmethod
+    def from_description(cls, description):
+        """The inverse of :meth:`describe` (a build manifest's ``options``)."""
+        try:
+            return cls(default=LayerOptions(**description["default"]),
+                       layers=tuple((int(p), LayerOptions(**o))
+                                    for p, o in sorted(description["layers"].items(),
+                                                       key=lambda item: int(item[0]))),
+                       input_lanes=description["input_lanes"], name=description["name"])
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise OptionsError(f"unreadable build options in the manifest ({error})") from None
