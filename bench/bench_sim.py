@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from nomul.design import BuildOptions, LayerOptions, lower
-from nomul.hw.verilog import write_verilog
+from nomul.gateware.emit import write_verilog
 from nomul.models.datasets import load_dataset
 from nomul.models.training.trainer import TrainConfig, train
 from nomul.sim.fast import build_harness, run_harness

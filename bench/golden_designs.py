@@ -59,7 +59,7 @@ import sys
 import nomul
 from nomul.cli import build_parser
 from nomul.cli._common import build_options
-from nomul.hw.verilog import design_verilog
+from nomul.gateware.emit import design_verilog
 args = build_parser().parse_args(["build", sys.argv[1], "-o", "x", *sys.argv[2:]])
 model = nomul.load(sys.argv[1])
 sys.stdout.write(design_verilog(nomul.lower(model, build_options(args, model),

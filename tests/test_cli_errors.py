@@ -47,9 +47,9 @@ def model(tmp_path_factory):
 @pytest.fixture
 def no_long_work(monkeypatch):
     """Fail the test if synthesis, place and route, training data or Verilog emission start."""
+    import nomul.gateware.emit
     import nomul.hw.pnr
     import nomul.hw.synth
-    import nomul.hw.verilog
     import nomul.models.datasets
 
     def refuse(*args, **kwargs):
@@ -58,7 +58,7 @@ def no_long_work(monkeypatch):
     monkeypatch.setattr(nomul.hw.synth, "synthesize_design", refuse)
     monkeypatch.setattr(nomul.hw.pnr, "place_and_route", refuse)
     monkeypatch.setattr(nomul.models.datasets, "load_dataset", refuse)
-    monkeypatch.setattr(nomul.hw.verilog, "emit_verilog", refuse)
+    monkeypatch.setattr(nomul.gateware.emit, "emit_verilog", refuse)
 
 
 def test_version(capsys):

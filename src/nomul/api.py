@@ -87,7 +87,7 @@ def lower(model, options=None, *, baseline=None, **layer_options):
 def write_verilog(design, directory):
     """Write ``<directory>/<name>.v`` and ``manifest.json``; returns the manifest (latency,
     ii, ports, per-layer architecture, ``verilog``: the file's path)."""
-    from .hw.verilog import write_verilog as write
+    from .gateware.emit import write_verilog as write
 
     return write(design, directory)
 

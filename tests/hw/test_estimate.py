@@ -3,7 +3,6 @@
 
 import csv
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,10 +14,7 @@ from nomul.design.lower import weighted_plan
 from nomul.design.plans import Memory as MemorySpec
 from nomul.hw.cost import reference_layer, reference_plan
 from nomul.hw.estimate import estimate_design, estimate_stage, map_memory
-from nomul.hw.toolchain import logic_key
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
+from nomul.hw.families import FAMILIES, data_dir, logic_key
 
 # -- pieces ---------------------------------------------------------------------------------
 
@@ -57,7 +53,7 @@ def test_gate_level_wide_functions_count_their_shared_bdd_nodes():
     assert table_function_luts(words, 4, 4, 4) == (3, 0, 3)
 
 
-# block RAM counts Yosys produced in the recorded sweeps (bench/synth_sweep_*.csv)
+# block RAM counts Yosys produced in the recorded sweeps (hw/families/data/*/sweep.csv)
 @pytest.mark.parametrize("family, memories, blocks", [
     ("ice40", [MemorySpec("w", 4096, 3)], 3),          # 2048x2 cells read as 4096x1
     ("ice40", [MemorySpec("w", 512, 3), MemorySpec("t", 32, 8, 1, "logic")], 1),
@@ -82,7 +78,7 @@ def test_the_largest_quantizer_table_stays_in_logic_on_every_family():
     RAM per sample otherwise); one bit more and iCE40 would take a block RAM."""
     from nomul.design.plans import LOOKUP_MAX_TABLE_BITS
 
-    for family in ("ice40", "ecp5", "xilinx", "gates"):
+    for family in FAMILIES:
         for depth in (16, 64, 256):
             table = MemorySpec("quantizer", depth, LOOKUP_MAX_TABLE_BITS // depth)
             assert map_memory(table, family) == ("logic", 0), (family, depth)
@@ -91,11 +87,11 @@ def test_the_largest_quantizer_table_stays_in_logic_on_every_family():
 
 # -- the model against Yosys ---------------------------------------------------------------
 
-def _rows(family):
-    path = BENCH / f"synth_check_{family}.csv"
+def _rows(family, part="check"):
+    path = data_dir(family) / f"{part}.csv"
     if not path.exists():
-        pytest.fail(f"{path} is missing: run bench/synth_sweep.py --check --family {family}")
-    with open(path) as handle:
+        pytest.fail(f"{path} is missing: run nomul calibrate {family} --parts {part}")
+    with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -108,11 +104,11 @@ def _layer(row):
 LUT_FLOOR = {"ice40": 0.9, "ecp5": 0.9, "xilinx": 0.9, "gates": 0.9}
 
 
-@pytest.mark.parametrize("family", ["ice40", "ecp5", "xilinx", "gates"])
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_estimate_meets_its_stated_accuracy_on_held_out_layers(family):
-    """Layers never used for fitting, synthesized by Yosys (bench/synth_check_*.csv): LUTs
+    """Layers never used for fitting, synthesized by Yosys (the family's check.csv): LUTs
     within 20 % for at least LUT_FLOOR of them and block RAMs exact for at least 90 %; the
-    figures stated in estimate_coefficients.json are the ones measured here."""
+    figures stated in the family's coefficients.json are the ones measured here."""
     from nomul.hw.estimate import fitted
 
     rows = _rows(family)
@@ -130,7 +126,7 @@ def test_estimate_meets_its_stated_accuracy_on_held_out_layers(family):
     assert stated["brams_exact"] == pytest.approx(exact / len(rows))
 
 
-# held-out input quantizers (bench/synth_quantizers_*.csv, rows "check"), per form: LUTs (gates)
+# held-out input quantizers (the families' quantizers.csv, rows "check"), per form: LUTs (gates)
 # within 20 % for at least this share, and a median error under the ceiling. The comparator
 # form fits poorly on iCE40 and xc7 (bench/RESULTS.md); these are its measured figures.
 QUANTIZER_FLOOR = {"lookup": {"ice40": 0.75, "ecp5": 0.5, "xilinx": 0.75, "gates": 0.5},
@@ -141,18 +137,17 @@ QUANTIZER_MEDIAN_CEILING = {"lookup": {"ice40": 0.2, "ecp5": 0.2, "xilinx": 0.2,
 
 
 @pytest.mark.parametrize("style", ["lookup", "compare"])
-@pytest.mark.parametrize("family", ["ice40", "ecp5", "xilinx", "gates"])
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_estimate_meets_its_stated_accuracy_on_held_out_quantizers(family, style):
     """Quantizers synthesized alone and never used to fit the quantizer coefficients: the
-    estimate's accuracy is at least QUANTIZER_FLOOR and the one estimate_coefficients.json
+    estimate's accuracy is at least QUANTIZER_FLOOR and the one the family's coefficients.json
     states."""
     from nomul.design.plans import QuantizerPlan
     from nomul.hw.estimate import fitted
 
-    with open(BENCH / f"synth_quantizers_{family}.csv") as handle:
-        rows = [row for row in csv.DictReader(handle)
-                if row["split"] == "check" and row["style"] == style
-                and int(row["ffs"]) > int(row["elements"])]     # see registers_kept
+    rows = [row for row in _rows(family, "quantizers")
+            if row["split"] == "check" and row["style"] == style
+            and int(row["ffs"]) > int(row["elements"])]     # see calibrate._registers_kept
     assert len(rows) >= 3
     logic = logic_key(family)
     errors = []
@@ -173,9 +168,9 @@ def test_estimate_meets_its_stated_accuracy_on_held_out_quantizers(family, style
 def test_estimate_tracks_a_fresh_synthesis(tmp_path):
     """A layer in neither sweep, synthesized now: LUTs within 25 %, FFs within 15 %, BRAM
     count equal."""
+    from nomul.gateware.emit import emit_verilog
     from nomul.gateware.network import component
     from nomul.hw.synth import synthesize
-    from nomul.hw.verilog import emit_verilog
 
     layer = reference_layer(6, 12, 9, 24, 12, seed=7)
     plan = weighted_plan(layer, (24,), LayerOptions(arch="folded", pe=3, simd=4))

@@ -7,8 +7,8 @@ import pytest
 from amaranth.hdl import Value
 
 from hw.test_synth import _folded_layer
+from nomul.gateware.emit import emit_verilog
 from nomul.hw import pnr
-from nomul.hw.verilog import emit_verilog
 
 
 def _layer(tmp_path):

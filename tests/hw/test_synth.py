@@ -3,18 +3,22 @@
 
 A product-table layer must map to LUTs (and carries) with no multiplier cell in any family; the
 same arithmetic written with ``*`` must be caught as a multiplier. The layer is one on which
-YoWASP's ABC crashed without ``-dff`` (see nomul.hw.toolchain).
+YoWASP's ABC crashed without ``-dff`` (see nomul.hw.families.ice40).
 """
 
+import numpy as np
 import pytest
 from amaranth.hdl import Module, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from nomul.design import LayerOptions
+from nomul.design.lower import weighted_plan
+from nomul.gateware.emit import emit_verilog
 from nomul.gateware.folded import FoldedDense
-from nomul.hw.synth import classify, synthesize
-from nomul.hw.toolchain import FAMILIES, logic_key
-from nomul.hw.verilog import emit_verilog
+from nomul.hw.families import FAMILIES, logic_key
+from nomul.hw.synth import classify, count_multipliers, synthesize
+from nomul.models.spec import Activation, Dense
 
 
 class _Multiply(wiring.Component):
@@ -33,12 +37,16 @@ class _Multiply(wiring.Component):
 def _folded_layer():
     table = [[(a * 7 - 3 * k) for k in range(4)] for a in range(3)]
     weights = [[(o + g) % 4 for g in range(6)] for o in range(4)]
-    return FoldedDense(table, weights, [1, -2, 3, 0], ("thresholds", ((0, 5),) * 4),
-                       in_levels=3, group=1, pe=2, simd=3, table_style="logic")
+    layer = Dense(in_levels=3, group=1, table=np.array(table), weight_index=np.array(weights),
+                  bias=np.array([1, -2, 3, 0]),
+                  activation=Activation("thresholds", np.array(((0, 5),) * 4)))
+    plan = weighted_plan(layer, (6,), LayerOptions(arch="folded", pe=2, simd=3,
+                                                   table_style="logic"))
+    return FoldedDense(plan)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_a_table_layer_has_no_multiplier_and_a_product_does(family, tmp_path):
     layer = tmp_path / "layer.v"
     layer.write_text(emit_verilog(_folded_layer(), "layer"))
@@ -61,16 +69,25 @@ def test_classify_counts_each_cell_once_and_flags_multipliers():
     assert classify({"$mul": 1, "LUT6": 2, "FDRE": 1}, "xilinx")["multipliers"] == 1
 
 
+def test_multiplier_cells_come_from_the_family():
+    cells = {"$mul": 1, "$macc_x": 1, "SB_MAC16": 2, "MULT18X18D": 4, "DSP48E1": 8, "LUT4": 5}
+    assert count_multipliers(cells) == 16                  # any family's multiplier cells
+    assert count_multipliers(cells, "ice40") == 4
+    assert count_multipliers(cells, "ecp5") == 6
+    assert count_multipliers(cells, "xilinx") == 10
+    assert count_multipliers(cells, "gates") == 2          # only unmapped multiplications
+
+
 def test_ecp5_luts_include_the_two_lut4s_of_each_carry_cell():
     report = classify({"LUT4": 10, "CCU2C": 3, "TRELLIS_FF": 4}, "ecp5")
     assert (report["luts"], report["carry"], report["ffs"]) == (16, 3, 4)
 
 
 def test_unknown_family_is_refused(tmp_path):
-    from nomul.errors import ToolError
+    from nomul.errors import OptionsError
 
     (tmp_path / "x.v").write_text("module x(); endmodule\n")
-    with pytest.raises(ToolError, match="unknown family"):
+    with pytest.raises(OptionsError, match="unknown family"):
         synthesize(tmp_path / "x.v", "x", "asic", tmp_path / "w")
 
 
@@ -112,10 +129,11 @@ def test_a_netlist_yosys_left_undriven_is_refused(tmp_path):
     threshold each; iCE40 keeps all 3 FFs): its counts must not be reported. When a Yosys
     update keeps the register, this test fails and the guard's note in bench/RESULTS.md needs
     revisiting."""
+    from nomul.design.plans import QuantizerPlan
     from nomul.errors import ToolError
     from nomul.gateware.quantizer import InputQuantizer
 
-    dut = InputQuantizer(2, raw_min=0, raw_max=4095, thresholds=[3596])
+    dut = InputQuantizer(QuantizerPlan(2, 0, 4095, [3596]))
     (tmp_path / "q.v").write_text(emit_verilog(dut, "q"))
     assert synthesize(tmp_path / "q.v", "q", "ice40", tmp_path / "ice40")["ffs"] == 3
     with pytest.raises(ToolError, match="left 1 output bits of q undriven"):

@@ -7,10 +7,12 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(commands):
+    from ..hw.families import boards
+
     parser = add_model_command(
         commands, "board", "a bitstream: the network behind the board's UART (protocol in "
         "README)", output="build directory", run=run)
-    parser.add_argument("--board", required=True, choices=("icebreaker", "ulx3s"))
+    parser.add_argument("--board", required=True, choices=tuple(boards()))
 
 
 def run(args):

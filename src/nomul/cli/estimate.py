@@ -17,17 +17,19 @@ __all__ = ["add_parser", "run", "check_options", "print_cost"]
 
 
 def add_parser(commands):
-    from ..hw.toolchain import FAMILIES
+    from ..hw.families import FAMILIES
 
     parser = commands.add_parser(
         "estimate", help="LUTs, FFs, block RAMs (and Fmax): estimated, synthesized, placed")
     parser.add_argument("model", nargs="?", help="integer model file (not with --tables)")
-    parser.add_argument("--family", default="ice40", choices=FAMILIES)
+    parser.add_argument("--family", default="ice40", choices=tuple(FAMILIES))
     add_build_options(parser)
     parser.add_argument("--synth", action="store_true",
                         help="synthesize every stage with Yosys (minutes) and report that")
     parser.add_argument("--pnr", action="store_true",
-                        help="also place and route (ice40: UP5K, ecp5: 25k): Fmax, fit")
+                        help="also place and route ("
+                        + ", ".join(f"{name}: {spec.device.key}" for name, spec in
+                                    FAMILIES.items() if spec.device) + "): Fmax, fit")
     parser.add_argument("--baseline", action="store_true",
                         help="also cost the multiply-accumulate design of the same network")
     parser.add_argument("--work-dir", help="keep the Yosys/nextpnr files here")
@@ -57,7 +59,7 @@ PLOT_FORMATS = (".png", ".svg", ".pdf")
 def check_options(args):
     """Every option combination of ``nomul estimate`` checked before any work."""
     from ..errors import OptionsError
-    from ..hw.cost import PNR_DEVICES
+    from ..hw.families import FAMILIES
 
     flags = lambda names: ", ".join(f"--{n.replace('_', '-')}" for n in names)  # noqa: E731
     if args.tables:
@@ -97,9 +99,10 @@ def check_options(args):
     given = [n for n in TABLES_ONLY if getattr(args, n) is not None]
     if given:
         raise OptionsError(f"{flags(given)}: only with --tables")
-    if args.pnr and args.family not in PNR_DEVICES:
-        raise OptionsError(f"--pnr places and routes on {' or '.join(PNR_DEVICES)} devices "
-                           f"(UP5K, ECP5-25k); not --family {args.family}")
+    if args.pnr and FAMILIES[args.family].device is None:
+        placed = {name: spec.device.key for name, spec in FAMILIES.items() if spec.device}
+        raise OptionsError(f"--pnr places and routes on {' or '.join(placed)} devices "
+                           f"({', '.join(placed.values())}); not --family {args.family}")
     if args.work_dir is not None:
         if not (args.synth or args.pnr):
             raise OptionsError("--work-dir keeps the files of --synth or --pnr; give one")
@@ -124,7 +127,7 @@ def run(args):
 
 
 def print_cost(report, family):
-    from ..hw.toolchain import logic_key
+    from ..hw.families import logic_key
 
     logic = logic_key(family)
     measured = report["source"] == "yosys"
@@ -178,7 +181,7 @@ def _estimate_tables(args):
     if args.json:
         print_json(rows)
         return 0
-    from ..hw.toolchain import logic_key
+    from ..hw.families import logic_key
 
     logic = logic_key(args.family)
     print(f"product table of {args.entry_bits}-bit entries and a {args.inputs}->{args.outputs} "
@@ -203,7 +206,7 @@ def _plot_tables(rows, args):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..hw.toolchain import logic_key
+    from ..hw.families import logic_key
 
     logic = logic_key(args.family)
     figure, axes = plt.subplots(figsize=(6, 4))

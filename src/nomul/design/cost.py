@@ -31,7 +31,6 @@ The features depend on the family only through its LUT size (``lut_inputs``; 2 f
 gates).
 """
 
-import math
 from functools import lru_cache
 
 import numpy as np
@@ -42,14 +41,13 @@ from .plans import (
     FoldedConvPlan,
     FoldedPlan,
     Memory,
-    PoolPlan,
     QuantizerPlan,
     UnrolledPlan,
 )
 from .tables import group_code_table
 from .trees import ArgmaxPlan, ThresholdPlan
 
-__all__ = ["FEATURES", "features", "memory_logic", "table_function_luts"]
+__all__ = ["FEATURES", "features", "new_features", "memory_logic", "table_function_luts"]
 
 FEATURES = ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_narrow", "compare",
             "step", "sample_compare", "sample_count", "mux", "ff", "stage")
@@ -133,12 +131,13 @@ def _cached_table_luts(words, address_bits, width, lut_inputs):
 
 # -- features per component ---------------------------------------------------------------
 
-def _new():
+def new_features():
+    """A feature dict with every feature at 0."""
     return dict.fromkeys(FEATURES, 0)
 
 
 def _quantizer(plan, lut_inputs):
-    f = _new()
+    f = new_features()
     bits, registers = plan.raw.width, plan.index.width
     if plan.style == "identity":
         f["adder"] += plan.elements * registers
@@ -171,7 +170,7 @@ def _step_function(table, address_bits, width, lut_inputs):
 
 
 def _deserializer(plan, lut_inputs):
-    f = _new()
+    f = new_features()
     bits = plan.out_port.bits
     f["ff"] += bits + index_width(plan.ii) + 1
     f["mux"] += bits if plan.ii > 1 else 0
@@ -341,7 +340,7 @@ def _on_axes(array, groups, all_groups):
 
 
 def _unrolled(plan, lut_inputs):
-    f = _new()
+    f = new_features()
     lookup = plan.lookup
     if lookup.multiplies:                             # the multiplier baseline
         return _mac_lookup(plan, f, lut_inputs)
@@ -374,7 +373,7 @@ def _unrolled_rest(plan, f, lut_inputs):
 
 
 def _folded(plan, lut_inputs):
-    f = _new()
+    f = new_features()
     vector = plan.in_port.bits
     f["ff"] += 2 * vector + 2 * index_width(plan.ii) + 8
     # the weight ROM address register; the tile and the tags waiting a cycle for its word
@@ -517,28 +516,18 @@ def _folded_conv(plan, lut_inputs):
     return f, memories
 
 
-def _pool(plan, lut_inputs):
-    f = _new()
-    outputs = math.prod(plan.out_shape)
-    taps = math.prod(plan.kernel)
-    f["compare"] += outputs * (taps - 1) * plan.index_width
-    f["mux"] += outputs * (taps - 1) * plan.index_width
-    f["ff"] += outputs * plan.index_width + 1
-    return f, []
-
-
 _FEATURES_OF = {QuantizerPlan: _quantizer, DeserializerPlan: _deserializer,
-                UnrolledPlan: _unrolled, FoldedPlan: _folded, FoldedConvPlan: _folded_conv,
-                PoolPlan: _pool}
+                UnrolledPlan: _unrolled, FoldedPlan: _folded, FoldedConvPlan: _folded_conv}
 
 
 def features(plan, lut_inputs):
     """``(features, memories)`` of one stage plan (see the module docstring): a dict over
     :data:`FEATURES` (plus ``multipliers`` for a multiplier baseline) and its memories."""
-    try:
-        handler = _FEATURES_OF[type(plan)]
-    except KeyError:
-        raise TypeError(f"no cost model for a {type(plan).__name__}") from None
+    from .kinds import FEATURES as KIND_FEATURES
+
+    handler = _FEATURES_OF.get(type(plan)) or KIND_FEATURES.get(type(plan))
+    if handler is None:
+        raise TypeError(f"no cost model for a {type(plan).__name__}")
     return handler(plan, lut_inputs)
 
 

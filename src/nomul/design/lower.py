@@ -11,17 +11,17 @@ import numpy as np
 
 from ..errors import OptionsError
 from ..models import reference
-from ..models.spec import Conv, Dense, MaxPool
+from ..models.spec import Conv, Dense
 from ..numeric import Bounds, index_width
 from .activation import activation_of
 from .design import Design
+from .kinds import LOWERINGS
 from .options import SCOPE, Arch, BuildOptions, LayerOptions, option_applies
 from .plans import (
     CollectorPlan,
     DeserializerPlan,
     FoldedConvPlan,
     FoldedPlan,
-    PoolPlan,
     QuantizerPlan,
     UnrolledPlan,
     WindowPlan,
@@ -294,11 +294,9 @@ def lower(model, options=None, *, baseline=None):
         if position in resolved:
             plan = weighted_plan(layer, in_shape, resolved[position], position=position,
                                  baseline=baseline)
-        elif isinstance(layer, MaxPool):
-            plan = PoolPlan(in_shape, layer.kernel, layer.stride,
-                            index_width(model.levels[position]),
-                            describe_as=(("index", position), ("kind", layer.kind)))
-        else:                                  # flatten: the payload order is already C order
+        else:                                  # a weightless kind: its own lowering
+            plan = LOWERINGS[type(layer)](layer, in_shape, model.levels[position], position)
+        if plan is None:                       # no hardware (flatten)
             layers.append({"index": position, "kind": layer.kind, "latency": 0, "ii": 1})
             continue
         stages.append((f"layer_{position}_{layer.kind}", plan))

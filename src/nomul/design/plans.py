@@ -10,7 +10,8 @@ manifest is :meth:`nomul.design.Design.describe`. Nothing here imports Amaranth.
 The stage plans: :class:`QuantizerPlan`, :class:`DeserializerPlan`, :class:`UnrolledPlan`
 (with its :class:`LookupPlan`, per-output :class:`~.trees.TreePlan` and activation),
 :class:`FoldedPlan` (PE x SIMD engine), :class:`FoldedConvPlan` (:class:`WindowPlan`, a
-:class:`FoldedPlan`, :class:`CollectorPlan`) and :class:`PoolPlan`. The multiplier baseline
+:class:`FoldedPlan`, :class:`CollectorPlan`); the weightless kinds' plans are in
+:mod:`.kinds` (:class:`~.kinds.maxpool.PoolPlan`). The multiplier baseline
 uses the same plans with ``weights`` set (products ``a * w_k`` instead of table lookups).
 """
 
@@ -26,7 +27,7 @@ from .trees import ArgmaxPlan, ThresholdPlan, TreePlan, tree_levels, union
 
 __all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "table_style", "Memory", "QuantizerPlan",
            "DeserializerPlan", "LookupPlan", "UnrolledPlan", "FoldedPlan", "WindowPlan",
-           "CollectorPlan", "FoldedConvPlan", "PoolPlan"]
+           "CollectorPlan", "FoldedConvPlan"]
 
 # thresholds are read from a constant table of the 2**bits raw codes (a logic function ABC maps
 # freely) instead of one comparator per threshold (which iCE40 puts on carry chains) when that
@@ -622,45 +623,3 @@ class FoldedConvPlan(_WeightedStage):
     @property
     def out_port(self):
         return self.collector.out_port
-
-
-@dataclass(frozen=True)
-class PoolPlan:
-    """Max of unsigned indices over each window (floor mode, no padding), one whole tensor per
-    transfer. Latency 1, ii 1."""
-
-    shape: tuple
-    kernel: tuple
-    stride: tuple | None = None
-    index_width: int = 1
-    describe_as: tuple = ()
-
-    latency = 1
-    ii = 1
-
-    def __post_init__(self):
-        shape = as_ints(self.shape, "shape", minimum=1)
-        if len(shape) not in (2, 3):
-            raise ValueError(f"shape must be (C, L) or (C, H, W), not {shape!r}")
-        dims = len(shape) - 1
-        kernel = as_ints(self.kernel, "kernel", minimum=1, length=dims)
-        stride = kernel if self.stride is None else as_ints(self.stride, "stride", minimum=1,
-                                                            length=dims)
-        width = as_int(self.index_width, "index_width", minimum=1)
-        if any(k > n for k, n in zip(kernel, shape[1:])):
-            raise ValueError(f"kernel {kernel!r} is larger than the input {shape[1:]!r}")
-        fill(self, shape=shape, kernel=kernel, stride=stride, index_width=width,
-             out_shape=(shape[0], *((n - k) // s + 1 for n, k, s in
-                                    zip(shape[1:], kernel, stride))))
-
-    @property
-    def in_port(self):
-        return Vector(Field(self.index_width), math.prod(self.shape))
-
-    @property
-    def out_port(self):
-        return Vector(Field(self.index_width), math.prod(self.out_shape))
-
-    def describe(self):
-        return {**dict(self.describe_as), "latency": self.latency, "ii": self.ii}
-

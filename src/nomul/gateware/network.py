@@ -12,29 +12,31 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..design import Design, plans
-from .conv import FoldedConv
-from .folded import FoldedDense
-from .layers import UnrolledLayer
-from .pipeline import layout_of
-from .pool import MaxPool
-from .quantizer import InputQuantizer
-from .serdes import Deserializer
+from ..design import Design
+from .pipeline import COMPONENTS, layout_of
 
-__all__ = ["COMPONENTS", "component", "NetworkTop"]
-
-# the component built from each kind of stage plan
-COMPONENTS = {plans.QuantizerPlan: InputQuantizer, plans.DeserializerPlan: Deserializer,
-              plans.UnrolledPlan: UnrolledLayer, plans.FoldedPlan: FoldedDense,
-              plans.FoldedConvPlan: FoldedConv, plans.PoolPlan: MaxPool}
+__all__ = ["component", "NetworkTop"]
 
 
 def component(plan):
-    """The component of one stage plan (:data:`COMPONENTS`)."""
+    """The component of a plan (:data:`~.pipeline.COMPONENTS`: every component module of
+    this package registers its plan class; all are imported on the first call)."""
+    if not _discovered:
+        import importlib
+        import pkgutil
+
+        from .. import gateware
+
+        for module in pkgutil.iter_modules(gateware.__path__):
+            importlib.import_module(f"{gateware.__name__}.{module.name}")
+        _discovered.append(True)
     try:
         return COMPONENTS[type(plan)](plan)
     except KeyError:
         raise TypeError(f"no component for a {type(plan).__name__}") from None
+
+
+_discovered = []
 
 
 class NetworkTop(wiring.Component):

@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..design.ports import Field, Vector
 
-__all__ = ["shape_of", "layout_of", "PlanComponent", "stage_enable", "register_stage",
+__all__ = ["shape_of", "layout_of", "COMPONENTS", "PlanComponent", "stage_enable", "register_stage",
            "ValidChain", "narrowed", "reduce_trees"]
 
 
@@ -33,12 +33,22 @@ def layout_of(port):
     return shape_of(port)
 
 
+# plan class -> the component built from it (every PlanComponent subclass registers itself)
+COMPONENTS = {}
+
+
 class PlanComponent(wiring.Component):
     """A streaming component built from one plan (a class of :mod:`nomul.design`): its ``i``
     and ``o`` streams carry the plan's ``in_port`` and ``out_port`` payloads, and its
-    ``latency`` and ``ii`` are the plan's. Subclasses name their ``plan_type``."""
+    ``latency`` and ``ii`` are the plan's. Subclasses name their ``plan_type``, which
+    registers them in :data:`COMPONENTS`."""
 
     plan_type = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.plan_type is not None:
+            COMPONENTS[cls.plan_type] = cls
 
     def __init__(self, plan):
         if not isinstance(plan, self.plan_type):

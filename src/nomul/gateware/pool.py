@@ -6,7 +6,7 @@ import math
 
 from amaranth.hdl import Module, Mux, Signal, unsigned
 
-from ..design.plans import PoolPlan
+from ..design.kinds.maxpool import PoolPlan
 from .pipeline import PlanComponent, reduce_trees, register_stage
 
 __all__ = ["MaxPool"]
@@ -31,8 +31,8 @@ class MaxPool(PlanComponent):
 
     Latency 1; one tensor per cycle (``ii = 1``) while ``o.ready`` is high.
 
-    The :class:`~nomul.design.plans.PoolPlan` gives the input tensor ``shape`` (``(C, L)`` or
-    ``(C, H, W)``), the window ``kernel`` and ``stride`` and the index width; its
+    The :class:`~nomul.design.kinds.maxpool.PoolPlan` gives the input tensor ``shape``
+    (``(C, L)`` or ``(C, H, W)``), the window ``kernel`` and ``stride`` and the index width; its
     ``out_shape`` is ``(C, *((size - kernel) // stride + 1))``. Both tensors travel in C order
     (element ``c*H*W + h*W + w``), element 0 in the least significant bits.
     """

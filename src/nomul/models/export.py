@@ -24,7 +24,7 @@ from ..errors import ModelError
 from ..numeric import Bounds
 from . import reference
 from .nonlinearity import boundaries
-from .spec import Activation, Conv, Dense, Flatten, IntegerModel, MaxPool
+from .spec import Activation, Conv, Dense, IntegerModel, WeightlessLayer
 
 __all__ = ["FloatWeighted", "FloatNetwork", "float_forward", "export", "layer_at",
            "MAX_FRAC_BITS"]
@@ -149,11 +149,8 @@ def float_forward(net, raw, *, trace=False):
             x = out
             if layer.out_values is not None:
                 values = np.asarray(layer.out_values, dtype=np.float64)
-        elif isinstance(layer, MaxPool):
-            x = reference.maxpool(x, layer)
-            traces.append(None)
-        elif isinstance(layer, Flatten):
-            x = reference.flatten(x)
+        elif isinstance(layer, WeightlessLayer):
+            x = layer.reference(x)
             traces.append(None)
         else:
             raise ModelError(f"unknown float layer {type(layer).__name__}")

@@ -12,7 +12,7 @@ import math
 
 from ..numeric import Bounds, index_width
 from .bounds import accumulator_width, entry_width
-from .spec import MaxPool, WeightedLayer
+from .spec import WeightedLayer
 
 __all__ = ["model_info"]
 
@@ -76,11 +76,8 @@ def model_info(model):
         if isinstance(layer, WeightedLayer):
             entry.update(_weighted_info(layer, in_shape, out_shape))
         else:
-            comparisons = 0
-            if isinstance(layer, MaxPool):
-                comparisons = (math.prod(layer.kernel) - 1) * math.prod(out_shape)
-            entry.update(comparisons=comparisons, memory_bits=0, float32_bits=0, lookups=0,
-                         additions=0, table_entries=0)
+            entry.update(comparisons=layer.comparisons(out_shape), memory_bits=0,
+                         float32_bits=0, lookups=0, additions=0, table_entries=0)
         for key in totals:
             totals[key] += entry.get(key, 0)
         layers.append(entry)

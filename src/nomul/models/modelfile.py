@@ -42,14 +42,14 @@ import numpy as np
 from ..errors import ModelError, ModelFileError
 from .spec import (
     ACTIVATION_KINDS,
+    KINDS,
     LIMITS,
     Activation,
     Conv,
     Dense,
-    Flatten,
     InputSpec,
     IntegerModel,
-    MaxPool,
+    WeightlessLayer,
     check_threshold_shape,
     check_weighted_shapes,
     json_too_deep,
@@ -87,8 +87,8 @@ def _header_and_arrays(model):
         if isinstance(layer, Conv):
             entry.update(kernel=list(layer.kernel), stride=list(layer.stride),
                          padding=list(layer.padding))
-        if isinstance(layer, MaxPool):
-            entry.update(kernel=list(layer.kernel), stride=list(layer.stride))
+        if isinstance(layer, WeightlessLayer):
+            entry.update(layer.header())
         layers.append(entry)
     header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "input": header_input,
               "layers": layers, "meta": model.meta}
@@ -424,11 +424,10 @@ def _plan_layer(members, entry, i):
     where = f"layers[{i}]"
     kind = _field(entry, "kind", where, str)
     meta = entry.get("meta", {})
-    if kind == "flatten":
-        return Flatten, {"meta": meta}, kind
-    if kind == "maxpool":
-        return MaxPool, {"kernel": _field(entry, "kernel", where, list),
-                         "stride": _field(entry, "stride", where, list), "meta": meta}, kind
+    if kind in KINDS:                            # a weightless kind: header fields only
+        cls = KINDS[kind]
+        return cls, {"fields": {name: _field(entry, name, where, list)
+                                for name in cls.header_fields}, "meta": meta}, kind
     if kind not in ("dense", "conv1d", "conv2d"):
         raise ModelFileError(f"{where}.kind: unknown layer kind {_brief(repr(kind))}")
     activation = _field(entry, "activation", where, str)
@@ -454,8 +453,8 @@ def _plan_layer(members, entry, i):
 
 def _make_layer(members, i, cls, fields, kind):
     """Layer ``i`` from its plan, its members' data read now."""
-    if cls in (Flatten, MaxPool):
-        return cls(**fields)
+    if issubclass(cls, WeightlessLayer):
+        return cls.from_header(**fields)
     activation = fields.pop("activation")
     thresholds = members.read(f"layers.{i}.thresholds") if activation == "thresholds" else None
     arrays = {name: members.read(f"layers.{i}.{name}")

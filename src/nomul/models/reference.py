@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelError
-from .spec import Conv, Dense, Flatten, IntegerModel, MaxPool
+from .kinds.maxpool import windows as _windows
+from .spec import Conv, Dense, IntegerModel
 
 __all__ = [
     "quantize_input",
@@ -107,14 +108,6 @@ def _lookup_sum(addresses, layer):
     return acc
 
 
-def _windows(array, kernel, stride):
-    """Strided view ``(B, C, *out, *kernel)`` of the windows of ``(B, C, *spatial)``."""
-    dims = len(kernel)
-    windows = np.lib.stride_tricks.sliding_window_view(array, kernel,
-                                                       axis=tuple(range(2, 2 + dims)))
-    return windows[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)]
-
-
 def patches(indices, kernel, stride, padding):
     """Sliding windows of ``(B, C, *spatial)`` indices, padded taps set to :data:`PADDED`.
 
@@ -149,8 +142,7 @@ def weighted(indices, layer):
 
 def maxpool(indices, layer):
     """Max of indices over each ``kernel`` window with ``stride`` (floor mode, no padding)."""
-    windows = _windows(np.asarray(indices, dtype=np.int64), layer.kernel, layer.stride)
-    return windows.max(axis=tuple(range(-len(layer.kernel), 0)))
+    return layer.reference(indices)
 
 
 def flatten(indices):
@@ -188,10 +180,8 @@ def run(model, raw, *, trace=False):
                 x = argmax(acc)
             else:
                 x = acc
-        elif isinstance(layer, MaxPool):
-            x = maxpool(x, layer)
-        elif isinstance(layer, Flatten):
-            x = flatten(x)
+        else:                                   # a weightless kind (nomul.models.kinds)
+            x = layer.reference(x)
         if trace:
             traces.append(LayerTrace(acc, x))
     return (x, inputs, traces) if trace else x

@@ -104,7 +104,7 @@ def simulate(design, raw, *, simulator="fast", work_dir=None, idle=0.0, stall=0.
                             stall=stall, seed=seed, vcd=vcd, cache_dir=cache_dir)
     if simulator == "amaranth":
         return _simulate_amaranth(design, raw, idle, stall, seed, vcd)
-    from ..hw.verilog import write_verilog
+    from ..gateware.emit import write_verilog
 
     manifest = write_verilog(design, Path(work_dir) / "rtl")
     return _simulate_verilog(manifest, raw, simulator, work_dir, idle, stall, seed, vcd,
@@ -188,7 +188,7 @@ def simulate_component(dut, payloads, *, simulator, work_dir, count=None, idle=0
     The Verilog counterpart of :func:`nomul.sim.streams.run_stream` (same arguments, same
     :class:`StreamRun`), so a component's Amaranth test can be repeated on its Verilog.
     """
-    from ..hw.verilog import emit_verilog
+    from ..gateware.emit import emit_verilog
 
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
