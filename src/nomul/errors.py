@@ -9,7 +9,8 @@ class NomulError(Exception):
 
 
 class ModelError(NomulError, ValueError):
-    """An integer model that violates the rules of ARCHITECTURE.md; the message names the field."""
+    """An integer model that violates the rules of docs/architecture.md; the message names
+    the field."""
 
 
 class ModelFileError(NomulError):

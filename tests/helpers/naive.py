@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """A deliberately naive, loop-per-element implementation of the integer semantics.
 
-Written from ARCHITECTURE.md independently of ``nomul.models.reference`` (no shared helpers,
+Written from docs/architecture.md independently of ``nomul.models.reference`` (no shared helpers,
 plain Python ints), so that the vectorized reference is checked against first principles.
 """
 

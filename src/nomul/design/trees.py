@@ -5,7 +5,8 @@ Every tree in nomul has the same shape (:func:`tree_levels`): its leaves are pai
 right level by level, an odd last node passing up unchanged, so ``depth = ceil(log2(n))``; a
 pipeline register follows every ``register_every`` levels (:func:`registered`). The plans here
 hold the proven bounds of every node, which size the hardware exactly
-(:mod:`nomul.gateware.trees` builds them) and which the estimator counts.
+(:mod:`nomul.gateware.adder_tree`, :mod:`nomul.gateware.argmax` and
+:mod:`nomul.gateware.threshold` build them) and which the estimator counts.
 """
 
 import math

@@ -5,7 +5,7 @@ and the PyPI tools only.
 The boards are the families' (:attr:`nomul.hw.families.Family.boards`: the iCEBreaker on
 iCE40, the ULX3S on ECP5). The board's UART (115200 baud, 8N1) carries the protocol of
 :class:`~nomul.gateware.uart.UartShell`. Amaranth's build scripts find the YoWASP tools through
-the environment variables the family names (TOOLCHAIN.md: ``YOSYS``, ``NEXTPNR_ICE40``,
+the environment variables the family names (docs/toolchain.md: ``YOSYS``, ``NEXTPNR_ICE40``,
 ``ICEPACK``, ``NEXTPNR_ECP5``, ``ECPPACK``); they run inside the build directory with relative
 paths, which YoWASP needs.
 """

@@ -6,8 +6,8 @@ per layer) and in total, LUTs (``gates`` for the gate-level family), FFs, carry 
 RAMs, DSPs and multipliers, from the analytical model (:mod:`nomul.hw.estimate`, ``source
 "model"``) or from Yosys (``--synth``, ``source "yosys"``, the model's figures kept beside
 them), optionally placed and routed (``--pnr``: Fmax and utilization on the family's device),
-and optionally beside the multiplier baseline (:mod:`nomul.gateware.baseline`) built with the
-same options and measured the same way.
+and optionally beside the multiplier baseline (:func:`nomul.design.lower` with
+``baseline="integer"``) built with the same options and measured the same way.
 
 :func:`table_costs` is ``nomul estimate --tables``: what one product table, and a reference
 dense layer using it, cost at each table size.

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Running YoWASP Yosys and nextpnr from PyPI, with the tool quirks every family shares.
 
-Workarounds (see TOOLCHAIN.md):
+Workarounds (see docs/toolchain.md):
 
 - YoWASP tools cannot see absolute paths under /tmp (they map /tmp privately): every run copies
   its inputs into a work directory, runs there (``cwd``) and names files relatively;

@@ -5,7 +5,7 @@ A :class:`FloatNetwork` is a fully discretized network described in floats: acti
 levels (``values``), weight codebooks, weight indices, float biases and a monotone
 non-linearity. :func:`float_forward` runs it in float64 with the same tie rule as the integer
 reference (the *float-simulated quantized model*); :func:`export` turns it into an
-:class:`~nomul.models.spec.IntegerModel` by the deterministic rules of ARCHITECTURE.md:
+:class:`~nomul.models.spec.IntegerModel` by the deterministic rules of docs/architecture.md:
 
 - ``table[a][k] = floor(product(a, k) * 2**F + 1/2)`` where ``product`` is the dot product of
   the group's input values with codeword ``k`` (``v_in[i] * c[k]`` for ``d = 1``);

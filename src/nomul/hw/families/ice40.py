@@ -4,7 +4,7 @@
 ``-dsp`` keeps DSP inference on so that a multiplier anywhere shows up as an ``SB_MAC16``;
 ``-dff`` passes the flip-flops to ABC9 too: YoWASP's ``yosys-abc`` exits without a message on
 some designs (a small folded layer, for one) in the combinational ABC9 mapping, with or
-without ``-noabc9``, and maps them in ``-dff`` mode (TOOLCHAIN.md).
+without ``-noabc9``, and maps them in ``-dff`` mode (docs/toolchain.md).
 """
 
 from . import Device, Family

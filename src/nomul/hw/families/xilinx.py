@@ -3,7 +3,7 @@
 open place and route from PyPI).
 
 ``synth_xilinx`` asserts on Amaranth's Verilog unless ``hierarchy; proc; splitnets`` ran first
-(TOOLCHAIN.md). Its flow loses logic on some registered comparisons (outputs left undriven);
+(docs/toolchain.md). Its flow loses logic on some registered comparisons (outputs left undriven);
 :func:`nomul.hw.toolchain.run_yosys` refuses such a netlist.
 """
 

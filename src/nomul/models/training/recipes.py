@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Quantized training recipes, each selected by name (see ARCHITECTURE.md for the methods).
+"""Quantized training recipes, each selected by name (see docs/architecture.md for the methods).
 
 - ``nmnf`` (No Multiplication? No Floating Point?): uniform activation levels over the
   non-linearity's range; every ``cluster_every`` steps all weights and biases are hard-clustered
