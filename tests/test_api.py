@@ -25,13 +25,14 @@ def test_the_readme_snippet_runs_as_written(tmp_path, monkeypatch):
     """train -> lower -> write_verilog -> simulate -> estimate, bit-exact against the
     reference, without a single UnusedElaboratable warning (the estimate builds no
     component)."""
+    import gc
+
     monkeypatch.chdir(tmp_path)
     scope = {}
+    gc.collect()                  # objects other tests left behind warn now, not below
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         exec(compile(_snippet(), "README.md", "exec"), scope)   # asserts bit-exactness
-        import gc
-
         gc.collect()
     assert [w for w in caught if "UnusedElaboratable" in str(w.category)] == []
     assert (tmp_path / "build" / "digits" / "nomul_top.v").is_file()
@@ -65,18 +66,19 @@ def test_lower_takes_options_or_keywords_not_both():
 def test_simulate_then_estimate_leaves_no_unused_component(tmp_path):
     """Simulating and then estimating in one process (the issue's UnusedElaboratable
     warnings): the estimate costs plans and builds nothing."""
+    import gc
+
     from nomul.models.spec import InputSpec
     from nomul.models.synthetic import random_model
 
     model = random_model("8-4-3", InputSpec(shape=(8,), raw_min=0, raw_max=7), seed=1)
     raw = np.random.default_rng(0).integers(0, 8, size=(3, 8))
+    gc.collect()                  # objects other tests left behind warn now, not below
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         design = nomul.lower(model, arch="folded")
         run = nomul.simulate(design, raw, simulator="amaranth")
         cost = nomul.estimate(design, "ecp5")
-        import gc
-
         gc.collect()
     assert run.outputs == nomul.reference(model, raw).tolist()
     assert cost["luts"] > 0 and cost["multipliers"] == 0

@@ -12,6 +12,7 @@ from amaranth.back import rtlil
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nomul.design.trees import TreePlan
 from nomul.gateware.adder_tree import AdderTree
 from nomul.numeric import Bounds, sum_bounds
 from nomul.sim.streams import pack, run_stream, unpack
@@ -65,10 +66,19 @@ def _vectors(bounds, worst, seed, count=40):
     return vectors
 
 
+def _tree(bounds, bias=0, register_every=1):
+    return AdderTree(TreePlan(bounds, bias, register_every))
+
+
+def _shapes(dut):
+    """The component's term and output shapes, as its ports have them."""
+    return dut.i.payload.shape().elem_shape, dut.o.payload.shape()
+
+
 def _run(dut, vectors, **kwargs):
-    shape = dut.term_shape
-    run = run_stream(dut, [pack(v, shape.width) for v in vectors], **kwargs)
-    out = [unpack(word, dut.out_shape.width, 1, signed=dut.out_shape.signed)[0]
+    term, out_shape = _shapes(dut)
+    run = run_stream(dut, [pack(v, term.width) for v in vectors], **kwargs)
+    out = [unpack(word, out_shape.width, 1, signed=out_shape.signed)[0]
            for word in run.outputs]
     return out, run
 
@@ -77,7 +87,7 @@ def _run(dut, vectors, **kwargs):
 @given(case=_cases())
 def test_sum_equals_python_sum_at_extremes_and_under_stalls(case):
     bounds, bias, register_every, worst, (idle, stall), seed = case
-    dut = AdderTree(bounds, bias=bias, register_every=register_every)
+    dut = _tree(bounds, bias, register_every)
     vectors = _vectors(bounds, worst, seed)
     out, run = _run(dut, vectors, idle=idle, stall=stall, seed=seed % 1000)
     assert out == [bias + sum(v) for v in vectors]
@@ -91,11 +101,12 @@ def test_sum_equals_python_sum_at_extremes_and_under_stalls(case):
 @pytest.mark.parametrize("register_every", [0, 1, 2, 3])
 def test_latency_follows_depth_and_ii_is_one(n, register_every):
     bounds = tuple((-k - 1, k) for k in range(n))
-    dut = AdderTree(bounds, bias=3, register_every=register_every)
+    dut = _tree(bounds, 3, register_every)
     depth = math.ceil(math.log2(n)) if n > 1 else 0
     expected = 1 if register_every == 0 else max(1, math.ceil(depth / register_every))
-    assert (dut.depth, dut.latency, dut.ii) == (depth, expected, 1)
-    assert dut.latency == AdderTree(bounds, register_every=register_every).latency  # bias-free
+    assert (dut.plan.depth, dut.latency, dut.ii) == (depth, expected, 1)
+    assert (dut.plan.latency, dut.plan.ii) == (expected, 1)
+    assert dut.latency == _tree(bounds, 0, register_every).latency             # bias-free
     vectors = [tuple(((j + k) % (2 * k + 2)) - k - 1 for k in range(n)) for j in range(16)]
     out, run = _run(dut, vectors)
     assert out == [3 + sum(v) for v in vectors]
@@ -120,24 +131,27 @@ def _wire_widths(dut):
     (((7, 7),), -7),
 ])
 def test_node_widths_are_the_bounds_widths(bounds, bias):
-    dut = AdderTree(bounds, bias=bias)
+    dut = _tree(bounds, bias)
+    plan = dut.plan
     terms = [Bounds(*b) for b in bounds]
     total = sum_bounds(terms, bias)
-    assert dut.out_bounds == total and dut.level_bounds[-1] == (total,)
-    assert dut.out_shape.width == total.width and dut.out_shape.signed == total.signed
+    assert plan.out_bounds == total and plan.level_bounds[-1] == (total,)
+    term_shape, out_shape = _shapes(dut)
+    assert out_shape.width == total.width and out_shape.signed == total.signed
     union = Bounds(min(b.lo for b in terms), max(b.hi for b in terms))
-    assert dut.term_shape.width == union.width and dut.term_shape.signed == union.signed
+    assert plan.term_union == union
+    assert term_shape.width == union.width and term_shape.signed == union.signed
     widths = _wire_widths(dut)
     assert widths["o__payload"] == (total.width, total.signed)
-    for level, nodes in enumerate(dut.level_bounds):
+    for level, nodes in enumerate(plan.level_bounds):
         # each level partitions the terms: its bounds add up to the terms' (plus the bias once
         # it is in), so no node's bounds are looser than its subtree's
-        included = dut.bias_level is not None and level > dut.bias_level
+        included = plan.bias_level is not None and level > plan.bias_level
         assert sum(b.lo for b in nodes) == sum(b.lo for b in terms) + (bias if included else 0)
         assert sum(b.hi for b in nodes) == sum(b.hi for b in terms) + (bias if included else 0)
         for j, node in enumerate(nodes):
             name = f"sum_l{level}_{j}" if level else f"term_{j}"
-            if level == 0 and j == 0 and dut.bias_level == -1:
+            if level == 0 and j == 0 and plan.bias_level == -1:
                 name = "term_0_bias"
             if name in widths:                               # pass-through nodes have no wire
                 assert widths[name] == (node.width, node.signed), name
@@ -146,10 +160,11 @@ def test_node_widths_are_the_bounds_widths(bounds, bias):
 
 
 def test_numpy_bounds_and_bias_are_accepted():
-    dut = AdderTree(np.array([[-3, 4], [0, 9]]), bias=np.int64(-2),
-                    register_every=np.int32(2))
-    assert dut.term_bounds == (Bounds(-3, 4), Bounds(0, 9))
-    assert type(dut.bias) is int and dut.bias == -2 and dut.register_every == 2
+    dut = _tree(np.array([[-3, 4], [0, 9]]), np.int64(-2), np.int32(2))
+    plan = dut.plan
+    assert plan.term_bounds == (Bounds(-3, 4), Bounds(0, 9))
+    assert type(plan.bias) is int and plan.bias == -2
+    assert type(plan.register_every) is int and plan.register_every == 2
     out, _ = _run(dut, [(-3, 0), (4, 9), (1, 5)], stall=0.5)
     assert out == [-5, 11, 4]
 
@@ -167,4 +182,9 @@ def test_numpy_bounds_and_bias_are_accepted():
 ])
 def test_bad_arguments_are_refused(args, kwargs, error, message):
     with pytest.raises(error, match=message):
-        AdderTree(*args, **kwargs)
+        TreePlan(*args, **kwargs)
+
+
+def test_the_component_needs_a_tree_plan():
+    with pytest.raises(TypeError, match="TreePlan"):
+        AdderTree(((0, 1),))

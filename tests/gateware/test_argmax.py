@@ -8,14 +8,21 @@ import numpy as np
 import pytest
 from amaranth.hdl import unsigned
 
+from nomul.design.ports import Field
+from nomul.design.trees import ArgmaxPlan
 from nomul.gateware.argmax import Argmax
 from nomul.models import reference
 from nomul.numeric import Bounds, index_width
 from nomul.sim.streams import pack, run_stream
 
 
+def _argmax(bounds, register_every=1):
+    return Argmax(ArgmaxPlan(bounds, register_every))
+
+
 def _run(dut, vectors, **kwargs):
-    return run_stream(dut, [pack(v, dut.in_shape.width) for v in vectors], **kwargs)
+    width = dut.i.payload.shape().elem_shape.width
+    return run_stream(dut, [pack(v, width) for v in vectors], **kwargs)
 
 
 def _vectors(rng, bounds, count):
@@ -29,7 +36,7 @@ def test_argmax_matches_reference_with_many_ties_under_stalls(n):
     # a tiny shared range: ties everywhere; plus one input with its own, offset range
     bounds = [(-2, 1)] * n
     bounds[n // 2] = (-1, 2)
-    dut = Argmax(bounds, register_every=register_every)
+    dut = _argmax(bounds, register_every)
     vectors = _vectors(rng, bounds, 40)
     vectors += [[lo for lo, _ in bounds], [min(hi, 1) for _, hi in bounds]]   # all tied
     run = _run(dut, vectors, idle=0.3, stall=0.4, seed=n)
@@ -43,9 +50,11 @@ def test_argmax_matches_reference_with_many_ties_under_stalls(n):
 ])
 def test_argmax_with_per_input_bounds(bounds):
     rng = np.random.default_rng(len(bounds))
-    dut = Argmax(bounds, register_every=2)
+    dut = _argmax(bounds, 2)
     union = Bounds(min(lo for lo, _ in bounds), max(hi for _, hi in bounds))
-    assert (dut.in_shape.width, dut.in_shape.signed) == (union.width, union.signed)
+    assert dut.plan.in_union == union
+    in_shape = dut.i.payload.shape().elem_shape
+    assert (in_shape.width, in_shape.signed) == (union.width, union.signed)
     vectors = _vectors(rng, bounds, 30)
     vectors += [[lo for lo, _ in bounds], [hi for _, hi in bounds]]
     run = _run(dut, vectors, stall=0.3, seed=1)
@@ -55,11 +64,12 @@ def test_argmax_with_per_input_bounds(bounds):
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 17])
 @pytest.mark.parametrize("register_every", [0, 1, 2, 3])
 def test_argmax_latency_and_throughput(n, register_every):
-    dut = Argmax(((-8, 7),) * n, register_every=register_every)
+    dut = _argmax(((-8, 7),) * n, register_every)
     depth = math.ceil(math.log2(n)) if n > 1 else 0
     expected = 1 if register_every == 0 else max(1, math.ceil(depth / register_every))
-    assert (dut.depth, dut.latency, dut.ii) == (depth, expected, 1)
-    assert dut.out_shape == unsigned(index_width(n))
+    assert (dut.plan.depth, dut.latency, dut.ii) == (depth, expected, 1)
+    assert dut.plan.out == Field(index_width(n))
+    assert dut.o.payload.shape() == unsigned(index_width(n))
     vectors = _vectors(np.random.default_rng(n), ((-8, 7),) * n, 16)
     run = _run(dut, vectors)
     assert run.outputs == reference.argmax(np.array(vectors)).tolist()
@@ -68,8 +78,9 @@ def test_argmax_latency_and_throughput(n, register_every):
 
 
 def test_numpy_bounds_are_accepted():
-    dut = Argmax(np.array([[0, 3], [-2, 2]]), register_every=np.int64(1))
-    assert dut.bounds == (Bounds(0, 3), Bounds(-2, 2)) and dut.register_every == 1
+    dut = _argmax(np.array([[0, 3], [-2, 2]]), np.int64(1))
+    assert dut.plan.bounds == (Bounds(0, 3), Bounds(-2, 2))
+    assert type(dut.plan.register_every) is int and dut.plan.register_every == 1
     run = _run(dut, [[0, 0], [1, 2], [3, 2]])
     assert run.outputs == [0, 1, 0]
 
@@ -84,4 +95,9 @@ def test_numpy_bounds_are_accepted():
 ])
 def test_bad_arguments_are_refused(args, kwargs, error, message):
     with pytest.raises(error, match=message):
-        Argmax(*args, **kwargs)
+        ArgmaxPlan(*args, **kwargs)
+
+
+def test_the_component_needs_an_argmax_plan():
+    with pytest.raises(TypeError, match="ArgmaxPlan"):
+        Argmax(((0, 1),))

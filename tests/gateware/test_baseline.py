@@ -14,15 +14,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers.strategies import integer_models, random_raw
+from nomul.design import BuildOptions, LayerOptions, baseline_model, lower
+from nomul.design.tables import slope_weights
 from nomul.errors import OptionsError
-from nomul.gateware.baseline import baseline_model, slope_weights
-from nomul.gateware.compile import build_network
-from nomul.gateware.options import BuildOptions, LayerOptions
-from nomul.hw.verilog import ports
+from nomul.gateware.network import NetworkTop, component
 from nomul.models.spec import Activation, Conv, InputSpec, IntegerModel
 from nomul.models.synthetic import random_model
 from nomul.sim.streams import run_stream
 from nomul.sim.vectors import decode_outputs, expected_outputs, input_words
+
+
+def _build(model, options, baseline=None):
+    """The design of ``model`` (the multiplier baseline with ``baseline="integer"``) and its
+    network top."""
+    design = lower(model, options, baseline=baseline)
+    return design, NetworkTop(design)
+
+
+def _words(design, raw):
+    return input_words(raw, bits=design.raw.width, lanes=design.lanes)
 
 
 def _model(output="argmax"):
@@ -45,13 +55,13 @@ def test_slope_weights_recover_integer_products():
 def test_baseline_matches_the_reference_on_its_model(output, options):
     model = _model(output)
     reference_model = baseline_model(model)
-    top, layers = build_network(model, options, baseline=True)
+    design, top = _build(model, options, baseline="integer")
+    layers = design.describe()["layers"]
     assert all("multiplier baseline" in lay["arch"] for lay in layers if "arch" in lay)
     raw = random_raw(model, np.random.default_rng(1), 10)
-    run = run_stream(top, input_words(model, raw, top.lanes), count=len(raw), idle=0.2,
-                     stall=0.2, seed=3)
-    assert decode_outputs(ports(model, top), run.outputs) == expected_outputs(reference_model,
-                                                                              raw)
+    run = run_stream(top, _words(design, raw), count=len(raw), idle=0.2, stall=0.2, seed=3)
+    assert decode_outputs(design.ports(), run.outputs) == expected_outputs(reference_model,
+                                                                           raw)
 
 
 @pytest.mark.parametrize("options", [
@@ -60,8 +70,8 @@ def test_baseline_matches_the_reference_on_its_model(output, options):
 ], ids=["pe2-simd3", "unrolled"])
 def test_baseline_keeps_the_folding_and_timing_of_the_table_design(options):
     model = _model()
-    table_top, _ = build_network(model, options)
-    mac_top, _ = build_network(model, options, baseline=True)
+    _, table_top = _build(model, options)
+    _, mac_top = _build(model, options, baseline="integer")
     assert (mac_top.latency, mac_top.ii) == (table_top.latency, table_top.ii)
     for top in (table_top, mac_top):      # elaborated, so no UnusedElaboratable warnings
         Fragment.get(top, None)
@@ -71,20 +81,20 @@ def test_grouped_layers_have_no_baseline():
     model = random_model("12-6-4", InputSpec(shape=(12,), raw_min=0, raw_max=7), act_levels=3,
                          weight_levels=4, group=2, seed=1)
     with pytest.raises(OptionsError, match="scalar codebooks"):
-        build_network(model, BuildOptions(), baseline=True)
+        lower(model, BuildOptions(), baseline="integer")
 
 
 @pytest.mark.slow
 def test_yosys_finds_multipliers_in_the_baseline_and_none_in_nomul(tmp_path):
-    from nomul.hw.synth import synthesize_network
+    from nomul.hw.synth import synthesize_design
 
     model = _model()
     options = BuildOptions(default=LayerOptions(arch="folded", pe=2, simd=3))
-    nomul_top, _ = build_network(model, options)
-    mac_top, _ = build_network(model, options, baseline=True)
-    assert synthesize_network(nomul_top, "ice40", tmp_path / "nomul")["total"][
+    nomul_design = lower(model, options)
+    mac_design = lower(model, options, baseline="integer")
+    assert synthesize_design(nomul_design, "ice40", tmp_path / "nomul")["total"][
         "multipliers"] == 0
-    mac = synthesize_network(mac_top, "ice40", tmp_path / "mac")["total"]
+    mac = synthesize_design(mac_design, "ice40", tmp_path / "mac")["total"]
     assert mac["multipliers"] >= 2 * 3 * 2          # pe x simd lanes in each of two layers
 
 
@@ -111,12 +121,13 @@ def _conv_models():
 
 
 def _check_against_reference(model, options, samples=8, seed=1):
-    top, layers = build_network(model, options, baseline=True)
+    design, top = _build(model, options, baseline="integer")
+    layers = design.describe()["layers"]
     assert all("multiplier baseline" in lay["arch"] for lay in layers if "arch" in lay)
     raw = random_raw(model, np.random.default_rng(seed), samples)
-    run = run_stream(top, input_words(model, raw, top.lanes), count=len(raw), idle=0.2,
-                     stall=0.2, seed=3, max_cycles=4 * (len(raw) + 1) * top.ii + 1000)
-    assert decode_outputs(ports(model, top), run.outputs) == expected_outputs(
+    run = run_stream(top, _words(design, raw), count=len(raw), idle=0.2, stall=0.2, seed=3,
+                     max_cycles=4 * (len(raw) + 1) * top.ii + 1000)
+    assert decode_outputs(design.ports(), run.outputs) == expected_outputs(
         baseline_model(model), raw)
     return top
 
@@ -151,25 +162,23 @@ def test_padded_taps_contribute_zero_in_the_baseline():
     assert np.array_equal(np.reshape(expected[0], (4, 3, 3)),
                           np.broadcast_to(bias[:, None, None], (4, 3, 3)))
     for options in (FOLDED, BuildOptions()):
-        top, _ = build_network(model, options, baseline=True)
-        run = run_stream(top, input_words(model, raw, top.lanes), count=len(raw))
-        assert decode_outputs(ports(model, top), run.outputs) == expected
+        design, top = _build(model, options, baseline="integer")
+        run = run_stream(top, _words(design, raw), count=len(raw))
+        assert decode_outputs(design.ports(), run.outputs) == expected
 
 
 @pytest.mark.parametrize("options", [FOLDED, BuildOptions()], ids=["pe2-simd3", "unrolled"])
 def test_conv_baseline_has_the_latency_and_ii_of_the_table_design(options):
     model = _conv_models()["conv2d"]
-    table_top, _ = build_network(model, options)
-    mac_top, _ = build_network(model, options, baseline=True)
+    _, table_top = _build(model, options)
+    mac_design, mac_top = _build(model, options, baseline="integer")
     assert (mac_top.latency, mac_top.ii) == (table_top.latency, table_top.ii)
     Fragment.get(table_top, None)         # elaborated, so no UnusedElaboratable warnings
     raw = random_raw(model, np.random.default_rng(2), 4)
     budget = 4 * (len(raw) + 1) * mac_top.ii + 1000
-    steady = run_stream(mac_top, input_words(model, raw, mac_top.lanes), count=len(raw),
-                        max_cycles=budget)
+    steady = run_stream(mac_top, _words(mac_design, raw), count=len(raw), max_cycles=budget)
     assert set(np.diff(steady.output_cycles)) == {mac_top.ii}     # measured, not copied
-    first = run_stream(mac_top, input_words(model, raw[:1], mac_top.lanes), count=1,
-                       max_cycles=budget)
+    first = run_stream(mac_top, _words(mac_design, raw[:1]), count=1, max_cycles=budget)
     assert first.output_cycles[0] - first.input_cycles[-1] == mac_top.latency
 
 
@@ -194,7 +203,7 @@ def test_grouped_conv_layers_have_no_baseline():
     assert isinstance(model.layers[0], Conv) and model.layers[0].group == 2
     for options in (BuildOptions(default=LayerOptions(arch="folded")), BuildOptions()):
         with pytest.raises(OptionsError, match=r"layer 0 \(conv2d\).*scalar codebooks"):
-            build_network(model, options, baseline=True)
+            lower(model, options, baseline="integer")
 
 
 @pytest.mark.slow
@@ -203,19 +212,17 @@ def test_yosys_finds_multipliers_in_the_conv_baseline_and_none_in_nomul(tmp_path
     """The conv stage alone (a small padded, strided conv, ~10 s): the baseline has one
     multiplier per PE x SIMD lane (folded) or per distinct (input, codeword) product of its
     lookup (unrolled); the table design has none."""
+    from nomul.gateware.emit import emit_verilog
     from nomul.hw.synth import synthesize
-    from nomul.hw.verilog import emit_verilog
 
     small = random_model("1x4x4-c2k3s2p1-2", InputSpec(shape=(1, 4, 4), raw_min=0, raw_max=5),
                          act_levels=3, weight_levels=4, seed=5)
     model = IntegerModel(input=small.input,
                          layers=(replace(small.layers[0], activation=Activation("raw")),))
     counts, stages = {}, {}
-    for name, baseline in (("nomul", False), ("mac", True)):
-        top, _ = build_network(model, options, baseline=baseline)
-        for _, stage in [("top", top), *top.named_stages]:
-            stage._MustUse__silence = True              # only the conv stage is elaborated
-        stages[name] = dict(top.named_stages)["layer_0_conv2d"]
+    for name, baseline in (("nomul", None), ("mac", "integer")):
+        design = lower(model, options, baseline=baseline)
+        stages[name] = component(dict(design.named_stages)["layer_0_conv2d"])
         source = tmp_path / f"{name}.v"
         source.write_text(emit_verilog(stages[name], "conv"))
         counts[name] = synthesize(source, "conv", "gates", tmp_path / name)["multipliers"]
@@ -223,4 +230,4 @@ def test_yosys_finds_multipliers_in_the_conv_baseline_and_none_in_nomul(tmp_path
     if options is FOLDED:
         assert counts["mac"] == 2 * 3
     else:
-        assert counts["mac"] == len(stages["mac"].lookup.pairs) > 0
+        assert counts["mac"] == len(stages["mac"].lookup.plan.pairs) > 0

@@ -20,9 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers.strategies import integer_models, random_raw
-from nomul.gateware.compile import activation_params, unrolled_layer
-from nomul.gateware.folded import BLOCK_THRESHOLD, FoldedDense
-from nomul.gateware.options import LayerOptions
+from nomul.design import LayerOptions
+from nomul.design.activation import activation_of
+from nomul.design.lower import weighted_plan
+from nomul.design.plans import BLOCK_THRESHOLD, FoldedPlan
+from nomul.gateware.folded import FoldedDense
+from nomul.gateware.layers import UnrolledLayer
+from nomul.gateware.network import component
 from nomul.models import reference
 from nomul.models.spec import Activation, Dense
 from nomul.numeric import index_width
@@ -34,10 +38,10 @@ def _divisors(n):
 
 
 def _folded(layer, pe, simd, **options):
-    """A :class:`FoldedDense` for a model :class:`Dense` layer (what the compile step passes)."""
-    return FoldedDense(layer.table.tolist(), layer.weight_index.tolist(), layer.bias.tolist(),
-                       activation_params(layer, layer.out_channels), in_levels=layer.in_levels,
-                       group=layer.group, pe=pe, simd=simd, **options)
+    """A :class:`FoldedDense` for a model :class:`Dense` layer (what the lowering passes)."""
+    return FoldedDense(FoldedPlan(layer.table.tolist(), layer.weight_index.tolist(),
+                                  layer.bias.tolist(), activation_of(layer, layer.out_channels),
+                                  layer.in_levels, layer.group, pe, simd, **options))
 
 
 def _expected(layer, indices):
@@ -54,8 +58,8 @@ def _decode(dut, layer, words):
     if kind == "argmax":
         return list(words)
     if kind == "raw":
-        return [unpack(w, dut.acc_shape.width, layer.out_channels, signed=dut.acc_shape.signed)
-                for w in words]
+        acc = dut.plan.acc
+        return [unpack(w, acc.width, layer.out_channels, signed=acc.signed) for w in words]
     return [unpack(w, index_width(layer.out_levels), layer.out_channels) for w in words]
 
 
@@ -65,7 +69,7 @@ def _check(dut, layer, indices, *, idle=0.2, stall=0.2, seed=0):
     run = run_stream(dut, words, idle=idle, stall=stall, seed=seed)
     assert _decode(dut, layer, run.outputs) == _expected(layer, indices)
     if idle == stall == 0:
-        assert dut.ii == dut.nf * dut.sf
+        assert dut.ii == dut.plan.nf * dut.plan.sf
         assert run.latencies == [dut.latency] + [dut.latency + dut.ii - 1] * (len(words) - 1)
         assert run.intervals[1:] == [dut.ii] * (len(words) - 2)
     return run
@@ -87,12 +91,13 @@ def test_folded_dense_layers_match_the_reference_under_stalls(model, seed, data)
     for position, (layer, trace) in enumerate(zip(model.layers, traces, strict=True)):
         folding = data.draw(_folding(layer), label=f"layer {position}")
         dut = _folded(layer, **folding)
-        unrolled = unrolled_layer(layer, model.shapes[position], LayerOptions())
+        unrolled = component(weighted_plan(layer, model.shapes[position], LayerOptions()))
+        assert isinstance(unrolled, UnrolledLayer)
         Fragment.get(unrolled, None)             # elaborated, so it is not reported unused
         # a drop-in replacement for the unrolled layer
         assert dut.i.payload.shape() == unrolled.i.payload.shape()
         assert dut.o.payload.shape() == unrolled.o.payload.shape()
-        assert (dut.acc_shape, dut.kind) == (unrolled.acc_shape, unrolled.kind)
+        assert (dut.plan.acc, dut.plan.kind) == (unrolled.plan.acc, unrolled.plan.kind)
         _check(dut, layer, inputs, seed=seed)
         _check(dut, layer, inputs[:5], idle=0.0, stall=0.0)
         inputs = trace.out
@@ -127,7 +132,7 @@ def test_grouped_layer_every_activation_and_folding(kind, pe, simd):
         acc = reference.weighted(indices, layer)
         assert any(np.sum(row == row.max()) > 1 for row in acc)
     dut = _folded(layer, pe, simd)
-    assert (dut.nf, dut.sf) == (6 // pe, 4 // simd)
+    assert (dut.plan.nf, dut.plan.sf) == (6 // pe, 4 // simd)
     _check(dut, layer, indices, seed=pe + simd)
     _check(dut, layer, indices[:6], idle=0.0, stall=0.0)
 
@@ -194,6 +199,11 @@ def test_bad_folding_is_rejected(pe, simd, message):
         _folded(_grouped_layer("raw"), pe, simd)
 
 
+def test_the_component_needs_a_folded_plan():
+    with pytest.raises(TypeError, match="FoldedPlan"):
+        FoldedDense(_grouped_layer("raw"))
+
+
 def test_bad_table_style_is_rejected():
     with pytest.raises(ValueError, match="table_style 'bram'"):
         _folded(_grouped_layer("raw"), 1, 1, table_style="bram")
@@ -214,10 +224,10 @@ def test_table_style_and_no_multiplier(style):
 
 def test_auto_table_style_follows_table_size():
     small = _grouped_layer("raw")                                  # 9 rows x 5 codewords
-    assert _folded(small, 1, 1).table_style == "logic"
+    assert _folded(small, 1, 1).plan.table_style == "logic"
     big = _grouped_layer("raw", levels=8, group=3, outputs=2, groups=2, codewords=2)
     assert 8 ** 3 * 2 >= BLOCK_THRESHOLD
     dut = _folded(big, 1, 2)
-    assert dut.table_style == "block" and _cells_and_attributes(dut)[1] == ["block"]
+    assert dut.plan.table_style == "block" and _cells_and_attributes(dut)[1] == ["block"]
     indices = np.random.default_rng(3).integers(0, 8, size=(6, 6))
     _check(dut, big, indices)

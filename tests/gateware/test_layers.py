@@ -6,8 +6,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers.strategies import integer_models, random_raw
-from nomul.gateware.compile import unrolled_layer
-from nomul.gateware.options import LayerOptions
+from nomul.design import LayerOptions
+from nomul.design.lower import weighted_plan
+from nomul.gateware.layers import UnrolledLayer
+from nomul.gateware.network import component
 from nomul.models import reference
 from nomul.models.spec import Conv, Dense
 from nomul.numeric import index_width
@@ -20,15 +22,16 @@ def _check_layers(model, seed, options, *, idle=0.2, stall=0.2):
     _, inputs, traces = reference.run(model, raw, trace=True)
     for position, (layer, trace) in enumerate(zip(model.layers, traces, strict=True)):
         if isinstance(layer, (Dense, Conv)):
-            dut = unrolled_layer(layer, model.shapes[position], options)
+            dut = component(weighted_plan(layer, model.shapes[position], options))
+            assert isinstance(dut, UnrolledLayer)
             words = [pack(v.ravel(), index_width(model.levels[position])) for v in inputs]
             run = run_stream(dut, words, idle=idle, stall=stall, seed=seed)
             expected = trace.out.reshape(len(raw), -1) if trace.out.ndim > 1 else trace.out
             if layer.activation.kind == "argmax":
                 got = run.outputs
             elif layer.activation.kind == "raw":
-                got = [unpack(word, dut.acc_shape.width, expected.shape[1],
-                              signed=dut.acc_shape.signed) for word in run.outputs]
+                got = [unpack(word, dut.plan.acc.width, expected.shape[1],
+                              signed=dut.plan.acc.signed) for word in run.outputs]
             else:
                 got = [unpack(word, index_width(layer.out_levels), expected.shape[1])
                        for word in run.outputs]

@@ -8,21 +8,27 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers.strategies import integer_models, random_raw
-from nomul.gateware.compile import build_network
-from nomul.gateware.options import BuildOptions, LayerOptions
-from nomul.hw.verilog import ports
+from nomul.design import BuildOptions, LayerOptions, lower
+from nomul.gateware.network import NetworkTop
 from nomul.models import reference
 from nomul.sim.streams import run_stream
 from nomul.sim.vectors import decode_outputs, expected_outputs, input_words
 
 
-def transfers(model, raw, lanes):
-    return input_words(model, raw, lanes)
+def build(model, options):
+    """The lowered design of ``model`` and its network top."""
+    design = lower(model, options)
+    return design, NetworkTop(design)
 
 
-def results(model, top, run):
+def transfers(design, raw):
+    """The input transfers of ``raw``, ``design.lanes`` elements each."""
+    return input_words(raw, bits=design.raw.width, lanes=design.lanes)
+
+
+def results(design, run):
     """The top's outputs as reference-shaped values."""
-    return decode_outputs(ports(model, top), run.outputs)
+    return decode_outputs(design.ports(), run.outputs)
 
 
 def expected(model, raw):
@@ -37,10 +43,11 @@ def test_random_unrolled_networks_match_the_reference(model, seed, lanes, regist
     lanes = min(lanes, model.input.elements)
     options = BuildOptions(default=LayerOptions(register_every=register_every),
                            input_lanes=lanes)
-    top, _ = build_network(model, options)
-    run = run_stream(top, transfers(model, raw, lanes), count=len(raw), idle=0.2, stall=0.2,
+    design, top = build(model, options)
+    assert top.lanes == design.lanes == lanes
+    run = run_stream(top, transfers(design, raw), count=len(raw), idle=0.2, stall=0.2,
                      seed=seed)
-    assert results(model, top, run) == expected(model, raw)
+    assert results(design, run) == expected(model, raw)
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -48,8 +55,9 @@ def test_random_unrolled_networks_match_the_reference(model, seed, lanes, regist
 def test_network_latency_and_ii_are_as_stated(model, lanes):
     raw = random_raw(model, np.random.default_rng(0), 8)
     lanes = min(lanes, model.input.elements)
-    top, _ = build_network(model, BuildOptions(input_lanes=lanes))
-    run = run_stream(top, transfers(model, raw, lanes), count=len(raw))
+    design, top = build(model, BuildOptions(input_lanes=lanes))
+    assert (top.latency, top.ii) == (design.latency, design.ii)
+    run = run_stream(top, transfers(design, raw), count=len(raw))
     beats = -(-model.input.elements // lanes)
     last_transfer = run.input_cycles[beats - 1::beats]
     assert [o - i for i, o in zip(last_transfer, run.output_cycles, strict=True)] == \
@@ -68,9 +76,10 @@ def test_trained_digits_mlp_matches_the_reference():
     digits = load_dataset("digits")
     model = train(digits, TrainConfig(arch="64-64-32-10", recipe="tbnu", act_levels=5,
                                       weight_levels=8, epochs=3)).model
-    top, _ = build_network(model, BuildOptions())
+    design, top = build(model, BuildOptions())
+    assert design.lanes == 64
     x = digits.x_test[:TRAINED_SAMPLES]
-    run = run_stream(top, transfers(model, x, 64), stall=0.1, seed=1)
+    run = run_stream(top, transfers(design, x), stall=0.1, seed=1)
     assert run.outputs == reference.run(model, x).tolist()
 
 
@@ -91,18 +100,19 @@ def test_random_folded_networks_match_the_reference(model, data):
                 arch="folded", pe=data.draw(st.sampled_from(_divisors(layer.out_channels))),
                 simd=data.draw(st.sampled_from(_divisors(layer.n_groups))),
                 register_every=data.draw(st.integers(0, 2)))))
-    top, described = build_network(model, BuildOptions(layers=tuple(per_layer)))
+    design, top = build(model, BuildOptions(layers=tuple(per_layer)))
+    described = design.describe()["layers"]
     assert {entry["index"] for entry in described if entry.get("arch") == "folded"} == \
         {position for position, _ in per_layer}
     raw = random_raw(model, np.random.default_rng(7), 6)
-    lanes = model.input.elements
+    assert design.lanes == model.input.elements
     budget = 4 * (len(raw) + 1) * top.ii + 1000     # slow folded stages need many cycles
-    run = run_stream(top, transfers(model, raw, lanes), count=len(raw), idle=0.2, stall=0.2,
+    run = run_stream(top, transfers(design, raw), count=len(raw), idle=0.2, stall=0.2,
                      seed=3, max_cycles=budget)
-    assert results(model, top, run) == expected(model, raw)
-    steady = run_stream(top, transfers(model, raw, lanes), count=len(raw), max_cycles=budget)
+    assert results(design, run) == expected(model, raw)
+    steady = run_stream(top, transfers(design, raw), count=len(raw), max_cycles=budget)
     assert set(np.diff(steady.output_cycles)) == {top.ii}      # no bubbles at full rate
-    first = run_stream(top, transfers(model, raw[:1], lanes), count=1, max_cycles=budget)
+    first = run_stream(top, transfers(design, raw[:1]), count=1, max_cycles=budget)
     assert first.output_cycles[0] - first.input_cycles[-1] == top.latency   # idle pipeline
 
 
@@ -115,10 +125,11 @@ def test_trained_digits_mlp_folded_matches_the_reference():
     model = train(digits, TrainConfig(arch="64-64-32-10", recipe="tbnu", act_levels=5,
                                       weight_levels=8, epochs=3)).model
     options = BuildOptions(default=LayerOptions(arch="folded", pe=2, simd=8))
-    top, _ = build_network(model, options)
+    design, top = build(model, options)
     assert top.ii == (64 // 8) * (64 // 2)
+    assert design.lanes == 64
     x = digits.x_test[:TRAINED_SAMPLES]
-    run = run_stream(top, transfers(model, x, 64), stall=0.1, seed=1,
+    run = run_stream(top, transfers(design, x), stall=0.1, seed=1,
                      max_cycles=2 * len(x) * top.ii + 1000)
     assert run.outputs == reference.run(model, x).tolist()
 
@@ -132,27 +143,30 @@ def test_unrolled_input_grouping_matches_the_reference(model, data):
             choices = [g for g in _divisors(layer.fan_in) if layer.in_levels ** g <= 4096]
             per_layer.append((position, LayerOptions(
                 group_inputs=data.draw(st.sampled_from(choices)))))
-    top, described = build_network(model, BuildOptions(layers=tuple(per_layer)))
+    design, top = build(model, BuildOptions(layers=tuple(per_layer)))
     grouped = dict(per_layer)
-    for entry in described:
+    for entry in design.describe()["layers"]:
         if entry["index"] in grouped:
             assert entry["group_inputs"] == grouped[entry["index"]].group_inputs
     raw = random_raw(model, np.random.default_rng(5), 6)
-    run = run_stream(top, transfers(model, raw, model.input.elements), count=len(raw),
-                     idle=0.2, stall=0.2, seed=5)
-    assert results(model, top, run) == expected(model, raw)
+    assert design.lanes == model.input.elements
+    run = run_stream(top, transfers(design, raw), count=len(raw), idle=0.2, stall=0.2,
+                     seed=5)
+    assert results(design, run) == expected(model, raw)
 
 
 def test_grouping_three_inputs_shortens_every_adder_tree():
-    from nomul.gateware.compile import unrolled_layer
+    from nomul.design.lower import weighted_plan
+    from nomul.gateware.network import component
     from nomul.models.spec import InputSpec
     from nomul.models.synthetic import random_model
 
     model = random_model("12-4-3", InputSpec(shape=(12,), raw_min=0, raw_max=3),
                          act_levels=4, weight_levels=4, seed=1)
-    plain = unrolled_layer(model.layers[0], (12,), LayerOptions())
-    grouped = unrolled_layer(model.layers[0], (12,), LayerOptions(group_inputs=3))
-    assert len(plain.trees[0].term_bounds) == 12 and len(grouped.trees[0].term_bounds) == 4
+    plain = component(weighted_plan(model.layers[0], (12,), LayerOptions()))
+    grouped = component(weighted_plan(model.layers[0], (12,), LayerOptions(group_inputs=3)))
+    assert len(plain.trees[0].plan.term_bounds) == 12
+    assert len(grouped.trees[0].plan.term_bounds) == 4
     assert grouped.lookup.i.payload.shape() == plain.lookup.i.payload.shape()
     for layer in (plain, grouped):       # elaborated, so no UnusedElaboratable warnings
         Fragment.get(layer, None)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from nomul.design.kinds.maxpool import PoolPlan
 from nomul.gateware.pool import MaxPool
 from nomul.models import reference, spec
 from nomul.sim.streams import pack, run_stream, unpack
@@ -30,7 +31,7 @@ def _check(dut, layer, shape, width, *, idle, stall, count=12, seed=3):
     x[1] = 0
     expected = reference.maxpool(x, layer).reshape(count, -1)
     run = run_stream(dut, [pack(t.ravel(), width) for t in x], idle=idle, stall=stall)
-    got = [unpack(word, width, math.prod(dut.out_shape)) for word in run.outputs]
+    got = [unpack(word, width, math.prod(dut.plan.out_shape)) for word in run.outputs]
     assert got == expected.tolist()
     return run
 
@@ -39,24 +40,23 @@ def _check(dut, layer, shape, width, *, idle, stall, count=12, seed=3):
 @pytest.mark.parametrize("shape,kernel,stride,width", CASES)
 def test_matches_reference(shape, kernel, stride, width, idle, stall):
     layer = spec.MaxPool(kernel=kernel, stride=stride)
-    dut = MaxPool(shape, kernel=kernel, stride=stride, index_width=width)
-    assert dut.out_shape == layer.output_shape(shape)
+    dut = MaxPool(PoolPlan(shape, kernel, stride, width))
+    assert dut.plan.out_shape == layer.output_shape(shape)
     _check(dut, layer, shape, width, idle=idle, stall=stall)
 
 
 def test_default_stride_is_kernel():
-    dut = MaxPool((1, 4, 4), kernel=(2, 2), index_width=2)
-    assert dut.stride == (2, 2) and dut.out_shape == (1, 2, 2)
+    dut = MaxPool(PoolPlan((1, 4, 4), (2, 2), index_width=2))
+    assert dut.plan.stride == (2, 2) and dut.plan.out_shape == (1, 2, 2)
     _check(dut, spec.MaxPool(kernel=(2, 2)), (1, 4, 4), 2, idle=0.2, stall=0.2, count=6)
 
 
 def test_latency_and_ii():
     shape, kernel, stride = (2, 4, 6), (3, 2), (1, 2)
-    dut = MaxPool(np.array(shape), kernel=kernel, stride=[np.int64(s) for s in stride],
-                  index_width=4)
+    dut = MaxPool(PoolPlan(np.array(shape), kernel, [np.int64(s) for s in stride], 4))
     run = _check(dut, spec.MaxPool(kernel=kernel, stride=stride), shape, 4, idle=0, stall=0)
-    assert set(run.latencies) == {dut.latency} == {1}
-    assert set(run.intervals) == {dut.ii} == {1}
+    assert set(run.latencies) == {dut.latency} == {dut.plan.latency} == {1}
+    assert set(run.intervals) == {dut.ii} == {dut.plan.ii} == {1}
 
 
 @pytest.mark.parametrize("shape,kwargs,error", [
@@ -74,4 +74,9 @@ def test_latency_and_ii():
 def test_bad_arguments(shape, kwargs, error):
     kwargs.setdefault("index_width", 2)
     with pytest.raises(error):
-        MaxPool(shape, **kwargs)
+        PoolPlan(shape, **kwargs)
+
+
+def test_the_component_needs_a_pool_plan():
+    with pytest.raises(TypeError, match="PoolPlan"):
+        MaxPool((1, 4))

@@ -8,7 +8,9 @@ from amaranth.hdl import Shape
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nomul.gateware.quantizer import LOOKUP_MAX_TABLE_BITS, InputQuantizer
+from nomul.design.plans import LOOKUP_MAX_TABLE_BITS, QuantizerPlan
+from nomul.design.ports import Field
+from nomul.gateware.quantizer import InputQuantizer
 from nomul.models.reference import quantize_input
 from nomul.models.spec import InputSpec
 from nomul.sim.streams import pack, run_stream, unpack
@@ -41,9 +43,13 @@ def _spec(case):
 
 
 def _quantizer(spec):
-    thresholds = None if spec.thresholds is None else spec.thresholds
-    return InputQuantizer(spec.elements, raw_min=spec.raw_min, raw_max=spec.raw_max,
-                          thresholds=thresholds)
+    return InputQuantizer(QuantizerPlan(spec.elements, spec.raw_min, spec.raw_max,
+                                        spec.thresholds))
+
+
+def _port_shapes(dut):
+    """The raw and index element shapes of the component's ports."""
+    return dut.i.payload.shape().elem_shape, dut.o.payload.shape().elem_shape
 
 
 @pytest.mark.parametrize("idle,stall", STALLS)
@@ -59,26 +65,27 @@ def test_matches_reference(name, idle, stall):
         inside = [int(t) for t in spec.thresholds if spec.raw_min <= t <= spec.raw_max]
         raw[2].flat[:len(inside)] = inside[:spec.elements]
     expected = quantize_input(spec, raw).reshape(len(raw), -1)
-    raw_width = Shape.cast(dut.raw_shape).width
-    index_width = Shape.cast(dut.index_shape).width
+    raw_width, index_width = (shape.width for shape in _port_shapes(dut))
+    assert (raw_width, index_width) == (dut.plan.raw.width, dut.plan.index.width)
     run = run_stream(dut, [pack(r.ravel(), raw_width) for r in raw], idle=idle, stall=stall)
     got = [unpack(word, index_width, spec.elements) for word in run.outputs]
     assert got == expected.tolist()
 
 
 def test_shapes():
-    dut = InputQuantizer(3, raw_min=-8, raw_max=7)
-    assert dut.raw_shape == Shape(4, signed=True)
-    assert dut.index_shape == Shape(4, signed=False)
-    assert dut.levels == 16
-    dut = InputQuantizer(3, raw_min=0, raw_max=16)
-    assert dut.raw_shape == Shape(5, signed=False)
-    assert dut.index_shape == Shape(5, signed=False)
-    dut = InputQuantizer(1, raw_min=-128, raw_max=127, thresholds=(np.int64(-5), 0, 5))
-    assert dut.raw_shape == Shape(8, signed=True)
-    assert dut.index_shape == Shape(2, signed=False)
-    assert dut.thresholds == (-5, 0, 5) and type(dut.thresholds[0]) is int
-    assert InputQuantizer(2, raw_min=4, raw_max=4).index_shape == Shape(1, signed=False)
+    dut = InputQuantizer(QuantizerPlan(3, -8, 7))
+    assert (dut.plan.raw, dut.plan.index) == (Field(4, signed=True), Field(4))
+    assert _port_shapes(dut) == (Shape(4, signed=True), Shape(4, signed=False))
+    assert dut.plan.levels == 16
+    dut = InputQuantizer(QuantizerPlan(3, 0, 16))
+    assert (dut.plan.raw, dut.plan.index) == (Field(5), Field(5))
+    assert _port_shapes(dut) == (Shape(5, signed=False), Shape(5, signed=False))
+    dut = InputQuantizer(QuantizerPlan(1, -128, 127, (np.int64(-5), 0, 5)))
+    assert (dut.plan.raw, dut.plan.index) == (Field(8, signed=True), Field(2))
+    assert _port_shapes(dut) == (Shape(8, signed=True), Shape(2, signed=False))
+    assert dut.plan.thresholds == (-5, 0, 5) and type(dut.plan.thresholds[0]) is int
+    dut = InputQuantizer(QuantizerPlan(2, 4, 4))
+    assert dut.plan.index == Field(1) and _port_shapes(dut)[1] == Shape(1, signed=False)
 
 
 @pytest.mark.parametrize("name,style", [
@@ -89,8 +96,9 @@ def test_shapes():
 ])
 def test_style_follows_table_size(name, style):
     dut = _quantizer(_spec(CASES[name]))
-    assert dut.style == style
-    table_bits = (1 << Shape.cast(dut.raw_shape).width) * Shape.cast(dut.index_shape).width
+    assert dut.plan.style == style
+    raw_shape, index_shape = _port_shapes(dut)
+    table_bits = (1 << raw_shape.width) * index_shape.width
     assert (table_bits <= LOOKUP_MAX_TABLE_BITS) == (style != "compare")
 
 
@@ -110,27 +118,27 @@ def test_lookup_table_equals_the_reference_on_every_raw_value(spec):
     """The table the lookup form reads, at each raw value's bit pattern, is the reference's
     index, for every value in the range (what the lookup quantizer's Verilog indexes)."""
     dut = _quantizer(spec)
-    table = dut.lookup_table()
-    width = Shape.cast(dut.raw_shape).width
+    table = dut.plan.lookup_table()
+    width = _port_shapes(dut)[0].width
     raw = np.arange(spec.raw_min, spec.raw_max + 1)
     expected = quantize_input(spec, raw[:, None])[:, 0]
     assert [table[int(r) & ((1 << width) - 1)] for r in raw] == expected.tolist()
 
 
 def test_lookup_table_counts_thresholds_met():
-    dut = InputQuantizer(1, raw_min=-4, raw_max=2, thresholds=(-3, 0, 0, 2))
+    plan = QuantizerPlan(1, -4, 2, (-3, 0, 0, 2))
     # codes 0..7 of a 3-bit signed sample: 0, 1, 2, 3 (above raw_max: reads 2's), -4 .. -1
-    assert dut.lookup_table() == [3, 3, 4, 4, 0, 1, 1, 1]
+    assert plan.lookup_table() == [3, 3, 4, 4, 0, 1, 1, 1]
 
 
 def test_latency_and_ii():
     spec = _spec(CASES["thresholds-signed"])
     dut = _quantizer(spec)
     raw = np.random.default_rng(1).integers(spec.raw_min, spec.raw_max + 1, size=(8, 3))
-    width = Shape.cast(dut.raw_shape).width
+    width = _port_shapes(dut)[0].width
     run = run_stream(dut, [pack(r, width) for r in raw])
-    assert set(run.latencies) == {dut.latency} == {1}
-    assert set(run.intervals) == {dut.ii} == {1}
+    assert set(run.latencies) == {dut.latency} == {dut.plan.latency} == {1}
+    assert set(run.intervals) == {dut.ii} == {dut.plan.ii} == {1}
 
 
 @pytest.mark.parametrize("args,kwargs,error", [
@@ -146,4 +154,9 @@ def test_latency_and_ii():
 ])
 def test_bad_arguments(args, kwargs, error):
     with pytest.raises(error):
-        InputQuantizer(*args, **kwargs)
+        QuantizerPlan(*args, **kwargs)
+
+
+def test_the_component_needs_a_quantizer_plan():
+    with pytest.raises(TypeError, match="QuantizerPlan"):
+        InputQuantizer(3)

@@ -5,8 +5,9 @@ import math
 
 import numpy as np
 import pytest
-from amaranth.hdl import signed
 
+from nomul.design.plans import DeserializerPlan
+from nomul.design.ports import Field
 from nomul.gateware.serdes import Deserializer
 from nomul.sim.streams import pack, run_stream, unpack
 
@@ -21,7 +22,7 @@ def _beats(sample, lanes):
 def test_vectors_reassemble_in_element_order(elements, lanes, idle, stall):
     rng = np.random.default_rng(elements + lanes)
     samples = rng.integers(-8, 8, size=(6, elements))
-    dut = Deserializer(elements, lanes=lanes, element_shape=signed(4))
+    dut = Deserializer(DeserializerPlan(elements, lanes, Field(4, signed=True)))
     words = [word for sample in samples for word in _beats(sample, lanes)]
     run = run_stream(dut, words, count=len(samples), idle=idle, stall=stall, seed=3)
     assert [unpack(w, 4, elements, signed=True) for w in run.outputs] == samples.tolist()

@@ -5,7 +5,9 @@
 import numpy as np
 import pytest
 
-from nomul.gateware.tables import ProductLookup, dense_groups, group_code_table
+from nomul.design.plans import LookupPlan
+from nomul.design.tables import dense_groups, group_code_table
+from nomul.gateware.tables import ProductLookup
 from nomul.models.reference import group_addresses
 from nomul.sim.streams import pack, run_stream, unpack
 
@@ -17,18 +19,21 @@ def test_lookup_terms_equal_table_entries_at_model_addresses(levels, group, inpu
     table = rng.integers(-300, 300, size=(levels ** group, codewords))
     groups = dense_groups(inputs, group)
     pairs = [(g, k) for g in range(len(groups)) for k in range(codewords)]
-    dut = ProductLookup(table.tolist(), groups, pairs, in_levels=levels, n_inputs=inputs)
+    dut = ProductLookup(LookupPlan(table.tolist(), groups, pairs, levels, inputs))
     xs = rng.integers(0, levels, size=(25, inputs))
-    run = run_stream(dut, [pack(x, dut.index_width) for x in xs], idle=0.3, stall=0.3, seed=2)
+    index, term = dut.plan.index, dut.plan.term
+    assert dut.i.payload.shape().elem_shape.width == index.width
+    assert dut.o.payload.shape().elem_shape.width == term.width
+    run = run_stream(dut, [pack(x, index.width) for x in xs], idle=0.3, stall=0.3, seed=2)
     addresses = group_addresses(xs, levels, group)             # the reference's addressing
     for address, word in zip(addresses, run.outputs, strict=True):
-        terms = unpack(word, dut.term_shape.width, len(pairs), signed=dut.term_shape.signed)
+        terms = unpack(word, term.width, len(pairs), signed=term.signed)
         assert terms == [int(table[address[g], k]) for g, k in pairs]
 
 
 def test_lookup_latency_and_throughput():
     table = [[1, -2], [3, 4], [5, -6]]
-    dut = ProductLookup(table, dense_groups(2, 1), [(0, 0), (1, 1)], in_levels=3, n_inputs=2)
+    dut = ProductLookup(LookupPlan(table, dense_groups(2, 1), [(0, 0), (1, 1)], 3, 2))
     run = run_stream(dut, [pack([i % 3, (i + 1) % 3], 2) for i in range(12)])
     assert set(run.latencies) == {dut.latency} and set(run.intervals) == {1}
 
@@ -48,4 +53,4 @@ def test_group_codes_concatenate_fields_and_cover_every_row():
 ])
 def test_bad_lookups_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        ProductLookup(**kwargs, in_levels=2, n_inputs=2)
+        LookupPlan(**kwargs, in_levels=2, n_inputs=2)

@@ -1,13 +1,15 @@
 # amaranth: UnusedElaboratable=no
 # SPDX-License-Identifier: MIT
-"""Threshold units against the reference's threshold_count: values at, just below and just
+"""Threshold banks against the reference's threshold_count: values at, just below and just
 above every threshold, duplicate thresholds, signed and unsigned inputs, stalls."""
 
 import numpy as np
 import pytest
 from amaranth.hdl import signed, unsigned
 
-from nomul.gateware.threshold import ThresholdBank, ThresholdUnit
+from nomul.design.ports import Field
+from nomul.design.trees import ThresholdPlan
+from nomul.gateware.threshold import ThresholdBank
 from nomul.models.reference import threshold_count
 from nomul.numeric import index_width
 from nomul.sim.streams import pack, run_stream, unpack
@@ -44,11 +46,17 @@ def _vectors(rng, shape, rows, extra=8):
     return [[int(c[k % len(c)]) for c in columns] for k in range(count)]
 
 
+def _bank(rows, shape, method="parallel"):
+    """The bank of ``rows`` over inputs of the Amaranth ``shape``."""
+    return ThresholdBank(ThresholdPlan(rows, Field(shape.width, shape.signed), method))
+
+
 def _run(dut, vectors, **kwargs):
-    width = dut.in_shape.width
+    width = dut.i.payload.shape().elem_shape.width
     run = run_stream(dut, [pack(v, width) for v in vectors], **kwargs)
-    n_out = len(dut.thresholds)
-    return [unpack(word, dut.out_shape.width, n_out) for word in run.outputs], run
+    n_out = len(dut.plan.rows)
+    out_width = dut.o.payload.shape().elem_shape.width
+    return [unpack(word, out_width, n_out) for word in run.outputs], run
 
 
 CASES = [  # (in_shape, outputs, thresholds per output, shared)
@@ -67,7 +75,7 @@ def test_bank_matches_threshold_count_under_stalls(method, case):
     shape, n_out, n_thr, shared = CASES[case]
     rng = np.random.default_rng(100 + case)
     rows = _rows(rng, shape, n_out, n_thr, shared=shared)
-    dut = ThresholdBank(rows, in_shape=shape, method=method)
+    dut = _bank(rows, shape, method)
     vectors = _vectors(rng, shape, rows)
     out, _ = _run(dut, vectors, idle=0.3, stall=0.4, seed=case)
     assert out == threshold_count(np.array(vectors), np.array(rows)).tolist()
@@ -79,10 +87,12 @@ def test_bank_latency_and_throughput(method, n_thr):
     rng = np.random.default_rng(n_thr)
     shape = signed(9)
     rows = _rows(rng, shape, 2, n_thr, shared=False)
-    dut = ThresholdBank(rows, in_shape=shape, method=method)
+    dut = _bank(rows, shape, method)
     expected = 1 if method == "parallel" else max(1, int(np.ceil(np.log2(n_thr + 1))))
     assert (dut.latency, dut.ii) == (expected, 1)
-    assert dut.out_shape == unsigned(index_width(n_thr + 1))
+    assert (dut.plan.latency, dut.plan.ii) == (expected, 1)
+    assert dut.plan.out == Field(index_width(n_thr + 1))
+    assert dut.o.payload.shape().elem_shape == unsigned(index_width(n_thr + 1))
     vectors = _vectors(rng, shape, rows, extra=0)[:30]
     out, run = _run(dut, vectors)
     assert out == threshold_count(np.array(vectors), np.array(rows)).tolist()
@@ -95,27 +105,29 @@ def test_bank_all_equal_and_out_of_range_thresholds(method):
     shape = signed(5)                                          # -16 .. 15
     rows = ((3, 3, 3, 3, 3), (-40, -16, 15, 16, 99), (-99, -50, -17, -17, -16),
             (16, 17, 30, 100, 100))
-    dut = ThresholdBank(rows, in_shape=shape, method=method)
+    dut = _bank(rows, shape, method)
     vectors = [[v] * len(rows) for v in range(-16, 16)]
     out, _ = _run(dut, vectors, stall=0.3, seed=7)
     assert out == threshold_count(np.array(vectors), np.array(rows)).tolist()
 
 
-def test_bank_accepts_numpy_thresholds_and_shapes():
+def test_bank_accepts_numpy_thresholds():
     rows = np.array([[-2, 0, 5], [1, 1, 2]], dtype=np.int64)
-    dut = ThresholdBank(rows, in_shape=range(-8, 8), method="search")
-    assert dut.thresholds == ((-2, 0, 5), (1, 1, 2))
-    assert all(type(t) is int for row in dut.thresholds for t in row)
-    assert dut.in_shape == signed(4)
+    dut = ThresholdBank(ThresholdPlan(rows, Field(4, signed=True), "search"))
+    assert dut.plan.rows == ((-2, 0, 5), (1, 1, 2))
+    assert all(type(t) is int for row in dut.plan.rows for t in row)
+    assert dut.i.payload.shape().elem_shape == signed(4)
     vectors = [[-3, 0], [0, 1], [5, 2], [7, -8]]
     out, _ = _run(dut, vectors)
     assert out == [[0, 0], [2, 2], [3, 3], [3, 0]]
 
 
+@pytest.mark.parametrize("method", ["parallel", "search"])
 @pytest.mark.parametrize("is_signed", [True, False])
-def test_scalar_unit_matches_threshold_count(is_signed):
+def test_single_row_bank_matches_threshold_count(is_signed, method):
+    # what the deleted scalar ThresholdUnit covered: one accumulator, every 6-bit value
     thresholds = (-5, 0, 0, 7, 12) if is_signed else (0, 3, 3, 9, 30)
-    dut = ThresholdUnit(thresholds, width=6, is_signed=is_signed)
+    dut = _bank((thresholds,), signed(6) if is_signed else unsigned(6), method)
     values = list(range(-32, 32) if is_signed else range(0, 64))
     run = run_stream(dut, [v & 63 for v in values], idle=0.2, stall=0.3, seed=3)
     assert run.outputs == threshold_count(np.array(values), np.array(thresholds)).tolist()
@@ -127,22 +139,20 @@ def test_scalar_unit_matches_threshold_count(is_signed):
     (((3, 1),), {}, ValueError, "ascending"),
     (((0, 1), (2, 1)), {}, ValueError, r"thresholds\[1\] must be ascending"),
     ((), {}, ValueError, "at least one row"),
-    (((),), {}, ValueError, r"thresholds\[0\] is empty"),
-    (((0, 1), (2,)), {}, ValueError, "same count"),
+    (((),), {}, ValueError, "at least one threshold"),
+    (((0, 1), (2,)), {}, ValueError, "same length"),
     (((0, 1.5),), {}, TypeError, r"thresholds\[0\]\[1\]"),
     ((1, 2), {}, TypeError, r"thresholds\[0\]"),
     (((0, 1),), {"method": "linear"}, ValueError, "method"),
-    (((0, 1),), {"in_shape": "eight"}, TypeError, "in_shape"),
-    (((0, 1),), {"in_shape": 0}, ValueError, "in_shape"),
+    (((0, 1),), {"in_field": "eight"}, TypeError, "in_field"),
+    (((0, 1),), {"in_field": Field(0)}, ValueError, "in_field"),
 ])
 def test_bank_bad_arguments_are_refused(thresholds, kwargs, error, message):
-    kwargs = {"in_shape": signed(8), **kwargs}
+    kwargs = {"in_field": Field(8, signed=True), **kwargs}
     with pytest.raises(error, match=message):
-        ThresholdBank(thresholds, **kwargs)
+        ThresholdPlan(thresholds, **kwargs)
 
 
-def test_unit_bad_arguments_are_refused():
-    with pytest.raises(ValueError, match="ascending"):
-        ThresholdUnit((2, 1), width=4)
-    with pytest.raises(ValueError, match="at least one"):
-        ThresholdUnit((), width=4)
+def test_the_bank_needs_a_threshold_plan():
+    with pytest.raises(TypeError, match="ThresholdPlan"):
+        ThresholdBank(((0, 1),))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from nomul.gateware.compile import build_network
-from nomul.gateware.options import BuildOptions, LayerOptions
+from nomul.design import BuildOptions, LayerOptions, lower
+from nomul.gateware.network import NetworkTop
 from nomul.gateware.uart import UartRx, UartShell, UartTx
 from nomul.models import reference
 from nomul.models.spec import InputSpec
@@ -42,7 +42,7 @@ async def receive_byte(ctx, line, divisor=DIVISOR):
 def test_shell_answers_each_sample_with_its_class(options):
     spec = InputSpec(shape=(8,), raw_min=-5, raw_max=9)
     model = random_model("8-6-4", spec, act_levels=3, weight_levels=4, seed=2)
-    top, _ = build_network(model, options)
+    top = NetworkTop(lower(model, options))
     shell = UartShell(top, elements=8, raw_bits=Bounds(-5, 9).width, divisor=DIVISOR)
     raw = np.random.default_rng(4).integers(-5, 10, size=(5, 8))
     got = []
@@ -100,6 +100,6 @@ def test_bad_settings_are_refused():
         UartRx(2)
     spec = InputSpec(shape=(4,), raw_min=-300, raw_max=300)
     model = random_model("4-3", spec, act_levels=3, weight_levels=4, seed=0)
-    top, _ = build_network(model, BuildOptions())
+    top = NetworkTop(lower(model, BuildOptions()))
     with pytest.raises(ValueError, match="do not fit"):
         UartShell(top, elements=4, raw_bits=Bounds(-300, 300).width, divisor=8)

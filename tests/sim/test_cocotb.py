@@ -13,11 +13,11 @@ from functools import cache
 import numpy as np
 import pytest
 
-from nomul.gateware.options import BuildOptions, LayerOptions
-from nomul.hw.verilog import build
+from nomul.design import BuildOptions, LayerOptions, lower
+from nomul.gateware.emit import write_verilog
 from nomul.models.spec import InputSpec
 from nomul.models.synthetic import random_model
-from nomul.sim.hardware import simulate
+from nomul.sim.hardware import simulate, simulate_build
 from nomul.sim.vectors import expected_outputs
 
 NO_ICARUS = "Icarus Verilog is not installed (CI installs it: apt-get install iverilog)"
@@ -64,11 +64,13 @@ BUILDS = {
 def test_verilog_matches_the_reference_with_stated_timing(network, build_name, simulator,
                                                           tmp_path):
     model, raw = NETWORKS[network]()
-    manifest = build(model, BUILDS[build_name], tmp_path / "rtl")
+    design = lower(model, BUILDS[build_name])
+    manifest = write_verilog(design, tmp_path / "rtl")
+    assert (manifest["latency"], manifest["ii"]) == (design.latency, design.ii)
 
     def run(name, samples, **stream):
-        return simulate(model, samples, simulator=simulator, manifest=manifest,
-                        work_dir=tmp_path / name, cache_dir=tmp_path / "cache", **stream)
+        return simulate_build(model, manifest, samples, simulator=simulator,
+                              work_dir=tmp_path / name, cache_dir=tmp_path / "cache", **stream)
 
     stalled = run("stalled", raw, idle=0.3, stall=0.3, seed=1)
     assert stalled.outputs == expected_outputs(model, raw)
@@ -88,7 +90,7 @@ def test_the_whole_digits_test_split_through_the_fast_harness(build_name, tmp_pa
 
     model, _ = _trained("64-16-10")
     digits = load_dataset("digits")
-    run = simulate(model, digits.x_test, simulator="fast", options=BUILDS[build_name],
+    run = simulate(lower(model, BUILDS[build_name]), digits.x_test, simulator="fast",
                    work_dir=tmp_path, cache_dir=tmp_path / "cache", stall=0.1, seed=2)
     assert len(run.outputs) == len(digits.x_test) == 450
     assert run.outputs == expected_outputs(model, digits.x_test)

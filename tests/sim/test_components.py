@@ -19,14 +19,23 @@ import pytest
 from amaranth.hdl import Shape
 from amaranth.lib import data
 
+from nomul.design import BuildOptions, LayerOptions, lower
+from nomul.design.kinds.maxpool import PoolPlan
+from nomul.design.lower import weighted_plan
+from nomul.design.plans import DeserializerPlan, LookupPlan, QuantizerPlan, WindowPlan
+from nomul.design.ports import Field
+from nomul.design.tables import dense_groups
+from nomul.design.trees import ArgmaxPlan, ThresholdPlan, TreePlan
 from nomul.gateware.adder_tree import AdderTree
 from nomul.gateware.argmax import Argmax
-from nomul.gateware.compile import build_network, folded_layer, unrolled_layer
-from nomul.gateware.options import BuildOptions, LayerOptions
+from nomul.gateware.conv import FoldedConv
+from nomul.gateware.folded import FoldedDense
+from nomul.gateware.layers import UnrolledLayer
+from nomul.gateware.network import NetworkTop, component
 from nomul.gateware.pool import MaxPool
 from nomul.gateware.quantizer import InputQuantizer
 from nomul.gateware.serdes import Deserializer
-from nomul.gateware.tables import ProductLookup, dense_groups
+from nomul.gateware.tables import ProductLookup
 from nomul.gateware.threshold import ThresholdBank
 from nomul.gateware.window import PatchStreamer
 from nomul.models import reference
@@ -82,8 +91,8 @@ def _layer_case(name, position, build):
 def _quantizer_case():
     model, raw, per_layer_inputs, _ = _traced("conv2d")
     spec = model.input
-    dut = InputQuantizer(spec.elements, raw_min=spec.raw_min, raw_max=spec.raw_max,
-                         thresholds=spec.thresholds)
+    dut = InputQuantizer(QuantizerPlan(spec.elements, spec.raw_min, spec.raw_max,
+                                       spec.thresholds))
     return dut, _words(dut.i, raw), _words(dut.o, per_layer_inputs[0])
 
 
@@ -91,8 +100,8 @@ def _thresholds_quantizer_case(raw_min, raw_max, thresholds, style):
     """A thresholds quantizer of 5 samples; ``style`` says which form its table size gives."""
     spec = InputSpec(shape=(5,), raw_min=raw_min, raw_max=raw_max, quantizer="thresholds",
                      thresholds=thresholds)
-    dut = InputQuantizer(5, raw_min=raw_min, raw_max=raw_max, thresholds=thresholds)
-    assert dut.style == style
+    dut = InputQuantizer(QuantizerPlan(5, raw_min, raw_max, thresholds))
+    assert dut.plan.style == style
     raw = np.random.default_rng(RNG_SEED).integers(raw_min, raw_max + 1, size=(12, 5))
     raw[0], raw[1] = raw_min, raw_max
     raw[2] = [t for t in thresholds if raw_min <= t <= raw_max][:5]     # exactly at thresholds
@@ -102,7 +111,7 @@ def _thresholds_quantizer_case(raw_min, raw_max, thresholds, style):
 def _deserializer_case():
     model, raw, _, _ = _traced("conv1d")
     lanes = 3
-    dut = Deserializer(model.input.elements, lanes=lanes, element_shape=4)
+    dut = Deserializer(DeserializerPlan(model.input.elements, lanes, Field(4)))
     flat = raw.reshape(len(raw), -1) & 0xF
     beats = [list(s) + [0] * (-len(s) % lanes) for s in flat]
     words = [pack(b[k:k + lanes], 4) for b in beats for k in range(0, len(b), lanes)]
@@ -111,7 +120,7 @@ def _deserializer_case():
 
 def _adder_tree_case():
     bounds = ((-40, 17), (0, 255), (-128, 127), (-3, 9), (5, 5), (-1000, 1000), (0, 1))
-    dut = AdderTree(bounds, bias=-77, register_every=1)
+    dut = AdderTree(TreePlan(bounds, -77, 1))
     rng = np.random.default_rng(RNG_SEED)
     rows = [[lo if k % 3 == 0 else hi if k % 3 == 1 else int(rng.integers(lo, hi + 1))
              for lo, hi in bounds] for k in range(12)]
@@ -122,7 +131,7 @@ def _threshold_case(method):
     rng = np.random.default_rng(RNG_SEED)
     thresholds = tuple(tuple(int(t) for t in np.sort(rng.integers(-60, 60, size=7)))
                        for _ in range(3))
-    dut = ThresholdBank(thresholds, in_shape=Shape(8, signed=True), method=method)
+    dut = ThresholdBank(ThresholdPlan(thresholds, Field(8, signed=True), method))
     acc = rng.integers(-128, 128, size=(16, 3))
     acc[0] = [t[0] for t in thresholds]                      # exactly at thresholds
     acc[1] = [t[-1] - 1 for t in thresholds]
@@ -132,7 +141,7 @@ def _threshold_case(method):
 
 def _argmax_case():
     bounds = ((-20, 20),) * 5
-    dut = Argmax(bounds, register_every=1)
+    dut = Argmax(ArgmaxPlan(bounds, 1))
     acc = np.random.default_rng(RNG_SEED).integers(-3, 4, size=(20, 5))   # many ties
     return dut, _words(dut.i, acc), [int(c) for c in reference.argmax(acc)]
 
@@ -140,7 +149,7 @@ def _argmax_case():
 def _product_lookup_case():
     table = ((0, 3, -5), (2, -7, 11), (4, 1, 0))                  # 3 levels x 3 codewords
     pairs = ((0, 0), (0, 2), (1, 1), (2, 0), (2, 2), (3, 1))
-    dut = ProductLookup(table, dense_groups(4, 1), pairs, in_levels=3, n_inputs=4)
+    dut = ProductLookup(LookupPlan(table, dense_groups(4, 1), pairs, 3, 4))
     x = np.random.default_rng(RNG_SEED).integers(0, 3, size=(12, 4))
     expected = [[table[row[g]][k] for g, k in pairs] for row in x]
     return dut, _words(dut.i, x), _words(dut.o, expected)
@@ -149,17 +158,27 @@ def _product_lookup_case():
 def _patch_streamer_case():
     model, _, per_layer_inputs, _ = _traced("conv2d", samples=3)
     layer, x = model.layers[0], per_layer_inputs[0]
-    dut = PatchStreamer(model.shapes[0], kernel=layer.kernel, stride=layer.stride,
-                        padding=layer.padding, index_width=index_width(model.levels[0]))
+    dut = PatchStreamer(WindowPlan(model.shapes[0], layer.kernel, layer.stride, layer.padding,
+                                   index_width(model.levels[0])))
     taps = reference.patches(x, layer.kernel, layer.stride, layer.padding)
-    taps = taps.reshape(-1, dut.patch_size)
-    fields = dut.patch_layout
-    last = [int(p == dut.positions - 1) for _ in x for p in range(dut.positions)]
-    expected = [(pack(np.where(t == reference.PADDED, 0, t), dut.index_width)
+    taps = taps.reshape(-1, dut.plan.patch_size)
+    fields = dut.o.payload.shape()
+    last = [int(p == dut.plan.positions - 1) for _ in x for p in range(dut.plan.positions)]
+    expected = [(pack(np.where(t == reference.PADDED, 0, t), dut.plan.index_width)
                  << fields["taps"].offset)
                 | (pack(t == reference.PADDED, 1) << fields["pad"].offset)
                 | (end << fields["last"].offset) for t, end in zip(taps, last, strict=True)]
     return dut, _words(dut.i, x), expected
+
+
+def _weighted(kind, options=None):
+    """``build(layer, in_shape)`` making a weighted layer's component as ``options`` (default:
+    unrolled) say, checked to be a ``kind``."""
+    def build(layer, shape):
+        dut = component(weighted_plan(layer, shape, options or LayerOptions()))
+        assert isinstance(dut, kind), dut
+        return dut
+    return build
 
 
 FOLDED = LayerOptions(arch="folded", pe=1, simd=3)
@@ -177,21 +196,15 @@ CASES = {
     "argmax": _argmax_case,
     "patch_streamer": _patch_streamer_case,
     "maxpool_2d": lambda: _layer_case("conv2d", 1, lambda layer, shape: MaxPool(
-        shape, kernel=layer.kernel, stride=layer.stride, index_width=index_width(3))),
-    "unrolled_conv2d": lambda: _layer_case(
-        "conv2d", 0, lambda layer, shape: unrolled_layer(layer, shape, LayerOptions())),
-    "unrolled_dense_argmax": lambda: _layer_case(
-        "conv2d", 4, lambda layer, shape: unrolled_layer(layer, shape, LayerOptions())),
-    "unrolled_conv1d_raw": lambda: _layer_case(
-        "conv1d", 0, lambda layer, shape: unrolled_layer(layer, shape, LayerOptions())),
-    "folded_conv2d": lambda: _layer_case(
-        "conv2d", 0, lambda layer, shape: folded_layer(layer, shape, FOLDED)),
-    "folded_dense": lambda: _layer_case(
-        "conv2d", 3, lambda layer, shape: folded_layer(layer, shape, LayerOptions(
-            arch="folded", pe=5, simd=4))),
-    "folded_dense_raw": lambda: _layer_case(
-        "conv1d", 3, lambda layer, shape: folded_layer(layer, shape, LayerOptions(
-            arch="folded", pe=1, simd=2))),
+        PoolPlan(shape, layer.kernel, layer.stride, index_width(3)))),
+    "unrolled_conv2d": lambda: _layer_case("conv2d", 0, _weighted(UnrolledLayer)),
+    "unrolled_dense_argmax": lambda: _layer_case("conv2d", 4, _weighted(UnrolledLayer)),
+    "unrolled_conv1d_raw": lambda: _layer_case("conv1d", 0, _weighted(UnrolledLayer)),
+    "folded_conv2d": lambda: _layer_case("conv2d", 0, _weighted(FoldedConv, FOLDED)),
+    "folded_dense": lambda: _layer_case("conv2d", 3, _weighted(FoldedDense, LayerOptions(
+        arch="folded", pe=5, simd=4))),
+    "folded_dense_raw": lambda: _layer_case("conv1d", 3, _weighted(FoldedDense, LayerOptions(
+        arch="folded", pe=1, simd=2))),
 }
 
 
@@ -227,8 +240,8 @@ def test_the_network_stages_are_the_components_tested_here():
     for model in _models().values():
         for options in (BuildOptions(input_lanes=3),
                         BuildOptions(default=LayerOptions(arch="folded"))):
-            top, _ = build_network(model, options)
-            stages = {type(stage).__name__ for stage in top.stages}
-            if top.deserializer is not None:
-                stages.add(type(top.deserializer).__name__)
+            top = NetworkTop(lower(model, options))
+            stages = {type(stage).__name__ for _, stage in top.stages}
+            if options.input_lanes is not None:       # the deserializer is a stage too
+                assert "Deserializer" in stages
             assert stages <= covered, stages - covered

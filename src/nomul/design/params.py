@@ -11,7 +11,7 @@ import operator
 from ..numeric import Bounds
 
 __all__ = ["as_int", "as_ints", "as_rows", "as_threshold_rows", "as_bounds", "as_bounds_tuple",
-           "fill"]
+           "as_field", "fill"]
 
 
 def as_int(value, name, *, minimum=None):
@@ -53,6 +53,17 @@ def as_threshold_rows(rows, name="thresholds"):
         if list(row) != sorted(row):
             raise ValueError(f"{name}[{j}] must be ascending, not {row!r}")
     return rows
+
+
+def as_field(value, name):
+    """A :class:`~nomul.design.ports.Field` of at least one bit (``TypeError`` otherwise)."""
+    from .ports import Field
+
+    if not isinstance(value, Field):
+        raise TypeError(f"{name} must be a Field, not {value!r}")
+    if value.width < 1:
+        raise ValueError(f"{name} must have at least one bit, not {value!r}")
+    return value
 
 
 def fill(plan, **values):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from ..numeric import Bounds, index_width, sum_bounds
 from .activation import Argmax, Raw, Thresholds
-from .params import as_int, as_ints, as_rows, fill
+from .params import as_field, as_int, as_ints, as_rows, fill
 from .ports import Field, Vector, field_of
 from .tables import code_columns, products
 from .trees import ArgmaxPlan, ThresholdPlan, TreePlan, tree_levels, union
@@ -158,6 +158,7 @@ class DeserializerPlan:
     def __post_init__(self):
         elements = as_int(self.elements, "elements", minimum=1)
         lanes = as_int(self.lanes, "lanes", minimum=1)
+        as_field(self.element, "element")
         if lanes > elements:
             raise ValueError(f"need 1 <= lanes <= elements, not lanes={lanes}, "
                              f"elements={elements}")
@@ -578,6 +579,7 @@ class CollectorPlan:
     def __post_init__(self):
         positions = as_int(self.positions, "positions", minimum=1)
         channels = as_int(self.channels, "channels", minimum=1)
+        as_field(self.element, "element")
         fill(self, positions=positions, channels=channels, ii=positions)
 
     @property

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from ..numeric import Bounds, index_width, sum_bounds
-from .params import as_bounds_tuple, as_int, as_threshold_rows, fill
+from .params import as_bounds_tuple, as_field, as_int, as_threshold_rows, fill
 from .ports import Field, Vector, field_of
 
 __all__ = ["tree_levels", "registered", "tree_latency", "TreePlan", "ArgmaxPlan",
@@ -161,9 +161,7 @@ class ThresholdPlan:
 
     def __post_init__(self):
         rows = as_threshold_rows(self.rows)
-        if not isinstance(self.in_field, Field) or self.in_field.width < 1:
-            raise ValueError(f"in_field must be a Field of at least one bit, not "
-                             f"{self.in_field!r}")
+        as_field(self.in_field, "in_field")
         method = str(self.method)
         if method not in ("parallel", "search"):
             raise ValueError(f"method must be parallel or search, not {self.method!r}")
