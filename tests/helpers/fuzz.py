@@ -29,10 +29,11 @@ import zipfile
 
 import numpy as np
 
+from helpers import digits_input_spec
 from nomul.errors import NomulError
 from nomul.models.modelfile import load_model, model_to_bytes
 from nomul.models.spec import InputSpec, IntegerModel
-from nomul.models.synthetic import digits_input_spec, random_model
+from nomul.models.synthetic import random_model
 
 __all__ = ["Unpickled", "base_models", "fuzz_case", "outcome", "MUTATIONS", "OUTCOMES"]
 

@@ -183,7 +183,8 @@ def test_estimate_tracks_a_fresh_synthesis(tmp_path):
 
 
 def test_network_estimate_is_the_sum_of_its_stages():
-    from nomul.models.synthetic import digits_input_spec, random_model
+    from helpers import digits_input_spec
+    from nomul.models.synthetic import random_model
 
     model = random_model("64-16-10", digits_input_spec(), seed=3)
     design = lower(model, BuildOptions(default=LayerOptions(arch="folded", pe=2, simd=2)))

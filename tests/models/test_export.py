@@ -4,11 +4,12 @@
 import numpy as np
 import pytest
 
+from helpers import digits_input_spec
 from nomul.errors import ModelError
 from nomul.models import reference
 from nomul.models.export import FloatNetwork, FloatWeighted, export, float_forward
 from nomul.models.spec import InputSpec
-from nomul.models.synthetic import digits_input_spec, random_float_network
+from nomul.models.synthetic import random_float_network
 
 
 def _one_layer(codebook, bias, activation="raw", out_values=None, in_values=(-1.5, 0.5, 1),

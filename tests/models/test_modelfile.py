@@ -19,6 +19,7 @@ import zlib
 import numpy as np
 import pytest
 
+from helpers import digits_input_spec
 from nomul.errors import ModelError, ModelFileError, NomulError, OptionsError
 from nomul.models import reference
 from nomul.models.arch import parse_arch, parse_input_shape
@@ -34,7 +35,7 @@ from nomul.models.spec import (
     MaxPool,
     WeightedLayer,
 )
-from nomul.models.synthetic import check_options, digits_input_spec, random_model
+from nomul.models.synthetic import check_options, random_model
 
 # ---------------------------------------------------------------- models
 

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from helpers import naive
+from helpers import digits_input_spec, naive
 from helpers.strategies import integer_models, random_raw
 from nomul.errors import ModelError
 from nomul.models import reference
 from nomul.models.export import FloatNetwork, FloatWeighted, export, float_forward
 from nomul.models.spec import Activation, Dense, InputSpec, IntegerModel
-from nomul.models.synthetic import digits_input_spec, random_float_network
+from nomul.models.synthetic import random_float_network
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

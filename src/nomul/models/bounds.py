@@ -13,12 +13,7 @@ from ..numeric import Bounds
 from .spec import Conv
 
 __all__ = ["column_bounds", "output_bounds", "accumulator_bounds", "accumulator_width",
-           "table_bounds", "entry_width"]
-
-
-def table_bounds(layer):
-    """Bounds of every table entry (and 0, the value of a padded tap)."""
-    return Bounds(min(int(layer.table.min()), 0), max(int(layer.table.max()), 0))
+           "entry_width"]
 
 
 def entry_width(layer):

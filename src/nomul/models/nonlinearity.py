@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Nonlinearity", "NONLINEARITIES", "get_nonlinearity", "uniform_levels",
-           "boundaries", "discretize"]
+           "boundaries"]
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,3 @@ def boundaries(name, values):
     if values.ndim != 1 or values.size < 2 or np.any(np.diff(values) <= 0):
         raise ValueError("output levels must be a strictly increasing vector of >= 2 values")
     return get_nonlinearity(name).inverse((values[:-1] + values[1:]) / 2)
-
-
-def discretize(z, bounds):
-    """Index of the nearest level: ``count(z >= boundary)``, ties going up."""
-    return np.searchsorted(np.asarray(bounds, dtype=np.float64), z, side="right")

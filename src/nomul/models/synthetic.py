@@ -21,7 +21,7 @@ from ..errors import OptionsError
 from .arch import parse_arch
 from .export import FloatNetwork, FloatWeighted, export
 from .nonlinearity import uniform_levels
-from .spec import LIMITS, Flatten, InputSpec, MaxPool
+from .spec import LIMITS, Flatten, MaxPool
 
 __all__ = ["random_float_network", "random_model", "check_options", "MAX_LEVELS",
            "MAX_GROUP", "MAX_TABLE_ENTRIES", "MAX_CALIBRATION_VALUES"]
@@ -152,8 +152,3 @@ def random_model(arch, input_spec, *, calibration_samples=256, seed=0, **options
     calibration = rng.integers(input_spec.raw_min, input_spec.raw_max + 1,
                                size=(calibration_samples, *input_spec.shape))
     return export(net, calibration=calibration)
-
-
-def digits_input_spec():
-    """The 8x8 digits input: 64 pixels 0..16, identity quantizer."""
-    return InputSpec(shape=(64,), raw_min=0, raw_max=16)
