@@ -11,7 +11,7 @@ import operator
 from ..numeric import Bounds
 
 __all__ = ["as_int", "as_ints", "as_rows", "as_threshold_rows", "as_bounds", "as_bounds_tuple",
-           "as_field", "fill"]
+           "as_field", "as_window", "fill"]
 
 
 def as_int(value, name, *, minimum=None):
@@ -64,6 +64,31 @@ def as_field(value, name):
     if value.width < 1:
         raise ValueError(f"{name} must have at least one bit, not {value!r}")
     return value
+
+
+def as_window(shape, kernel, stride, padding, *, default_stride):
+    """A sliding window's geometry over a ``(C, L)`` or ``(C, H, W)`` tensor: ``(shape,
+    kernel, stride, padding, out_spatial)`` as plain tuples, the stride defaulting to
+    ``default_stride`` (``"kernel"`` or 1) and the padding to 0; a padding smaller than the
+    kernel and a kernel that fits the padded input."""
+    shape = as_ints(shape, "shape", minimum=1)
+    if len(shape) not in (2, 3):
+        raise ValueError(f"shape must be (C, L) or (C, H, W), not {shape!r}")
+    dims = len(shape) - 1
+    kernel = as_ints(kernel, "kernel", minimum=1, length=dims)
+    if stride is None:
+        stride = kernel if default_stride == "kernel" else (default_stride,) * dims
+    stride = as_ints(stride, "stride", minimum=1, length=dims)
+    padding = (0,) * dims if padding is None else as_ints(padding, "padding", minimum=0,
+                                                         length=dims)
+    if any(p >= k for p, k in zip(padding, kernel)):
+        raise ValueError(f"padding {padding!r} must be smaller than the kernel {kernel!r}")
+    if any(n + 2 * p < k for n, k, p in zip(shape[1:], kernel, padding)):
+        raise ValueError(f"kernel {kernel!r} is larger than the padded input {shape[1:]!r} "
+                         f"(padding {padding!r})")
+    out_spatial = tuple((n + 2 * p - k) // s + 1
+                        for n, k, s, p in zip(shape[1:], kernel, stride, padding))
+    return shape, kernel, stride, padding, out_spatial
 
 
 def fill(plan, **values):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from ..numeric import Bounds, index_width, sum_bounds
 from .activation import Argmax, Raw, Thresholds
-from .params import as_field, as_int, as_ints, as_rows, fill
+from .params import as_field, as_int, as_ints, as_rows, as_window, fill
 from .ports import Field, Vector, field_of
 from .tables import code_columns, products
 from .trees import ArgmaxPlan, ThresholdPlan, TreePlan, tree_levels, union
@@ -538,23 +538,9 @@ class WindowPlan:
     latency = 2
 
     def __post_init__(self):
-        shape = as_ints(self.shape, "shape", minimum=1)
-        if len(shape) not in (2, 3):
-            raise ValueError(f"shape must be (C, L) or (C, H, W), not {shape!r}")
-        dims = len(shape) - 1
-        kernel = as_ints(self.kernel, "kernel", minimum=1, length=dims)
-        stride = (1,) * dims if self.stride is None else as_ints(self.stride, "stride",
-                                                                 minimum=1, length=dims)
-        padding = (0,) * dims if self.padding is None else as_ints(self.padding, "padding",
-                                                                   minimum=0, length=dims)
+        shape, kernel, stride, padding, out_spatial = as_window(
+            self.shape, self.kernel, self.stride, self.padding, default_stride=1)
         width = as_int(self.index_width, "index_width", minimum=1)
-        if any(p >= k for p, k in zip(padding, kernel)):
-            raise ValueError(f"padding {padding!r} must be smaller than the kernel {kernel!r}")
-        if any(n + 2 * p < k for n, k, p in zip(shape[1:], kernel, padding)):
-            raise ValueError(f"kernel {kernel!r} is larger than the padded input "
-                             f"{shape[1:]!r} (padding {padding!r})")
-        out_spatial = tuple((n + 2 * p - k) // s + 1 for n, k, s, p in
-                            zip(shape[1:], kernel, stride, padding))
         positions, taps = math.prod(out_spatial), math.prod(kernel)
         fill(self, shape=shape, kernel=kernel, stride=stride, padding=padding,
              index_width=width, out_spatial=out_spatial, positions=positions, taps=taps,

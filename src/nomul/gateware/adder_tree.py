@@ -8,14 +8,7 @@ bounds of its subtree, so no node can overflow and none is wider than it needs t
 from amaranth.hdl import Module, Signal
 
 from ..design.trees import TreePlan
-from .pipeline import (
-    PlanComponent,
-    ValidChain,
-    narrowed,
-    reduce_trees,
-    shape_of,
-    stage_enable,
-)
+from .pipeline import PlanComponent, reduce_trees, shape_of, tree_inputs
 
 __all__ = ["AdderTree"]
 
@@ -42,15 +35,11 @@ class AdderTree(PlanComponent):
     def elaborate(self, platform):
         m = Module()
         plan = self.plan
-        enable = stage_enable(m, self.i, self.o, name="enable")
-
-        nodes = narrowed(m, self.i.payload, plan.term_bounds, "term")
+        enable, nodes, valid = tree_inputs(self, m, plan.term_bounds, "term")
         if plan.bias_level == -1:                       # no free slot: add to term 0
             biased = Signal(shape_of(plan.level_bounds[0][0]), name="term_0_bias")
             m.d.comb += biased.eq(nodes[0] + plan.bias)
             nodes[0] = biased
-
-        valid = ValidChain(m, enable, self.i, self.o, plan.latency)
 
         def register(value, name):
             reg = Signal(value.shape(), name=name, reset_less=True)

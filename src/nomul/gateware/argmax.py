@@ -7,14 +7,7 @@ Ties go to the lowest index, as in :func:`nomul.models.reference.argmax`.
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 
 from ..design.trees import ArgmaxPlan
-from .pipeline import (
-    PlanComponent,
-    ValidChain,
-    narrowed,
-    reduce_trees,
-    shape_of,
-    stage_enable,
-)
+from .pipeline import PlanComponent, reduce_trees, shape_of, tree_inputs
 
 __all__ = ["Argmax", "compare_select", "widen_index", "argmax_tree"]
 
@@ -87,14 +80,11 @@ class Argmax(PlanComponent):
     def elaborate(self, platform):
         m = Module()
         plan = self.plan
-        enable = stage_enable(m, self.i, self.o, name="enable")
-
         # a node: (bounds, value, index within its aligned block of 2**level inputs)
-        values = narrowed(m, self.i.payload, plan.bounds, "value")
+        enable, values, valid = tree_inputs(self, m, plan.bounds, "value")
         nodes = [(b, value, Signal(0, name=f"index_{k}"))
                  for k, (b, value) in enumerate(zip(plan.bounds, values, strict=True))]
 
-        valid = ValidChain(m, enable, self.i, self.o, plan.latency)
         root, register = argmax_tree(m, nodes, plan.depth, enable=enable,
                                      registered=plan.registered, after=valid.advance)
         if plan.depth == 0:                                      # one input: index 0

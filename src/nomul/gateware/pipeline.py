@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 from ..design.ports import Field, Vector
 
 __all__ = ["shape_of", "layout_of", "COMPONENTS", "PlanComponent", "stage_enable", "register_stage",
-           "ValidChain", "narrowed", "reduce_trees"]
+           "ValidChain", "narrowed", "tree_inputs", "reduce_trees"]
 
 
 def shape_of(item):
@@ -117,6 +117,16 @@ def narrowed(m, payload, bounds, name):
         m.d.comb += leaf.eq(payload[k])
         leaves.append(leaf)
     return leaves
+
+
+def tree_inputs(component, m, bounds, name):
+    """What a pipelined tree component starts from: its stall-all ``enable`` (a signal named
+    ``enable``), its input elements narrowed to their ``bounds`` (:func:`narrowed`) and the
+    :class:`ValidChain` of its ``plan.latency`` registers."""
+    enable = stage_enable(m, component.i, component.o, name="enable")
+    leaves = narrowed(m, component.i.payload, bounds, name)
+    return enable, leaves, ValidChain(m, enable, component.i, component.o,
+                                      component.plan.latency)
 
 
 def reduce_trees(forest, depth, *, combine, carry, register, registered, after=None):

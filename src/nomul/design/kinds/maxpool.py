@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ...models.kinds.maxpool import MaxPool
 from ...numeric import index_width
 from ..cost import new_features
-from ..params import as_int, as_ints, fill
+from ..params import as_int, as_window, fill
 from ..ports import Field, Vector
 from . import costs, lowers
 
@@ -29,19 +29,11 @@ class PoolPlan:
     ii = 1
 
     def __post_init__(self):
-        shape = as_ints(self.shape, "shape", minimum=1)
-        if len(shape) not in (2, 3):
-            raise ValueError(f"shape must be (C, L) or (C, H, W), not {shape!r}")
-        dims = len(shape) - 1
-        kernel = as_ints(self.kernel, "kernel", minimum=1, length=dims)
-        stride = kernel if self.stride is None else as_ints(self.stride, "stride", minimum=1,
-                                                            length=dims)
-        width = as_int(self.index_width, "index_width", minimum=1)
-        if any(k > n for k, n in zip(kernel, shape[1:])):
-            raise ValueError(f"kernel {kernel!r} is larger than the input {shape[1:]!r}")
-        fill(self, shape=shape, kernel=kernel, stride=stride, index_width=width,
-             out_shape=(shape[0], *((n - k) // s + 1 for n, k, s in
-                                    zip(shape[1:], kernel, stride))))
+        shape, kernel, stride, _, out_spatial = as_window(
+            self.shape, self.kernel, self.stride, None, default_stride="kernel")
+        fill(self, shape=shape, kernel=kernel, stride=stride,
+             index_width=as_int(self.index_width, "index_width", minimum=1),
+             out_shape=(shape[0], *out_spatial))
 
     @property
     def in_port(self):
