@@ -69,10 +69,14 @@ def test_baseline_matches_the_reference_on_its_model(output, options):
     BuildOptions(),
 ], ids=["pe2-simd3", "unrolled"])
 def test_baseline_keeps_the_folding_and_timing_of_the_table_design(options):
+    """Folded: the same schedule. Unrolled: both one inference per clock (the table design's
+    adder graph is shallower or deeper than the baseline's per-output trees)."""
     model = _model()
     _, table_top = _build(model, options)
     _, mac_top = _build(model, options, baseline="integer")
-    assert (mac_top.latency, mac_top.ii) == (table_top.latency, table_top.ii)
+    assert mac_top.ii == table_top.ii
+    if options.default.arch == "folded":
+        assert mac_top.latency == table_top.latency
     for top in (table_top, mac_top):      # elaborated, so no UnusedElaboratable warnings
         Fragment.get(top, None)
 
@@ -172,7 +176,9 @@ def test_conv_baseline_has_the_latency_and_ii_of_the_table_design(options):
     model = _conv_models()["conv2d"]
     _, table_top = _build(model, options)
     mac_design, mac_top = _build(model, options, baseline="integer")
-    assert (mac_top.latency, mac_top.ii) == (table_top.latency, table_top.ii)
+    assert mac_top.ii == table_top.ii
+    if options.default.arch == "folded":
+        assert mac_top.latency == table_top.latency
     Fragment.get(table_top, None)         # elaborated, so no UnusedElaboratable warnings
     raw = random_raw(model, np.random.default_rng(2), 4)
     budget = 4 * (len(raw) + 1) * mac_top.ii + 1000

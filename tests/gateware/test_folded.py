@@ -25,7 +25,7 @@ from nomul.design.activation import activation_of
 from nomul.design.lower import weighted_plan
 from nomul.design.plans import BLOCK_THRESHOLD, FoldedPlan
 from nomul.gateware.folded import FoldedDense
-from nomul.gateware.layers import UnrolledLayer
+from nomul.gateware.unrolled import UnrolledLayer
 from nomul.gateware.network import component
 from nomul.models import reference
 from nomul.models.spec import Activation, Dense

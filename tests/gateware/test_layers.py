@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from helpers.strategies import integer_models, random_raw
 from nomul.design import LayerOptions
 from nomul.design.lower import weighted_plan
-from nomul.gateware.layers import UnrolledLayer
+from nomul.gateware.unrolled import UnrolledLayer
 from nomul.gateware.network import component
 from nomul.models import reference
 from nomul.models.spec import Conv, Dense

@@ -11,6 +11,7 @@ from helpers.strategies import integer_models, random_raw
 from nomul.design import BuildOptions, LayerOptions, lower
 from nomul.gateware.network import NetworkTop
 from nomul.models import reference
+from nomul.numeric import index_width
 from nomul.sim.streams import run_stream
 from nomul.sim.vectors import decode_outputs, expected_outputs, input_words
 
@@ -140,7 +141,8 @@ def test_unrolled_input_grouping_matches_the_reference(model, data):
     per_layer = []
     for position, layer in enumerate(model.layers):
         if layer.group == 1:
-            choices = [g for g in _divisors(layer.fan_in) if layer.in_levels ** g <= 4096]
+            width = index_width(layer.in_levels)        # ragged last groups included
+            choices = [g for g in range(1, layer.fan_in + 1) if 1 << (g * width) <= 4096]
             per_layer.append((position, LayerOptions(
                 group_inputs=data.draw(st.sampled_from(choices)))))
     design, top = build(model, BuildOptions(layers=tuple(per_layer)))
@@ -155,18 +157,25 @@ def test_unrolled_input_grouping_matches_the_reference(model, data):
     assert results(design, run) == expected(model, raw)
 
 
-def test_grouping_three_inputs_shortens_every_adder_tree():
+def test_grouping_three_inputs_makes_ragged_group_lookups():
+    """12 inputs in groups of 3 and 13 in groups of 3 + a last group of 1: every lookup leaf
+    reads one group, each output sums one lookup per group, the ports are unchanged."""
+    from nomul.design.graph import LookupLeaf
     from nomul.design.lower import weighted_plan
     from nomul.gateware.network import component
     from nomul.models.spec import InputSpec
     from nomul.models.synthetic import random_model
 
-    model = random_model("12-4-3", InputSpec(shape=(12,), raw_min=0, raw_max=3),
-                         act_levels=4, weight_levels=4, seed=1)
-    plain = component(weighted_plan(model.layers[0], (12,), LayerOptions()))
-    grouped = component(weighted_plan(model.layers[0], (12,), LayerOptions(group_inputs=3)))
-    assert len(plain.trees[0].plan.term_bounds) == 12
-    assert len(grouped.trees[0].plan.term_bounds) == 4
-    assert grouped.lookup.i.payload.shape() == plain.lookup.i.payload.shape()
-    for layer in (plain, grouped):       # elaborated, so no UnusedElaboratable warnings
-        Fragment.get(layer, None)
+    for n, groups in ((12, [(0, 1, 2), (3, 4, 5), (6, 7, 8), (9, 10, 11)]),
+                      (13, [(0, 1, 2), (3, 4, 5), (6, 7, 8), (9, 10, 11), (12,)])):
+        model = random_model(f"{n}-4-3", InputSpec(shape=(n,), raw_min=0, raw_max=3),
+                             act_levels=4, weight_levels=4, seed=1)
+        plain = weighted_plan(model.layers[0], (n,), LayerOptions(group_inputs=1))
+        grouped = weighted_plan(model.layers[0], (n,), LayerOptions(group_inputs=3))
+        lookups = [leaf for leaf in grouped.leaves if isinstance(leaf, LookupLeaf)]
+        assert sorted({leaf.members for leaf in lookups}) == groups
+        assert all(len(leaf.members) == 1 for leaf in plain.leaves
+                   if isinstance(leaf, LookupLeaf))
+        assert grouped.in_port == plain.in_port and grouped.out_port == plain.out_port
+        for layer in (component(plain), component(grouped)):  # elaborated: no unused warning
+            Fragment.get(layer, None)

@@ -85,7 +85,7 @@ def test_raw_output_manifest(tmp_path, capsys):
     (["--table-style", "block"], "table_style does not apply"),
     (["--arch", "folded", "--pe", "5"], "layer 0 (dense): pe 5 does not divide the 6 outputs"),
     (["--arch", "folded", "--simd", "5"], "simd 5 does not divide the 12 input groups"),
-    (["--group-inputs", "5"], "group_inputs 5 does not divide the 12 inputs"),
+    (["--group-inputs", "5"], "group_inputs 5 makes tables of 1048576 codes (limit 4096)"),
     (["--group-inputs", "0"], "--group-inputs"),
 ])
 def test_bad_build_options_are_one_line_errors(model_path, tmp_path, capsys, extra, message):

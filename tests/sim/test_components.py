@@ -30,7 +30,7 @@ from nomul.gateware.adder_tree import AdderTree
 from nomul.gateware.argmax import Argmax
 from nomul.gateware.conv import FoldedConv
 from nomul.gateware.folded import FoldedDense
-from nomul.gateware.layers import UnrolledLayer
+from nomul.gateware.unrolled import UnrolledLayer
 from nomul.gateware.network import NetworkTop, component
 from nomul.gateware.pool import MaxPool
 from nomul.gateware.quantizer import InputQuantizer

@@ -35,17 +35,19 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..numeric import index_width
+from ..numeric import Bounds, index_width
+from .graph import Graph, InputLeaf, LookupLeaf, adder_cost
 from .plans import (
     DeserializerPlan,
     FoldedConvPlan,
     FoldedPlan,
+    MacUnrolledPlan,
     Memory,
     QuantizerPlan,
-    UnrolledPlan,
 )
 from .tables import group_code_table
-from .trees import ArgmaxPlan, ThresholdPlan
+from .trees import ArgmaxPlan, ClampPlan, ThresholdPlan
+from .unrolled import UnrolledPlan
 
 __all__ = ["FEATURES", "features", "new_features", "memory_logic", "table_function_luts"]
 
@@ -516,8 +518,67 @@ def _folded_conv(plan, lut_inputs):
     return f, memories
 
 
+def _graph_layer(plan, lut_inputs):
+    """An unrolled layer's adder graph: its lookups (each group's distinct bit functions, as
+    Yosys merges equal ones), its adders (``adder``, or ``adder_narrow`` when the node's inputs
+    fit one LUT), its registers (the stage delays, the output values, the valid bits) and the
+    activation."""
+    f = new_features()
+    index_bits = index_width(plan.in_levels)
+    by_members = {}
+    for leaf in plan.leaves:
+        if isinstance(leaf, LookupLeaf):
+            bits = len(leaf.members) * index_bits
+            width = leaf.bounds.union(Bounds(0, 0)).width
+            by_members.setdefault(leaf.members, {}).update(
+                _bit_functions(leaf.values, bits, width))
+    for members, distinct in by_members.items():
+        _add_rom(f, _function_costs(distinct, len(members) * index_bits, lut_inputs))
+    support = [frozenset((leaf.element,)) if isinstance(leaf, InputLeaf) else
+               frozenset(getattr(leaf, "members", ())) for leaf in plan.leaves]
+    graph = _graph_of(plan)
+    for index, node in enumerate(plan.nodes, start=len(plan.leaves)):
+        a, b, _, _ = node
+        support.append(support[a] | support[b])
+        bits = adder_cost(graph, index, node)
+        narrow = len(support[index]) * index_bits <= lut_inputs
+        f["adder_narrow" if narrow else "adder"] += bits
+    f["ff"] += sum(plan.bounds[v].width for v, _ in plan.delays)
+    f["ff"] += sum(field.width for term, field in zip(plan.outputs, plan.value_fields,
+                                                      strict=True) if term is not None)
+    f["ff"] += plan.stages
+    act = plan.act
+    if isinstance(act, ThresholdPlan):
+        width = act.in_field.width
+        reachable = sum(sum(1 for t in row if value.lo < t <= value.hi)
+                        for row, value in zip(act.rows, plan.values, strict=True))
+        f["compare"] += reachable * width
+        f["adder"] += sum(max(0, len(row) - 1) for row in act.rows)
+        f["ff"] += len(act.rows) * act.out.width
+    elif isinstance(act, ClampPlan):
+        width, out = act.in_field.width, act.out.width
+        for _, count, _, shift in act.units:
+            f["compare"] += min(count, 2) * width + (shift if count > 2 else 0)
+            f["adder"] += out if count > 2 else max(0, count - 1)
+            f["mux"] += out if count > 2 else 0
+        f["ff"] += len(act.units) * out
+    elif isinstance(act, ArgmaxPlan):
+        _argmax_features(act.bounds, act.depth, act.register_every, f)
+    f["stage"] += 1
+    return f, []
+
+
+def _graph_of(plan):
+    """The plan's graph (for :func:`~.graph.adder_cost`)."""
+    graph = Graph(plan.leaves)
+    for node in plan.nodes:
+        graph.node(*node)
+    return graph
+
+
 _FEATURES_OF = {QuantizerPlan: _quantizer, DeserializerPlan: _deserializer,
-                UnrolledPlan: _unrolled, FoldedPlan: _folded, FoldedConvPlan: _folded_conv}
+                MacUnrolledPlan: _unrolled, UnrolledPlan: _graph_layer, FoldedPlan: _folded,
+                FoldedConvPlan: _folded_conv}
 
 
 def features(plan, lut_inputs):

@@ -7,6 +7,8 @@ layers they are given for (``pe`` on an unrolled layer) are refused with an
 :class:`~nomul.errors.OptionsError` naming the parameter and the layer.
 """
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..errors import OptionsError
@@ -22,19 +24,20 @@ from .plans import (
     DeserializerPlan,
     FoldedConvPlan,
     FoldedPlan,
+    MacUnrolledPlan,
     QuantizerPlan,
-    UnrolledPlan,
     WindowPlan,
     table_style,
 )
 from .ports import field_of
 from .tables import dense_groups, padded_table, slope_weights
+from .unrolled import lower_unrolled
 
 __all__ = ["lower", "model_sha256", "BASELINES", "layer_options", "connectivity",
            "grouped_connectivity", "weighted_plan", "baseline_model"]
 
 BASELINES = ("integer",)
-MAX_GROUP_ROWS = 4096          # group_inputs: the largest grouped table (A**g rows)
+MAX_GROUP_ROWS = 4096          # group_inputs: the largest grouped table (codes of g indices)
 
 
 def _weighted(model):
@@ -90,19 +93,17 @@ def _check_fit(layer, position, options):
                                f"{layer.out_channels} outputs")
         return
     g = options.group_inputs
-    if g > 1 and option_applies("group_inputs", layer, options.arch):
-        if layer.fan_in % g:
-            raise OptionsError(f"{where}: group_inputs {g} does not divide the "
-                               f"{layer.fan_in} inputs")
-        if layer.in_levels ** g > MAX_GROUP_ROWS:
-            raise OptionsError(f"{where}: group_inputs {g} makes tables of "
-                               f"{layer.in_levels}**{g} rows (limit {MAX_GROUP_ROWS})")
+    if g != "auto" and g > 1 and option_applies("group_inputs", layer, options.arch):
+        codes = 1 << (g * index_width(layer.in_levels))
+        if codes > MAX_GROUP_ROWS:
+            raise OptionsError(f"{where}: group_inputs {g} makes tables of {codes} codes "
+                               f"(limit {MAX_GROUP_ROWS})")
 
 
 # -- connectivity of unrolled layers ----------------------------------------------------------
 
 def connectivity(layer, in_shape):
-    """``(groups, outputs)`` of a weighted layer for an :class:`~.plans.UnrolledPlan`.
+    """``(groups, outputs)`` of a weighted layer for an :class:`~.plans.MacUnrolledPlan`.
 
     Dense: consecutive groups, output ``o`` uses ``(g, weight_index[o][g])`` for every g.
     Conv: the groups of every output position (element positions in the C-order input
@@ -176,17 +177,17 @@ def _index(layer):
 # -- weighted layers --------------------------------------------------------------------------
 
 def _unrolled(layer, in_shape, options, weights, describe_as):
-    common = dict(register_every=options.register_every,
-                  threshold_method=options.threshold_method, describe_as=describe_as)
-    if weights is None and options.group_inputs > 1 and \
-            option_applies("group_inputs", layer, options.arch):
-        table, groups, outputs = grouped_connectivity(layer, options.group_inputs)
-        return UnrolledPlan(table, groups, outputs, tuple(int(b) for b in layer.bias),
-                            activation_of(layer, layer.out_channels), layer.in_levels,
-                            layer.fan_in, **common)
     groups, outputs, bias, activation = _every_position(layer, in_shape)
-    return UnrolledPlan(None if weights else _table(layer), groups, outputs, bias, activation,
-                        layer.in_levels, int(np.prod(in_shape)), weights=weights, **common)
+    if weights is None:
+        grouping = options.group_inputs if option_applies("group_inputs", layer,
+                                                          options.arch) else "auto"
+        return lower_unrolled(layer, in_shape, replace(options, group_inputs=grouping),
+                              groups=groups, outputs=outputs, bias=bias,
+                              activation=activation, describe_as=describe_as)
+    method = "search" if options.threshold_method == "search" else "parallel"
+    return MacUnrolledPlan(None, groups, outputs, bias, activation, layer.in_levels,
+                           int(np.prod(in_shape)), options.register_every, method,
+                           weights=weights, describe_as=describe_as)
 
 
 def _folded(layer, in_shape, options, weights, describe_as):

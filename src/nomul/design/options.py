@@ -36,16 +36,19 @@ class TableStyle(StrEnum):
 
 
 class ThresholdMethod(StrEnum):
-    """How an unrolled layer counts thresholds: parallel comparators (``parallel``) or a
-    pipelined binary search (``search``)."""
+    """How an unrolled layer counts thresholds: parallel comparators (``parallel``), a
+    pipelined binary search (``search``), a shift and clamp for thresholds evenly spaced by a
+    power of two (``clamp``), or the clamp where it applies and costs less (``auto``)."""
 
+    AUTO = "auto"
     PARALLEL = "parallel"
     SEARCH = "search"
+    CLAMP = "clamp"
 
 
 DEFAULTS = {"arch": Arch.UNROLLED, "pe": 1, "simd": 1, "table_style": TableStyle.AUTO,
-            "register_every": 1, "threshold_method": ThresholdMethod.PARALLEL,
-            "group_inputs": 1}
+            "register_every": 1, "threshold_method": ThresholdMethod.AUTO,
+            "group_inputs": "auto"}
 # what each layer option concerns (the error when it concerns none of the layers it is given for)
 SCOPE = {
     "arch": "weighted layers",
@@ -106,9 +109,11 @@ class LayerOptions:
                 except ValueError:
                     raise OptionsError(f"{name}: unknown value {value!r}; choose from "
                                        f"{', '.join(kind)}") from None
-        for name in ("pe", "simd", "group_inputs"):
+        for name in ("pe", "simd"):
             if getattr(self, name) is not None:
                 _positive(getattr(self, name), name)
+        if self.group_inputs not in (None, "auto"):
+            _positive(self.group_inputs, "group_inputs")
         if self.register_every is not None:
             _positive(self.register_every, "register_every", minimum=0)
 

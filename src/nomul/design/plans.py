@@ -7,7 +7,7 @@ memories, ``latency`` and ``ii``. :mod:`nomul.gateware` builds one component fro
 :mod:`nomul.hw.estimate` costs plans (:mod:`.cost`) and never touches a component; the build
 manifest is :meth:`nomul.design.Design.describe`. Nothing here imports Amaranth.
 
-The stage plans: :class:`QuantizerPlan`, :class:`DeserializerPlan`, :class:`UnrolledPlan`
+The stage plans: :class:`QuantizerPlan`, :class:`DeserializerPlan`, :class:`MacUnrolledPlan`
 (with its :class:`LookupPlan`, per-output :class:`~.trees.TreePlan` and activation),
 :class:`FoldedPlan` (PE x SIMD engine), :class:`FoldedConvPlan` (:class:`WindowPlan`, a
 :class:`FoldedPlan`, :class:`CollectorPlan`); the weightless kinds' plans are in
@@ -26,7 +26,7 @@ from .tables import code_columns, products
 from .trees import ArgmaxPlan, ThresholdPlan, TreePlan, tree_levels, union
 
 __all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "table_style", "Memory", "QuantizerPlan",
-           "DeserializerPlan", "LookupPlan", "UnrolledPlan", "FoldedPlan", "WindowPlan",
+           "DeserializerPlan", "LookupPlan", "MacUnrolledPlan", "FoldedPlan", "WindowPlan",
            "CollectorPlan", "FoldedConvPlan"]
 
 # thresholds are read from a constant table of the 2**bits raw codes (a logic function ABC maps
@@ -273,7 +273,7 @@ class _WeightedStage:
 
 
 @dataclass(frozen=True)
-class UnrolledPlan(_WeightedStage):
+class MacUnrolledPlan(_WeightedStage):
     """All outputs of a layer in parallel, one input tensor per clock (ii 1).
 
     ``lookup`` forms every distinct (group, codeword) product once; output ``o`` sums the

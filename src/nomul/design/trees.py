@@ -17,7 +17,7 @@ from .params import as_bounds_tuple, as_field, as_int, as_threshold_rows, fill
 from .ports import Field, Vector, field_of
 
 __all__ = ["tree_levels", "registered", "tree_latency", "TreePlan", "ArgmaxPlan",
-           "ThresholdPlan", "union"]
+           "ThresholdPlan", "ClampPlan", "union"]
 
 
 def union(bounds):
@@ -144,7 +144,8 @@ class ArgmaxPlan:
 @dataclass(frozen=True)
 class ThresholdPlan:
     """A vector of multi-threshold activations: output ``j`` counts the thresholds of row
-    ``j`` its input meets or exceeds (``>=``). Inputs are ``in_field`` numbers; thresholds
+    ``j`` its input meets or exceeds (``>=``), or, where ``complement[j]``, the thresholds it
+    does not meet (``T`` minus the count). Inputs are ``in_field`` numbers; thresholds
     outside its range are clamped to its minimum (always met) or maximum + 1 (never met),
     which changes no result (``clamped``).
 
@@ -156,6 +157,7 @@ class ThresholdPlan:
     rows: tuple
     in_field: Field
     method: str = "parallel"
+    complement: tuple = ()
 
     ii = 1
 
@@ -167,7 +169,11 @@ class ThresholdPlan:
             raise ValueError(f"method must be parallel or search, not {self.method!r}")
         limits = self.in_field.bounds
         out = Field(index_width(len(rows[0]) + 1))
+        complement = tuple(bool(c) for c in self.complement)
+        if complement and len(complement) != len(rows):
+            raise ValueError(f"complement has {len(complement)} entries for {len(rows)} rows")
         fill(self, rows=rows, method=method, count=len(rows[0]), out=out, stages=out.width,
+             complement=complement if any(complement) else (),
              latency=1 if method == "parallel" else out.width,
              clamped=tuple(tuple(min(max(t, limits.lo), limits.hi + 1) for t in row)
                            for row in rows),
@@ -180,3 +186,78 @@ class ThresholdPlan:
     @property
     def out_port(self):
         return Vector(self.out, len(self.rows))
+
+
+@dataclass(frozen=True)
+class ClampPlan:
+    """Threshold counts by shift and clamp, for thresholds evenly spaced by a power of two.
+
+    Per output, ``units[j] = (always, count, base, shift)``: ``always`` thresholds every input
+    meets, then ``count`` thresholds ``base + i * 2**shift`` (``i < count``); the output is
+    ``always + clamp(floor((x - base) / 2**shift) + 1, 0, count)``, or, where
+    ``complement[j]``, ``levels`` minus that. The hardware: two comparisons (``x < base``,
+    ``x >= base + (count - 1) * 2**shift``), the quotient's low bits less a constant and a
+    borrow from the ``shift`` low bits, and a multiplexer. Equal to a
+    :class:`ThresholdPlan` with the same thresholds; latency 1, ii 1.
+    """
+
+    units: tuple
+    in_field: Field
+    levels: int
+    complement: tuple = ()
+
+    latency = 1
+    ii = 1
+
+    def __post_init__(self):
+        as_field(self.in_field, "in_field")
+        levels = as_int(self.levels, "levels", minimum=1)
+        units = tuple(tuple(as_int(v, "unit") for v in unit) for unit in self.units)
+        if not units:
+            raise ValueError("a clamp needs at least one output")
+        for always, count, _, shift in units:
+            if always < 0 or count < 0 or shift < 0 or always + count > levels:
+                raise ValueError(f"bad clamp unit {(always, count, shift)} of {levels} levels")
+        complement = tuple(bool(c) for c in self.complement)
+        if complement and len(complement) != len(units):
+            raise ValueError(f"complement has {len(complement)} entries for {len(units)} units")
+        fill(self, units=units, levels=levels, out=Field(index_width(levels + 1)),
+             complement=complement if any(complement) else ())
+
+    @classmethod
+    def of(cls, rows, values, in_field, complement):
+        """The clamp of threshold ``rows`` on inputs within ``values`` (one Bounds per row), or
+        None when some row's thresholds between the bounds are not evenly spaced by a power of
+        two."""
+        units = []
+        for row, bounds in zip(rows, values, strict=True):
+            always = sum(1 for t in row if t <= bounds.lo)
+            never = sum(1 for t in row if t > bounds.hi)
+            middle = row[always:len(row) - never]
+            steps = {b - a for a, b in zip(middle, middle[1:])}
+            if len(steps) > 1:
+                return None
+            step = steps.pop() if steps else 1
+            if step < 1 or step & (step - 1):
+                return None
+            units.append((always, len(middle), middle[0] if middle else 0,
+                          step.bit_length() - 1))
+        return cls(tuple(units), in_field, len(rows[0]), tuple(complement))
+
+    @property
+    def cheaper(self):
+        """Whether this costs fewer compared bits than one comparator per threshold (two
+        comparisons, the borrow's low bits and a small subtraction per output)."""
+        width, out = self.in_field.width, self.out.width
+        parallel = sum(count * width for _, count, _, _ in self.units)
+        clamp = sum(min(count, 2) * width + (shift + 2 * out if count > 2 else 0)
+                    for _, count, _, shift in self.units)
+        return clamp < parallel
+
+    @property
+    def in_port(self):
+        return Vector(self.in_field, len(self.units))
+
+    @property
+    def out_port(self):
+        return Vector(self.out, len(self.units))

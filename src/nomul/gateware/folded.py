@@ -5,7 +5,7 @@
 group`` input indices) with ``pe`` outputs and ``simd`` input groups per clock, so one input
 vector takes ``NF * SF`` cycles (``NF = M / pe`` output tiles, ``SF = G / simd`` input tiles,
 outputs tile-major: tile ``nf`` holds outputs ``nf*pe .. nf*pe + pe - 1``). It is a drop-in
-replacement for :class:`~nomul.gateware.layers.UnrolledLayer`: same ``i``/``o`` payloads, same
+replacement for :class:`~nomul.gateware.layers.MacUnrolledLayer`: same ``i``/``o`` payloads, same
 ``acc_shape`` and ``kind``, and it matches :func:`nomul.models.reference.weighted` followed by
 the layer's activation (:func:`~nomul.models.reference.threshold_count`,
 :func:`~nomul.models.reference.argmax` with ties to the lowest index, or the raw accumulators)

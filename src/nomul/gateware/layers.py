@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Unrolled layers: product lookups, adder trees and an activation, as one streaming block.
 
-:class:`UnrolledLayer` computes every output of a dense or convolution layer in parallel, one
-input tensor per clock, from an :class:`~nomul.design.plans.UnrolledPlan`: a
+:class:`MacUnrolledLayer` computes every output of a dense or convolution layer in parallel, one
+input tensor per clock, from an :class:`~nomul.design.plans.MacUnrolledPlan`: a
 :class:`~nomul.gateware.tables.ProductLookup` forms every distinct (group, codeword) product
 once, one :class:`~nomul.gateware.adder_tree.AdderTree` per output sums its products and bias
 (the trees run in lockstep: same latency, same enable rule), and the activation turns the sums
@@ -14,7 +14,7 @@ Matches :func:`nomul.models.reference.weighted` followed by the layer's activati
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 
-from ..design.plans import UnrolledPlan
+from ..design.plans import MacUnrolledPlan
 from ..design.trees import ArgmaxPlan, ThresholdPlan
 from .adder_tree import AdderTree
 from .argmax import Argmax
@@ -22,13 +22,13 @@ from .pipeline import PlanComponent
 from .tables import ProductLookup
 from .threshold import ThresholdBank
 
-__all__ = ["UnrolledLayer"]
+__all__ = ["MacUnrolledLayer"]
 
 
-class UnrolledLayer(PlanComponent):
+class MacUnrolledLayer(PlanComponent):
     """All outputs of a layer in parallel; ``latency`` = lookup + tree + activation; ii = 1."""
 
-    plan_type = UnrolledPlan
+    plan_type = MacUnrolledPlan
 
     def __init__(self, plan):
         super().__init__(plan)

@@ -8,10 +8,10 @@ levels).
 
 from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
 
-from ..design.trees import ThresholdPlan
-from .pipeline import PlanComponent, shape_of, stage_enable
+from ..design.trees import ClampPlan, ThresholdPlan
+from .pipeline import PlanComponent, register_stage, shape_of, stage_enable
 
-__all__ = ["ThresholdBank"]
+__all__ = ["ThresholdBank", "Clamp"]
 
 
 class ThresholdBank(PlanComponent):
@@ -59,7 +59,13 @@ class ThresholdBank(PlanComponent):
             m.d.sync += self.o.valid.eq(self.i.valid)
             for j, row in enumerate(self.plan.clamped):
                 code = sum(self.i.payload[j] >= t for t in row)     # thermometer -> count
-                m.d.sync += self.o.payload[j].eq(code)
+                m.d.sync += self.o.payload[j].eq(self._complemented(j, code))
+
+    def _complemented(self, j, code):
+        """The count, or for a complemented output the thresholds not met."""
+        if self.plan.complement and self.plan.complement[j]:
+            return self.plan.count - code
+        return code
 
     def _elaborate_search(self, m, enable):
         const_shape = (signed if self.plan.const_bounds.signed else unsigned)(
@@ -95,7 +101,7 @@ class ThresholdBank(PlanComponent):
                 code = met if s == 0 else Cat(met, found[j])      # met is the new LSB
                 if last:
                     with m.If(enable):
-                        m.d.sync += self.o.payload[j].eq(code)
+                        m.d.sync += self.o.payload[j].eq(self._complemented(j, code))
                     continue
                 new_found = Signal(s + 1, name=f"found_s{s + 1}_{j}", reset_less=True)
                 new_acc = Signal(shape_of(self.plan.in_field), name=f"acc_s{s + 1}_{j}",
@@ -103,3 +109,46 @@ class ThresholdBank(PlanComponent):
                 with m.If(enable):
                     m.d.sync += [new_found.eq(code), new_acc.eq(accs[j])]
                 found[j], accs[j] = new_found, new_acc
+
+
+class Clamp(PlanComponent):
+    """Threshold counts by shift and clamp (a :class:`~nomul.design.trees.ClampPlan`): per
+    output ``always + clamp(floor((x - base) / 2**shift) + 1, 0, count)``, from two
+    comparisons, the quotient's low bits less a constant and a borrow, and a multiplexer.
+    Equal to a :class:`ThresholdBank` with the same thresholds. Latency 1; ii 1."""
+
+    plan_type = ClampPlan
+
+    def elaborate(self, platform):
+        m = Module()
+        plan = self.plan
+        enable = register_stage(m, self.i, self.o)
+        width = plan.out.width
+        for j, (always, count, base, shift) in enumerate(plan.units):
+            x = self.i.payload[j]
+            if count <= 2:                            # plain comparisons
+                code = always + sum(x >= base + i * (1 << shift) for i in range(count))
+            else:
+                below = Signal(name=f"below_{j}")
+                above = Signal(name=f"above_{j}")
+                middle = Signal(width, name=f"middle_{j}")
+                borrow = x.as_unsigned()[:shift] < (base & ((1 << shift) - 1)) if shift \
+                    else Const(0, 1)
+                quotient = (x >> shift).as_unsigned()[:width]
+                m.d.comb += [
+                    below.eq(x < base),
+                    above.eq(x >= base + (count - 1) * (1 << shift)),
+                    middle.eq(quotient - ((base >> shift) - 1 - always) - borrow),
+                ]
+                code = Signal(width, name=f"count_{j}")
+                with m.If(below):
+                    m.d.comb += code.eq(always)
+                with m.Elif(above):
+                    m.d.comb += code.eq(always + count)
+                with m.Else():
+                    m.d.comb += code.eq(middle)
+            if plan.complement and plan.complement[j]:
+                code = plan.levels - code
+            with m.If(enable):
+                m.d.sync += self.o.payload[j].eq(code)
+        return m

@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: MIT
+"""The unrolled layer: every output in parallel through one shared adder graph.
+
+:class:`UnrolledLayer` is built from a :class:`~nomul.design.unrolled.UnrolledPlan`: the
+graph's leaves are read from the input vector (an index, a constant lookup on a group's index
+bits, a constant), each node is one adder ``a + sign * (b << shift)`` exactly as wide as its
+proven bounds, registers cut the graph every ``register_every`` adder levels (a value used in
+a later stage is carried by one register per stage, shared by its users), and every output
+value is registered at the end of the last stage; then the activation (thresholds, a shift
+and clamp, argmax) or the raw values. One inference per clock; the whole pipeline stalls as
+one (stall-all) while the output is not taken. ``latency`` = the plan's.
+Matches :func:`nomul.models.reference.weighted` and the layer's activation exactly.
+"""
+
+from amaranth.hdl import Array, Cat, Const, Module, Signal
+from amaranth.lib import wiring
+
+from ..design.graph import ConstLeaf, InputLeaf
+from ..design.ports import field_of
+from ..design.trees import ArgmaxPlan, ClampPlan, ThresholdPlan
+from ..design.unrolled import UnrolledPlan
+from ..numeric import Bounds
+from .argmax import Argmax
+from .pipeline import PlanComponent, ValidChain, shape_of, stage_enable
+from .threshold import Clamp, ThresholdBank
+
+__all__ = ["UnrolledLayer"]
+
+
+class _Sink:
+    """The valid/ready/payload the graph drives: the activation's input, or the output."""
+
+    def __init__(self, stream):
+        self.valid, self.ready, self.payload = stream.valid, stream.ready, stream.payload
+
+
+class UnrolledLayer(PlanComponent):
+    """All outputs of a layer in parallel through one adder graph (see the module docstring)."""
+
+    plan_type = UnrolledPlan
+
+    def __init__(self, plan):
+        super().__init__(plan)
+        act = plan.act
+        self.activation = ThresholdBank(act) if isinstance(act, ThresholdPlan) else \
+            Clamp(act) if isinstance(act, ClampPlan) else \
+            Argmax(act) if isinstance(act, ArgmaxPlan) else None
+
+    def elaborate(self, platform):
+        m = Module()
+        plan = self.plan
+        if self.activation is not None:
+            m.submodules.activation = self.activation
+            wiring.connect(m, self.activation.o, wiring.flipped(self.o))
+            sink = _Sink(self.activation.i)
+        else:
+            sink = _Sink(self.o)
+        enable = stage_enable(m, self.i, sink, name="enable")
+        valid = ValidChain(m, enable, self.i, sink, plan.stages)
+        for _ in range(plan.stages):
+            valid.advance()
+
+        signals = {}                   # (id, stage) -> the value in that stage
+
+        def register(value, name):
+            reg = Signal(value.shape(), name=name, reset_less=True)
+            with m.If(enable):
+                m.d.sync += reg.eq(value)
+            return reg
+
+        def at(index, stage):
+            if (index, stage) not in signals:
+                signals[(index, stage)] = register(at(index, stage - 1),
+                                                   f"d{index}_{stage}")
+            return signals[(index, stage)]
+
+        payload = self.i.payload
+        for index, leaf in enumerate(plan.leaves):
+            if isinstance(leaf, InputLeaf):
+                value = payload[leaf.element]
+            elif isinstance(leaf, ConstLeaf):
+                value = Const(leaf.value, shape_of(leaf.bounds))
+            else:                                   # a lookup on the group's index bits
+                shape = shape_of(field_of(leaf.bounds.union(Bounds(0, 0))))
+                code = Cat(*(payload[e] for e in leaf.members))
+                value = Signal(shape, name=f"t{index}")
+                m.d.comb += value.eq(Array(Const(v, shape) for v in leaf.values)[code])
+            signals[(index, 0)] = value
+        first = len(plan.leaves)
+        for index, (a, b, shift, sign) in enumerate(plan.nodes, start=first):
+            stage = plan.stage[index]
+            node = Signal(shape_of(plan.bounds[index]), name=f"n{index}")
+            left, right = at(a, stage), at(b, stage)
+            right = right << shift if shift else right
+            m.d.comb += node.eq(left + right if sign > 0 else left - right)
+            signals[(index, stage)] = node
+        last = plan.stages - 1
+        for o, term in enumerate(plan.outputs):
+            out = Const(0, 1) if term is None else register(at(term[0], last), f"value_{o}")
+            m.d.comb += sink.payload[o].eq(out)
+        return m
