@@ -14,8 +14,8 @@ from enum import StrEnum
 
 from ..errors import OptionsError
 
-__all__ = ["Arch", "TableStyle", "ThresholdMethod", "DEFAULTS", "SCOPE", "LayerOptions",
-           "BuildOptions", "option_applies"]
+__all__ = ["Arch", "TableStyle", "ThresholdMethod", "DEFAULTS", "UNROLLED_REGISTER_EVERY",
+           "SCOPE", "LayerOptions", "BuildOptions", "option_applies"]
 
 
 class Arch(StrEnum):
@@ -49,6 +49,10 @@ class ThresholdMethod(StrEnum):
 DEFAULTS = {"arch": Arch.UNROLLED, "pe": 1, "simd": 1, "table_style": TableStyle.AUTO,
             "register_every": 1, "threshold_method": ThresholdMethod.AUTO,
             "group_inputs": "auto"}
+# an unrolled layer's adder graph is registered every 3 levels unless told otherwise: every
+# level costs it 3x the flip-flops (values shared across outputs are carried), every 3 levels
+# half its LUTs in flip-flops on the shared digits model; folded trees keep DEFAULTS' 1
+UNROLLED_REGISTER_EVERY = 3
 # what each layer option concerns (the error when it concerns none of the layers it is given for)
 SCOPE = {
     "arch": "weighted layers",
@@ -85,11 +89,13 @@ class LayerOptions:
     """How one weighted layer is built; ``None`` means not given (:data:`DEFAULTS`).
 
     ``arch``: :class:`Arch`. ``pe`` outputs and ``simd`` input groups per cycle (folded).
-    ``table_style``: :class:`TableStyle` (folded). ``register_every``: adder-tree levels between
-    pipeline registers (0: only at the output). ``threshold_method``: :class:`ThresholdMethod`
+    ``table_style``: :class:`TableStyle` (folded). ``register_every``: adder levels between
+    pipeline registers (0: only at the output; default 1 folded,
+    :data:`UNROLLED_REGISTER_EVERY` unrolled). ``threshold_method``: :class:`ThresholdMethod`
     (unrolled layers with thresholds). ``group_inputs``: unrolled dense layers with scalar
-    codebooks look up ``g`` consecutive inputs together in one table of ``A**g`` rows (3 inputs
-    of 2 bits = one 6-input LUT), so each output's adder tree has ``g`` times fewer terms.
+    codebooks look up ``g`` consecutive inputs together in one table (3 inputs of 2 bits = one
+    6-input LUT; the last group shorter when ``g`` does not divide the inputs); ``"auto"``
+    (default) takes the form whose adder graph is smallest (see :mod:`.unrolled`).
     """
 
     arch: Arch | None = None
@@ -124,8 +130,11 @@ class LayerOptions:
 
     def resolved(self):
         """These options with every one not given at its default."""
-        return replace(self, **{name: DEFAULTS[name] for name in DEFAULTS
-                                if getattr(self, name) is None})
+        resolved = replace(self, **{name: DEFAULTS[name] for name in DEFAULTS
+                                    if getattr(self, name) is None})
+        if self.register_every is None and resolved.arch == Arch.UNROLLED:
+            resolved = replace(resolved, register_every=UNROLLED_REGISTER_EVERY)
+        return resolved
 
     def describe(self):
         """JSON-ready: the given options (enums as their strings)."""

@@ -6,11 +6,11 @@ tensor per clock. Its sums go through one multi-output adder graph (:mod:`.graph
 :func:`lower_unrolled` in one of two forms:
 
 - **factored** (a product table linear in the activation level, ``T[a][k] = T[0][k] + D_k a``,
-  scalar codebooks): output ``o`` is ``C_o + sum_k D_k S_ok``, where ``S_ok`` sums the input
-  indices whose codeword is ``k`` (``D_k = 0`` costs nothing); the sums ``S_ok`` share their
-  common pairs across outputs and codewords, and each ``D_k S_ok`` is a shift-add of its signed
-  digits. This is the bit-level sharing of a constant-matrix multiplier, at the cost of one
-  small sum per codeword;
+  scalar codebooks): output ``o`` is ``C_o + sum_D D S_oD``, where ``S_oD`` sums, signed, the
+  input indices whose codeword's slope is ``D`` or ``-D`` (``D_k = 0`` costs nothing); the
+  sums ``S_oD`` share their common pairs across outputs and slopes, and each ``D S_oD`` is a
+  shift-add of its signed digits. This is the bit-level sharing of a constant-matrix
+  multiplier, at the cost of one small sum per slope;
 - **table** (any other table, product quantization, or grouped inputs): the leaves are product
   lookups, constant functions of a group's index bits (``g`` consecutive inputs of a dense
   layer looked up together, the last group ragged), zero columns left out; the outputs' sums
@@ -305,8 +305,9 @@ def _factored(layer, groups, outputs):
         for g, k in terms:
             c0, slope = columns[k]
             constant += c0
-            if slope:
-                by_slope.setdefault(slope, []).append((leaf_of[groups[g][0]], 0, 1))
+            if slope:                        # slopes -D and D share one bag, signed leaves
+                by_slope.setdefault(abs(slope), []).append(
+                    (leaf_of[groups[g][0]], 0, 1 if slope > 0 else -1))
         combo = []
         for slope, bag in sorted(by_slope.items()):
             combo += [(len(bags), shift, sign) for shift, sign in csd(slope)]
