@@ -20,7 +20,7 @@ codeword and per output, and one shift-add per signed digit of the codeword.
 """
 
 import heapq
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from ..numeric import Bounds
@@ -147,18 +147,19 @@ def _pair_key(first, second):
     return (u, v, sv - su, gu * gv), su, gu
 
 
-def _keys(terms):
-    return {_pair_key(terms[a], terms[b])[0]
-            for a in range(len(terms)) for b in range(a + 1, len(terms))}
-
-
 def share_pairs(graph, bags, *, min_count=2):
     """Replace pairs of terms that several bags share by one node each, the most frequent pair
-    first, until no pair occurs in ``min_count`` bags. Returns the bags, rewritten."""
+    first, until no pair occurs in ``min_count`` bags. Returns the bags, rewritten.
+
+    Each bag keeps a count of its pair keys, updated as pairs are replaced (the pairs of the
+    two terms taken out go, the pairs of the new term with the rest come), so one replacement
+    costs the bag's size, not its square."""
     bags = [list(bag) for bag in bags]
+    counts = [Counter(_pair_key(bag[a], bag[b])[0] for a in range(len(bag))
+                      for b in range(a + 1, len(bag))) for bag in bags]
     where = defaultdict(set)
-    for index, bag in enumerate(bags):
-        for key in _keys(bag):
+    for index, keys in enumerate(counts):
+        for key in keys:
             where[key].add(index)
     heap = [(-len(members), key) for key, members in where.items()]
     heapq.heapify(heap)
@@ -174,22 +175,38 @@ def share_pairs(graph, bags, *, min_count=2):
         u, v, shift, sign = key
         made = graph.node(u, v, shift, sign)
         for index in sorted(members):
-            bag = bags[index]
+            bag, keys = bags[index], counts[index]
             found = _find_pair(bag, key)
             if found is None:
                 continue
             a, b, base, base_sign = found
-            before = _keys(bag)
-            bag = [t for k, t in enumerate(bag) if k not in (a, b)] + [(made, base, base_sign)]
-            after = _keys(bag)
-            for gone in before - after:
-                where[gone].discard(index)
-            for new in after - before:
-                where[new].add(index)
-                heapq.heappush(heap, (-len(where[new]), new))
-            bags[index] = bag
+            rest = [t for k, t in enumerate(bag) if k not in (a, b)]
+            for gone in (bag[a], bag[b]):
+                for other in rest:
+                    _count(keys, _pair_key(gone, other)[0], -1, where, index)
+            _count(keys, key, -1, where, index)
+            term = (made, base, base_sign)
+            for other in rest:
+                new = _pair_key(term, other)[0]
+                if _count(keys, new, +1, where, index):
+                    heapq.heappush(heap, (-len(where[new]), new))
+            bags[index] = rest + [term]
         where.pop(key, None)
     return bags
+
+
+def _count(keys, key, step, where, index):
+    """Count one pair ``key`` more (``step`` +1) or less (-1) in bag ``index``; keep
+    ``where`` (bags per key) in step. True when the key is new to the bag."""
+    keys[key] += step
+    if keys[key] <= 0:
+        del keys[key]
+        where[key].discard(index)
+        return False
+    if step > 0 and keys[key] == 1:
+        where[key].add(index)
+        return True
+    return False
 
 
 def _find_pair(terms, key):

@@ -2,8 +2,8 @@
 """The unrolled layer: every output in parallel through one shared adder graph.
 
 :class:`UnrolledLayer` is built from a :class:`~nomul.design.unrolled.UnrolledPlan`: the
-graph's leaves are read from the input vector (an index, a constant lookup on a group's index
-bits, a constant), each node is one adder ``a + sign * (b << shift)`` exactly as wide as its
+graph's leaves are read from the input vector (an index; a constant lookup on a group's index
+bits, as an asynchronous ROM with ``rom_style = "logic"``; a constant), each node is one adder ``a + sign * (b << shift)`` exactly as wide as its
 proven bounds, registers cut the graph every ``register_every`` adder levels (a value used in
 a later stage is carried by one register per stage, shared by its users), and every output
 value is registered at the end of the last stage; then the activation (thresholds, a shift
@@ -12,8 +12,9 @@ one (stall-all) while the output is not taken. ``latency`` = the plan's.
 Matches :func:`nomul.models.reference.weighted` and the layer's activation exactly.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
 
 from ..design.graph import ConstLeaf, InputLeaf
 from ..design.ports import field_of
@@ -61,11 +62,11 @@ class UnrolledLayer(PlanComponent):
             valid.advance()
 
         signals = {}                   # (id, stage) -> the value in that stage
+        loads = []                     # every register's next value, loaded on enable
 
         def register(value, name):
             reg = Signal(value.shape(), name=name, reset_less=True)
-            with m.If(enable):
-                m.d.sync += reg.eq(value)
+            loads.append(reg.eq(value))
             return reg
 
         def at(index, stage):
@@ -80,11 +81,16 @@ class UnrolledLayer(PlanComponent):
                 value = payload[leaf.element]
             elif isinstance(leaf, ConstLeaf):
                 value = Const(leaf.value, shape_of(leaf.bounds))
-            else:                                   # a lookup on the group's index bits
+            else:       # a lookup on the group's index bits: a ROM left to logic (its
+                        # contents are one cell, not a net per bit: a fast netlist)
                 shape = shape_of(field_of(leaf.bounds.union(Bounds(0, 0))))
                 code = Cat(*(payload[e] for e in leaf.members))
                 value = Signal(shape, name=f"t{index}")
-                m.d.comb += value.eq(Array(Const(v, shape) for v in leaf.values)[code])
+                rom = Memory(shape=shape, depth=len(leaf.values), init=leaf.values,
+                             attrs={"rom_style": "logic"})
+                m.submodules[f"rom{index}"] = rom
+                port = rom.read_port(domain="comb")
+                m.d.comb += [port.addr.eq(code), value.eq(port.data)]
             signals[(index, 0)] = value
         first = len(plan.leaves)
         for index, (a, b, shift, sign) in enumerate(plan.nodes, start=first):
@@ -98,4 +104,6 @@ class UnrolledLayer(PlanComponent):
         for o, term in enumerate(plan.outputs):
             out = Const(0, 1) if term is None else register(at(term[0], last), f"value_{o}")
             m.d.comb += sink.payload[o].eq(out)
+        with m.If(enable):
+            m.d.sync += loads
         return m

@@ -38,7 +38,7 @@ import numpy as np
 from ..errors import OptionsError, ToolError
 from . import families
 
-__all__ = ["PARTS", "POINTS", "CHECK_POINTS", "QUANTIZER_POINTS", "LAYER_COLUMNS",
+__all__ = ["PARTS", "POINTS", "CHECK_POINTS", "QUANTIZER_POINTS", "KEY_COLUMNS", "LAYER_COLUMNS",
            "QUANTIZER_COLUMNS", "PRIORS", "layer_plan", "quantizer_plan", "synthesize_point",
            "sweep", "fit", "write_fit", "check_calibration", "calibrate"]
 
@@ -47,8 +47,16 @@ FILES = {"sweep": "sweep.csv", "check": "check.csv", "quantizers": "quantizers.c
 
 # -- the points ------------------------------------------------------------------------------
 
-# layers: (A input levels, K codewords, B entry bits, N inputs, M outputs, arch, PE, SIMD)
-POINTS = (
+
+def _random_tables(points):
+    """Points of random product tables (the 9th field, ``table``, ``"random"``)."""
+    return tuple((*point, "random") for point in points)
+
+
+# layers: (A input levels, K codewords, B entry bits, N inputs, M outputs, arch, PE, SIMD,
+# table): "random" tables (:func:`~nomul.hw.cost.reference_layer`), or "linear" ones (a level
+# times a codeword, as trained scalar codebooks give, with evenly spaced thresholds)
+POINTS = (*_random_tables((
     *[(a, k, b, 16, 8, "unrolled", 1, 1)
       for a, k, b in [(2, 2, 4), (2, 4, 6), (4, 4, 8), (4, 8, 8), (4, 16, 10), (8, 8, 10),
                       (8, 16, 12), (16, 8, 12), (16, 16, 14), (3, 5, 7)]],
@@ -73,9 +81,17 @@ POINTS = (
           (4, 8, 8, 64, 32, 1, 4), (2, 4, 6, 64, 64, 2, 2), (8, 16, 12, 64, 16, 1, 2),
           (4, 4, 6, 96, 32, 2, 8), (16, 4, 12, 32, 32, 4, 2), (3, 4, 6, 64, 32, 1, 8),
           (8, 8, 10, 32, 64, 8, 4), (4, 16, 10, 128, 16, 2, 4)]],
+    # wide unrolled layers of 2-bit inputs: grouped lookups (added with the adder graphs)
+    *[(a, k, b, n, m, "unrolled", 1, 1)
+      for a, k, b, n, m in [(4, 8, 6, 64, 32), (2, 8, 6, 60, 16), (3, 4, 6, 48, 24)]])),
+    # unrolled layers of linear tables, like the shared digits model's (factored graphs)
+    *[(a, k, b, n, m, "unrolled", 1, 1, "linear")
+      for a, k, b, n, m in [(16, 8, 8, 64, 64), (4, 8, 6, 64, 32), (4, 8, 7, 32, 10),
+                            (2, 4, 5, 48, 16), (8, 8, 8, 32, 32), (16, 4, 8, 16, 48),
+                            (4, 16, 8, 96, 16), (3, 8, 6, 64, 24)]],
 )
 # held-out layers (none of them in POINTS): the estimate is fitted on POINTS and checked here
-CHECK_POINTS = (
+CHECK_POINTS = (*_random_tables((
     *[(a, k, b, n, m, "unrolled", 1, 1)
       for a, k, b, n, m in [(2, 8, 6, 16, 8), (4, 2, 6, 16, 16), (8, 4, 9, 8, 8),
                             (5, 8, 8, 16, 8), (16, 4, 10, 8, 16), (4, 32, 12, 16, 8),
@@ -89,8 +105,12 @@ CHECK_POINTS = (
           (2, 4, 6, 128, 32, 1, 16), (4, 8, 8, 128, 64, 1, 1), (4, 4, 6, 64, 16, 8, 2),
           (8, 4, 10, 16, 64, 4, 1), (5, 8, 9, 40, 20, 5, 5), (64, 16, 16, 32, 32, 1, 1),
           (16, 8, 12, 64, 64, 2, 16), (4, 2, 6, 32, 8, 8, 32), (32, 64, 18, 16, 16, 2, 2)]],
+    (4, 4, 6, 64, 16, "unrolled", 1, 1))),
+    *[(a, k, b, n, m, "unrolled", 1, 1, "linear")
+      for a, k, b, n, m in [(16, 8, 8, 48, 32), (4, 8, 6, 48, 48), (2, 8, 5, 64, 24)]],
 )
-LAYER_COLUMNS = ("A", "K", "B", "N", "M", "arch", "PE", "SIMD", "luts", "ffs", "carry",
+KEY_COLUMNS = ("A", "K", "B", "N", "M", "arch", "PE", "SIMD", "table")
+LAYER_COLUMNS = (*KEY_COLUMNS, "luts", "ffs", "carry",
                  "brams", "dsps", "gates", "lutram", "muxes", "multipliers", "seconds")
 
 QUANTIZER_ELEMENTS = 32
@@ -120,7 +140,7 @@ COLUMNS = {"sweep": LAYER_COLUMNS, "check": LAYER_COLUMNS, "quantizers": QUANTIZ
 NEEDED = {"sweep": LAYER_COLUMNS, "check": LAYER_COLUMNS,
           "quantizers": ("split", "elements", "raw_min", "raw_max", "thresholds", "style",
                          "luts", "ffs", "carry", "gates")}
-CHECK_COLUMNS = ("A", "K", "B", "N", "M", "arch", "PE", "SIMD", "luts", "luts_est",
+CHECK_COLUMNS = (*KEY_COLUMNS, "luts", "luts_est",
                  "luts_error", "ffs", "ffs_est", "brams", "brams_est", "estimate_ms",
                  "synth_s")
 
@@ -130,15 +150,17 @@ def _is_quantizer(point):
 
 
 def layer_plan(point):
-    """The plan of a layer point or of a layer CSV row (columns ``A K B N M arch PE SIMD``)."""
+    """The plan of a layer point or of a layer CSV row (:data:`KEY_COLUMNS`; a row without
+    ``table`` has a random one)."""
     from ..design import LayerOptions
     from .cost import reference_plan
 
     if isinstance(point, dict):
         point = (*(int(point[c]) for c in "AKBNM"), point["arch"], int(point["PE"]),
-                 int(point["SIMD"]))
-    a, k, b, n, m, arch, pe, simd = point
-    return reference_plan(a, k, b, n, m, LayerOptions(arch=arch, pe=pe, simd=simd))
+                 int(point["SIMD"]), point.get("table", "random"))
+    a, k, b, n, m, arch, pe, simd, table = point
+    return reference_plan(a, k, b, n, m, LayerOptions(arch=arch, pe=pe, simd=simd),
+                          table=table)
 
 
 def quantizer_plan(point):
@@ -176,7 +198,8 @@ def synthesize_point(point, family, work_dir):
         report = synthesize(directory / f"{name}.v", name, family, directory / "yosys")
         seconds = time.perf_counter() - start
         return dict(zip(LAYER_COLUMNS, point, strict=False)) \
-            | {c: report[c] for c in LAYER_COLUMNS[8:-1]} | {"seconds": round(seconds, 2)}
+            | {c: report[c] for c in LAYER_COLUMNS[len(KEY_COLUMNS):-1]} \
+            | {"seconds": round(seconds, 2)}
     counts = ("luts", "ffs", "carry", "brams", "gates")
     try:
         report = synthesize(directory / f"{name}.v", name, family, directory / "yosys")
@@ -420,7 +443,7 @@ def fit(family, data_dir=None):
         exact += brams == int(row["brams"])
         estimate_seconds += seconds
         synth_seconds += float(row["seconds"])
-        layers.append({**{c: row[c] for c in CHECK_COLUMNS[:8]},
+        layers.append({**{c: row.get(c, "random") for c in KEY_COLUMNS},
                        "luts": _logic(row, family), "luts_est": estimated,
                        "luts_error": f"{error:+.3f}", "ffs": row["ffs"], "ffs_est": cells["ffs"],
                        "brams": row["brams"], "brams_est": brams,
@@ -508,7 +531,8 @@ def calibrate(family, *, synthesize=True, parts=PARTS, arch=None, jobs=2, data_d
             kept = []
             if arch is not None and path.is_file():
                 with open(path, newline="") as handle:
-                    kept = [row for row in csv.DictReader(handle) if row["arch"] != arch]
+                    kept = [{"table": "random", **row} for row in csv.DictReader(handle)
+                            if row["arch"] != arch]
             _write_rows(path, part, kept + rows)
             written.append(path)
             synthesized[part] = {"points": len(rows),
@@ -526,7 +550,7 @@ def _write_rows(path, part, rows):
     order = {tuple(str(v) for v in point): n for n, point in enumerate(PART_POINTS[part])}
     if part != "quantizers":
         rows = sorted(rows, key=lambda row: order.get(tuple(str(row[c])
-                                                            for c in LAYER_COLUMNS[:8]),
+                                                            for c in KEY_COLUMNS),
                                                       len(order)))
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS[part])

@@ -134,35 +134,56 @@ def cost_report(model, options, family, *, synth=False, pnr=False, baseline=Fals
 
 # -- table sizes ---------------------------------------------------------------------------
 
-def reference_layer(act_levels, weight_levels, entry_bits, inputs, outputs, *, seed=0):
+def reference_layer(act_levels, weight_levels, entry_bits, inputs, outputs, *, seed=0,
+                    table="random"):
     """A random dense layer (fixed seed) whose product table has ``act_levels`` rows of
     ``weight_levels`` codewords, entries spanning ``entry_bits`` signed bits, 4 output
-    levels: the layer ``nomul estimate --tables`` and the synthesis sweeps cost."""
+    levels: the layer ``nomul estimate --tables`` and the synthesis sweeps cost.
+
+    ``table="linear"``: entries ``level * codeword`` (a trained scalar codebook's table),
+    thresholds evenly spaced by a power of two (a clipped ReLU's), as in the shared digits
+    model; ``"random"``: random entries and thresholds."""
     import numpy as np
 
     from ..models.spec import Activation, Dense
 
     if entry_bits < 2:
         raise OptionsError(f"entry_bits must be >= 2, not {entry_bits}")
+    if table not in ("random", "linear"):
+        raise OptionsError(f"table must be random or linear, not {table!r}")
     rng = np.random.default_rng(seed)
     half = 1 << (entry_bits - 1)
-    table = rng.integers(-half, half, size=(act_levels, weight_levels))
-    table[0, 0], table[-1, -1] = -half, half - 1          # use the full entry width
+    if table == "linear":
+        largest = max(1, (half - 1) // max(1, act_levels - 1))
+        codebook = rng.integers(-largest, largest + 1, size=weight_levels)
+        codebook[0], codebook[-1] = -largest, largest
+        products = np.arange(act_levels)[:, None] * codebook[None, :]
+    else:
+        products = rng.integers(-half, half, size=(act_levels, weight_levels))
+        products[0, 0], products[-1, -1] = -half, half - 1    # use the full entry width
     index = rng.integers(0, weight_levels, size=(outputs, inputs))
-    bound = int(np.abs(table).max()) * inputs
-    thresholds = np.sort(rng.integers(-bound // 4, bound // 4 + 1, size=(outputs, 3)), axis=1)
-    return Dense(in_levels=act_levels, group=1, table=table, weight_index=index,
+    bound = int(np.abs(products).max()) * inputs
+    if table == "linear":
+        step = 1 << max(0, (bound // 16).bit_length() - 1)
+        first = rng.integers(-bound // 8, bound // 8 + 1, size=(outputs, 1))
+        thresholds = first + step * np.arange(3)[None, :]
+    else:
+        thresholds = np.sort(rng.integers(-bound // 4, bound // 4 + 1, size=(outputs, 3)),
+                             axis=1)
+    return Dense(in_levels=act_levels, group=1, table=products, weight_index=index,
                  bias=rng.integers(-half, half, size=outputs),
                  activation=Activation("thresholds", thresholds))
 
 
-def reference_plan(act_levels, weight_levels, entry_bits, inputs, outputs, options):
+def reference_plan(act_levels, weight_levels, entry_bits, inputs, outputs, options, *,
+                   table="random"):
     """:func:`reference_layer` lowered alone as the layer ``options`` (a
     :class:`~nomul.design.LayerOptions`) say (unrolled or folded): one point of the synthesis
     sweeps."""
     from ..design.lower import weighted_plan
 
-    layer = reference_layer(act_levels, weight_levels, entry_bits, inputs, outputs)
+    layer = reference_layer(act_levels, weight_levels, entry_bits, inputs, outputs,
+                            table=table)
     return weighted_plan(layer, (inputs,), options)
 
 
