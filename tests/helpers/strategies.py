@@ -12,11 +12,22 @@ from nomul.models.spec import Activation, Conv, Dense, Flatten, InputSpec, Integ
 KINDS = ("mlp", "conv1d", "conv2d")
 
 
+NEVER, ALWAYS = 1 << 61, -(1 << 61)     # thresholds no accumulator reaches / always meets
+
+
 def _thresholds(rng, layer_bounds, out_levels, per_output):
-    """Sorted thresholds spread over each output's reachable range (duplicates allowed)."""
+    """Sorted thresholds spread over each output's reachable range (duplicates allowed);
+    per output, some rows padded at the top with thresholds never met (fewer levels for that
+    output) or at the bottom with ones always met."""
     rows = []
     for b in layer_bounds:
-        rows.append(np.sort(rng.integers(b.lo - 1, b.hi + 2, size=out_levels - 1)))
+        row = np.sort(rng.integers(b.lo - 1, b.hi + 2, size=out_levels - 1))
+        if per_output and rng.random() < 0.3:
+            cut = int(rng.integers(0, out_levels))
+            row[cut:] = NEVER
+        elif per_output and rng.random() < 0.15:
+            row[:int(rng.integers(1, out_levels))] = ALWAYS
+        rows.append(row)
     if per_output:
         return np.array(rows)
     return rows[0]
@@ -65,7 +76,7 @@ def integer_models(draw, kinds=KINDS):
         shape = (draw(st.integers(1, 2)), draw(st.integers(3, 6)), draw(st.integers(3, 6)))
     spec = InputSpec(shape=shape, raw_min=raw_min, raw_max=raw_max, **quantizer)
     levels, layers = spec.levels, []
-    final = draw(st.sampled_from(["argmax", "raw"]))
+    final = draw(st.sampled_from(["argmax", "raw", "thresholds"]))
     if kind == "mlp":
         width = shape[0]
         for _ in range(draw(st.integers(0, 2))):
@@ -85,6 +96,7 @@ def integer_models(draw, kinds=KINDS):
     fan_in = shape[0] * k ** dims
     padded = shape[0] if any(geometry["padding"]) else None
     conv = _weighted(draw, rng, Conv, levels, fan_in, channels,
+                     final if conv_last and final != "argmax" else
                      "raw" if conv_last else "thresholds", padded_channels=padded, **geometry)
     layers.append(conv)
     out_shape = conv.output_shape(shape)

@@ -531,10 +531,9 @@ FILE_CASES = [
     ("unknown-activation", "mlp",
      lambda g: rewrite(g, edit_header=_edit(layers__1__activation="softmax")),
      ModelError, ["layers[1].activation"]),
-    ("last-layer-thresholds", "mlp",
-     lambda g: rewrite(g, replace={"layers.1.thresholds": np.array([0, 1])},
-                       edit_header=_edit(layers__1__activation="thresholds")),
-     ModelError, ["layers[1].activation"]),
+    ("hidden-layer-argmax", "mlp",
+     lambda g: rewrite(g, edit_header=_edit(layers__0__activation="argmax")),
+     ModelError, ["layers[0]"]),
     ("conv-kind-mismatch", "hand",
      lambda g: rewrite(g, edit_header=_edit(layers__0__kind="conv2d")),
      ModelFileError, ["layers[0].kind"]),
@@ -986,6 +985,24 @@ def test_valid_constructions_control():
     InputSpec(shape=(4,), raw_min=-5, raw_max=5, quantizer="thresholds", thresholds=[-1, 1])
 
 
+def test_a_last_layer_of_thresholds_outputs_saturated_counts_and_survives_the_file(tmp_path):
+    """Per output, a count of thresholds met: here 0..2 for output 0, and 0..1 for output 1,
+    whose second threshold (2**61) no accumulator reaches."""
+    last = _dense(weight_index=np.array([[0, 1], [1, 1]]), bias=np.array([0, -1]),
+                  activation=Activation("thresholds", np.array([[-3, 3], [0, 1 << 61]])))
+    model = _model(_dense(), last)
+    assert model.output == "thresholds" and model.levels == (3, 3, 3)
+    raw = np.array([[0, 0, 0, 0], [2, 2, 2, 2], [1, 2, 0, 1]])
+    acc = reference.weighted(reference.run(model.__class__(model.input, model.layers[:1]), raw),
+                             last)
+    expected = np.stack([(acc[:, 0:1] >= [-3, 3]).sum(1), (acc[:, 1:2] >= [0, 1 << 61]).sum(1)],
+                        axis=1)
+    assert np.array_equal(reference.run(model, raw), expected)
+    assert expected[:, 1].max() <= 1
+    again = load_model(save_model(model, tmp_path / "m.npz"))
+    assert np.array_equal(reference.run(again, raw), expected)
+
+
 nan_table = np.arange(6.0).reshape(3, 2)
 nan_table[1, 1] = np.nan
 huge_index = np.broadcast_to(np.int64(0), (1, LIMITS.weights + 1))   # no memory behind it
@@ -1074,9 +1091,6 @@ CONSTRUCTION_CASES = [
      "layers[1].in_levels:"),
     ("model-input-levels", lambda: _model(_dense(in_levels=4, table=np.ones((4, 2), dtype=int)),
                                           _head()), "layers[0].in_levels:"),
-    ("model-last-thresholds", lambda: _model(_dense(), _dense(weight_index=np.zeros((2, 2),
-                                                                           dtype=int))),
-     "layers[1].activation:"),
     ("model-early-argmax", lambda: _model(_head(weight_index=np.ones((5, 4), dtype=int)),
                                           _head()), "layers[0].activation:"),
     ("model-last-flatten", lambda: _model(_dense(), Flatten()), "layers[1]:"),

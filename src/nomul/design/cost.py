@@ -49,10 +49,11 @@ from .tables import group_code_table
 from .trees import ArgmaxPlan, ClampPlan, ThresholdPlan
 from .unrolled import UnrolledPlan
 
-__all__ = ["FEATURES", "features", "new_features", "memory_logic", "table_function_luts"]
+__all__ = ["FEATURES", "features", "new_features", "activation_features", "memory_logic",
+           "table_function_luts"]
 
 FEATURES = ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_narrow", "compare",
-            "step", "sample_compare", "sample_count", "mux", "ff", "stage")
+            "compare_const", "step", "sample_compare", "sample_count", "mux", "ff", "stage")
 
 
 # -- constant functions -------------------------------------------------------------------
@@ -547,25 +548,42 @@ def _graph_layer(plan, lut_inputs):
     f["ff"] += sum(field.width for term, field in zip(plan.outputs, plan.value_fields,
                                                       strict=True) if term is not None)
     f["ff"] += plan.stages
-    act = plan.act
+    activation_features(plan.act, plan.values, f)
+    f["stage"] += 1
+    return f, []
+
+
+def activation_features(act, values, f):
+    """Add an unrolled layer's activation unit (``act`` on inputs within ``values``) to
+    ``f``: comparisons with constants (``compare_const``: logic, no carry chain), counts and
+    subtractions (``adder``), multiplexers, a binary search's threshold selection (``rom``)
+    and comparisons with a selected threshold (``compare``), registers."""
     if isinstance(act, ThresholdPlan):
-        width = act.in_field.width
-        reachable = sum(sum(1 for t in row if value.lo < t <= value.hi)
-                        for row, value in zip(act.rows, plan.values, strict=True))
-        f["compare"] += reachable * width
-        f["adder"] += sum(max(0, len(row) - 1) for row in act.rows)
-        f["ff"] += len(act.rows) * act.out.width
+        width, out = act.in_field.width, act.out.width
+        reachable = [sum(1 for t in row if value.lo < t <= value.hi)
+                     for row, value in zip(act.rows, values, strict=True)]
+        if act.method == "parallel":
+            f["compare_const"] += sum(reachable) * width
+            f["adder"] += sum(max(0, r - 1) for r in reachable)
+            f["ff"] += len(act.rows) * out
+        else:     # one stage per count bit, a threshold selected from the bits found so far
+            stages = act.stages
+            f["rom"] += len(act.rows) * width * (stages - 1)
+            f["compare"] += len(act.rows) * width * stages
+            f["ff"] += len(act.rows) * (stages * width + stages * (stages + 1) // 2)
     elif isinstance(act, ClampPlan):
         width, out = act.in_field.width, act.out.width
         for _, count, _, shift in act.units:
-            f["compare"] += min(count, 2) * width + (shift if count > 2 else 0)
-            f["adder"] += out if count > 2 else max(0, count - 1)
-            f["mux"] += out if count > 2 else 0
+            if count > 2:
+                f["compare_const"] += 2 * width + shift
+                f["adder"] += out
+                f["mux"] += out
+            else:
+                f["compare_const"] += count * width
+                f["adder"] += max(0, count - 1)
         f["ff"] += len(act.units) * out
     elif isinstance(act, ArgmaxPlan):
         _argmax_features(act.bounds, act.depth, act.register_every, f)
-    f["stage"] += 1
-    return f, []
 
 
 def _graph_of(plan):

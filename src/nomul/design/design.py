@@ -24,8 +24,8 @@ class Design:
     :class:`~.plans.DeserializerPlan` when a sample arrives over several transfers (else None);
     ``layers``: per model layer, its manifest entry; ``options``: the
     :class:`~.options.BuildOptions` it was lowered with; ``shape``, ``raw``: the input tensor
-    and one raw sample's field; ``output``: ``"argmax"`` or ``"raw"``; ``classes``: the argmax
-    model's class count; ``baseline``: None, or which multiplier baseline this is;
+    and one raw sample's field; ``output``: ``"argmax"``, ``"raw"`` or ``"thresholds"``;
+    ``classes``: the argmax model's class count; ``baseline``: None, or which multiplier baseline this is;
     ``model_sha256``: the sha256 of the model file's bytes (what a build manifest records).
 
     ``latency``: cycles from a sample's last input transfer to its result with an idle
@@ -84,8 +84,8 @@ class Design:
         if self.output == "argmax":
             output = {"kind": "argmax", "elements": 1, "bits": out.width,
                       "classes": self.classes}
-        else:
-            output = {"kind": "raw", "elements": out.length, "bits": out.element.width,
+        else:                   # raw accumulators, or threshold counts (unsigned indices)
+            output = {"kind": self.output, "elements": out.length, "bits": out.element.width,
                       "signed": out.element.signed}
         return {
             "input": {"elements": self.elements, "bits": self.raw.width,

@@ -95,11 +95,11 @@ class UnrolledLayer(PlanComponent):
         first = len(plan.leaves)
         for index, (a, b, shift, sign) in enumerate(plan.nodes, start=first):
             stage = plan.stage[index]
-            node = Signal(shape_of(plan.bounds[index]), name=f"n{index}")
+            shape = shape_of(plan.bounds[index])
             left, right = at(a, stage), at(b, stage)
             right = right << shift if shift else right
-            m.d.comb += node.eq(left + right if sign > 0 else left - right)
-            signals[(index, stage)] = node
+            total = (left + right if sign > 0 else left - right)[:shape.width]
+            signals[(index, stage)] = total.as_signed() if shape.signed else total
         last = plan.stages - 1
         for o, term in enumerate(plan.outputs):
             out = Const(0, 1) if term is None else register(at(term[0], last), f"value_{o}")

@@ -239,7 +239,7 @@ def sweep(family, points, *, jobs=2, work_dir=None):
 
 # which features may drive which count (the rest are fixed at 0)
 DRIVERS = {"luts": ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_narrow",
-                    "compare", "mux", "stage"),
+                    "compare", "compare_const", "mux", "stage"),
            "ffs": ("ff", "stage"),
            "carry": ("adder", "adder_narrow", "compare", "stage")}
 # what each feature should cost from first principles (cells per unit), per LUT size: the fit
@@ -247,17 +247,20 @@ DRIVERS = {"luts": ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_
 # keeps a plausible cost instead of dropping to 0
 PRIORS = {
     4: {"luts": {"rom": 1, "rom_wide": 2, "memory_wide": 2, "select": 1, "adder": 1,
-                 "adder_narrow": 1, "compare": 0.5, "mux": 1, "stage": 10},
+                 "adder_narrow": 1, "compare": 0.5, "compare_const": 0.5, "mux": 1,
+                 "stage": 10},
         "ffs": {"ff": 1, "stage": 10}, "carry": {"adder": 1, "adder_narrow": 1, "compare": 1,
                                                  "stage": 5}},
     6: {"luts": {"rom": 1, "rom_wide": 1, "memory_wide": 1, "select": 1 / 3, "adder": 1,
-                 "adder_narrow": 1, "compare": 0.5, "mux": 1, "stage": 10},
+                 "adder_narrow": 1, "compare": 0.5, "compare_const": 0.25, "mux": 1,
+                 "stage": 10},
         "ffs": {"ff": 1, "stage": 10}, "carry": {"adder": 0.25, "adder_narrow": 0.25,
                                                  "compare": 0.25, "stage": 2}},
     # 2-input gates: a LUT4 function is several gates, a full adder 5, a node of a wide
     # function's BDD (its "rom_wide", "memory_wide") about 1.5
     "gates": {"luts": {"rom": 6, "rom_wide": 1.5, "memory_wide": 1.5, "select": 3,
-                       "adder": 6, "adder_narrow": 6, "compare": 3, "mux": 3, "stage": 30},
+                       "adder": 6, "adder_narrow": 6, "compare": 3, "compare_const": 2, "mux": 3,
+                       "stage": 30},
               "ffs": {"ff": 1, "stage": 10}, "carry": {}},
 }
 PRIOR_WEIGHT = 0.5

@@ -327,7 +327,8 @@ class IntegerModel:
     """A whole integer network: input spec, layers, metadata. Validates that layers chain.
 
     Every layer but the last must emit indices (``thresholds``, or a weightless layer); the last
-    layer is a weighted layer with ``argmax`` (dense only) or ``raw``. Each weighted layer's
+    layer is a weighted layer with ``argmax`` (dense only), ``raw`` or ``thresholds``
+    (saturated outputs: each output's count of thresholds met). Each weighted layer's
     ``in_levels`` equals the levels of the tensor it reads.
     """
 
@@ -361,8 +362,6 @@ class IntegerModel:
                     raise ModelError(f"{where}.in_levels: {layer.in_levels} does not match the "
                                      f"{levels[-1]} levels of its input")
                 kind = layer.activation.kind
-                if last and kind == "thresholds":
-                    raise ModelError(f"{where}.activation: the last layer must be argmax or raw")
                 if not last and kind != "thresholds":
                     raise ModelError(f"{where}.activation: only the last layer may be {kind}")
                 if kind == "argmax" and not isinstance(layer, Dense):
@@ -374,7 +373,7 @@ class IntegerModel:
             else:
                 if last:
                     raise ModelError(f"{where}: the last layer must be dense or conv "
-                                     f"(argmax or raw), not {layer.kind}")
+                                     f"(argmax, raw or thresholds), not {layer.kind}")
                 levels.append(levels[-1])
             shapes.append(shape)
         entries = sum(array.size for array in _model_arrays(self.input, layers))
@@ -396,7 +395,7 @@ class IntegerModel:
 
     @property
     def output(self):
-        """``argmax`` (a class index) or ``raw`` (accumulators)."""
+        """``argmax`` (a class index), ``raw`` (accumulators) or ``thresholds`` (indices)."""
         return self.layers[-1].activation.kind
 
     @property

@@ -30,11 +30,13 @@ from .streams import StreamRun
 
 __all__ = ["FastRun", "build_harness", "run_harness", "default_cache"]
 
-# Verilator: optimise fully, X as fast constants; the C++ at -O1 (no measurable speed gained by
-# -O2 on the unrolled digits MLP, at twice the compile time).
+# Verilator: optimise fully, X as fast constants; the C++ that runs every cycle at -O1 (no
+# measurable speed gained by -O2 on the unrolled digits MLP, at twice the compile time), the
+# code that runs once (Verilator's "slow" files: initial values, the ROMs' contents) at -O0:
+# half the compile time of the unrolled digits MLP (bench/RESULTS.md)
 VERILATOR_ARGS = ("--cc", "--exe", "--build", "--prefix", "Vtop", "-O3", "--x-assign", "fast",
                   "--x-initial", "fast", "--noassert", "-Wno-fatal", "-Wno-WIDTH", "-Wno-lint",
-                  "-Wno-style", "-CFLAGS", "-O1")
+                  "-Wno-style", "--MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1")
 
 
 @dataclass
