@@ -112,7 +112,7 @@ def main():
         work = Path(scratch)
         for method in args.methods.split(","):
             design = nomul.lower(model, threshold_method=method)
-            for position, (name, plan) in enumerate(design.stages[1:], start=1):
+            for position, (_, plan) in enumerate(design.stages[1:], start=1):
                 assert isinstance(plan, UnrolledPlan)
                 layer = _synth(plan, f"{method}_l{position}", args.family, work)
                 act = _synth(plan.act, f"{method}_act{position}", args.family, work)

@@ -16,8 +16,8 @@ Per layer this script then:
 - synthesizes both layers with the same flow (``nomul.hw.synth.synthesize``: Yosys
   ``synth_xilinx -family xc7``), caching each result by the Verilog's hash (da4ml's 64 x 64
   layer takes Yosys tens of minutes);
-- prints LUT, CARRY4, FF, word-level adders (``$add``/``$sub`` cells before mapping) and the
-  LUT ratio nomul / da4ml.
+- prints LUT, CARRY4, FF, word-level adders (``$add``/``$sub`` cells before mapping), the
+  LUT ratio nomul / da4ml, and nomul's analytical estimate of its layer (with its error).
 
 Run: ``.venv/bin/python bench/vs_da4ml.py [--layers 1,2,3] [--json] [--register-every R]
 [--work DIR]`` (work directory default ``$NOMUL_CACHE/vs_da4ml`` or
@@ -40,6 +40,7 @@ import numpy as np
 import nomul
 from nomul.gateware.emit import emit_verilog
 from nomul.gateware.network import component
+from nomul.hw.estimate import estimate_stage
 from nomul.hw.synth import synthesize
 
 HERE = Path(__file__).resolve().parent
@@ -169,6 +170,7 @@ def main():
         emit_cpu = time.process_time() - start
         ours = synth_cached(work, verilog, f"nomul_layer{layer}")
         da_exact = all(da_info["bit_exact"].values())
+        estimate = estimate_stage(plan, FAMILY)["luts"]
         entries.append({
             "layer": layer, "da4ml_design": LAYERS[layer], "options": options,
             "da4ml_luts": da["luts"], "nomul_luts": ours["luts"],
@@ -177,6 +179,8 @@ def main():
             "da4ml_ffs": da["ffs"], "nomul_ffs": ours["ffs"],
             "da4ml_adders": da["adders"], "nomul_adders": ours["adders"],
             "nomul_graph_nodes": len(plan.nodes), "nomul_latency": plan.latency,
+            "nomul_estimate_luts": estimate,
+            "estimate_error": round((estimate - ours["luts"]) / ours["luts"], 3),
             "nomul_emit_cpu_s": round(emit_cpu, 2),
             "bit_exact": {"nomul": exact, "da4ml": da_exact},
         })
@@ -190,11 +194,12 @@ def main():
     else:
         print(f"{'layer':<6}{'da4ml LUT':>10}{'nomul LUT':>10}{'ratio':>7}{'da4ml C4':>9}"
               f"{'nomul C4':>9}{'da4ml FF':>9}{'nomul FF':>9}{'da4ml add':>10}"
-              f"{'nomul add':>10}  bit-exact")
+              f"{'nomul add':>10}{'estimate':>10}  bit-exact")
         for e in entries:
             print(f"{e['layer']:<6}{e['da4ml_luts']:>10}{e['nomul_luts']:>10}{e['ratio']:>7}"
                   f"{e['da4ml_carry4']:>9}{e['nomul_carry4']:>9}{e['da4ml_ffs']:>9}"
-                  f"{e['nomul_ffs']:>9}{e['da4ml_adders']:>10}{e['nomul_adders']:>10}  "
+                  f"{e['nomul_ffs']:>9}{e['da4ml_adders']:>10}{e['nomul_adders']:>10}"
+                  f"{e['nomul_estimate_luts']:>10}  "
                   f"nomul {e['bit_exact']['nomul']}, da4ml {e['bit_exact']['da4ml']}")
         print(f"{'sum':<6}{total['da4ml_luts']:>10}{total['nomul_luts']:>10}"
               f"{total['ratio']:>7}   nomul options {options}")

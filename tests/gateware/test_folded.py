@@ -25,8 +25,8 @@ from nomul.design.activation import activation_of
 from nomul.design.lower import weighted_plan
 from nomul.design.plans import BLOCK_THRESHOLD, FoldedPlan
 from nomul.gateware.folded import FoldedDense
-from nomul.gateware.unrolled import UnrolledLayer
 from nomul.gateware.network import component
+from nomul.gateware.unrolled import UnrolledLayer
 from nomul.models import reference
 from nomul.models.spec import Activation, Dense
 from nomul.numeric import index_width

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from helpers.strategies import integer_models, random_raw
 from nomul.design import LayerOptions
 from nomul.design.lower import weighted_plan
-from nomul.gateware.unrolled import UnrolledLayer
 from nomul.gateware.network import component
+from nomul.gateware.unrolled import UnrolledLayer
 from nomul.models import reference
 from nomul.models.spec import Conv, Dense
 from nomul.numeric import index_width

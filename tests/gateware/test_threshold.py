@@ -8,10 +8,10 @@ import pytest
 from amaranth.hdl import signed, unsigned
 
 from nomul.design.ports import Field
-from nomul.design.trees import ThresholdPlan
-from nomul.gateware.threshold import ThresholdBank
+from nomul.design.trees import ClampPlan, ThresholdPlan
+from nomul.gateware.threshold import Clamp, ThresholdBank
 from nomul.models.reference import threshold_count
-from nomul.numeric import index_width
+from nomul.numeric import Bounds, index_width
 from nomul.sim.streams import pack, run_stream, unpack
 
 
@@ -54,7 +54,7 @@ def _bank(rows, shape, method="parallel"):
 def _run(dut, vectors, **kwargs):
     width = dut.i.payload.shape().elem_shape.width
     run = run_stream(dut, [pack(v, width) for v in vectors], **kwargs)
-    n_out = len(dut.plan.rows)
+    n_out = dut.plan.in_port.length
     out_width = dut.o.payload.shape().elem_shape.width
     return [unpack(word, out_width, n_out) for word in run.outputs], run
 
@@ -156,3 +156,59 @@ def test_bank_bad_arguments_are_refused(thresholds, kwargs, error, message):
 def test_the_bank_needs_a_threshold_plan():
     with pytest.raises(TypeError, match="ThresholdPlan"):
         ThresholdBank(((0, 1),))
+
+
+# -- shift and clamp ------------------------------------------------------------------------
+
+def _spaced_rows(rng, shape, n_out, n_thr):
+    """Per output: ``n_thr`` thresholds evenly spaced by a power of two from a random base,
+    some rows padded with thresholds always met (below the range) or never met (above)."""
+    lo, hi = _limits(shape)
+    rows = []
+    for j in range(n_out):
+        shift = int(rng.integers(0, 4))
+        base = int(rng.integers(lo - 4, hi - 2))
+        row = [base + i * (1 << shift) for i in range(n_thr)]
+        if j % 3 == 1:
+            row = [lo - 50] + row[1:]
+        elif j % 3 == 2:
+            row = row[:-1] + [hi + 1000]
+        rows.append(tuple(row))
+    return tuple(rows)
+
+
+@pytest.mark.parametrize("shape, n_out, n_thr", [(signed(8), 4, 3), (unsigned(7), 3, 7),
+                                                 (signed(10), 5, 15), (signed(6), 3, 2),
+                                                 (unsigned(5), 2, 1), (signed(12), 3, 127)])
+def test_clamp_equals_the_thresholds_it_replaces(shape, n_out, n_thr):
+    rng = np.random.default_rng(n_thr)
+    rows = _spaced_rows(rng, shape, n_out, n_thr)
+    field = Field(shape.width, shape.signed)
+    lo, hi = _limits(shape)
+    plan = ClampPlan.of(rows, [Bounds(lo, hi)] * n_out, field, [False] * n_out)
+    assert plan is not None and (plan.latency, plan.ii) == (1, 1)
+    dut = Clamp(plan)
+    vectors = _vectors(rng, shape, rows)
+    out, run = _run(dut, vectors, idle=0.2, stall=0.3, seed=n_thr)
+    assert out == threshold_count(np.array(vectors), np.array(rows)).tolist()
+    assert dut.o.payload.shape().elem_shape == unsigned(index_width(n_thr + 1))
+
+
+def test_clamp_complement_counts_down():
+    """``complement``: the count is ``levels`` minus the clamp's (a negated output)."""
+    rows = ((-4, 0, 4, 8), (1, 2, 3, 4))
+    plan = ClampPlan.of(rows, [Bounds(-16, 15)] * 2, Field(5, True), [True, False])
+    out, _ = _run(Clamp(plan), [[v, v] for v in range(-16, 16)])
+    counts = threshold_count(np.array([[v, v] for v in range(-16, 16)]), np.array(rows))
+    assert [o[0] for o in out] == (4 - counts[:, 0]).tolist()
+    assert [o[1] for o in out] == counts[:, 1].tolist()
+
+
+def test_clamp_needs_even_power_of_two_spacing():
+    field, bounds = Field(8, True), [Bounds(-128, 127)]
+    assert ClampPlan.of(((0, 3, 6),), bounds, field, [False]) is None      # spacing 3
+    assert ClampPlan.of(((0, 4, 12),), bounds, field, [False]) is None     # uneven
+    assert ClampPlan.of(((-999, 0, 4, 999),), bounds, field, [False]) is not None
+    wide = ClampPlan.of((tuple(range(-64, 64)),), bounds, field, [False])
+    assert wide.cheaper                  # 128 comparators against two and a subtraction
+    assert not ClampPlan.of(((5,),), bounds, field, [False]).cheaper

@@ -30,13 +30,13 @@ from nomul.gateware.adder_tree import AdderTree
 from nomul.gateware.argmax import Argmax
 from nomul.gateware.conv import FoldedConv
 from nomul.gateware.folded import FoldedDense
-from nomul.gateware.unrolled import UnrolledLayer
 from nomul.gateware.network import NetworkTop, component
 from nomul.gateware.pool import MaxPool
 from nomul.gateware.quantizer import InputQuantizer
 from nomul.gateware.serdes import Deserializer
 from nomul.gateware.tables import ProductLookup
 from nomul.gateware.threshold import ThresholdBank
+from nomul.gateware.unrolled import UnrolledLayer
 from nomul.gateware.window import PatchStreamer
 from nomul.models import reference
 from nomul.models.spec import InputSpec

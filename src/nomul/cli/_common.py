@@ -113,6 +113,11 @@ def positive_option(flag):
     return at_least(1, f"{flag} must be a positive integer")
 
 
+def _group_inputs(text):
+    """argparse type of ``--group-inputs``: ``auto`` or an integer >= 1."""
+    return "auto" if text == "auto" else positive_option("--group-inputs")(text)
+
+
 def probability(text):
     value = float(text)
     if not 0 <= value < 1:
@@ -176,13 +181,15 @@ def add_build_options(parser):
     parser.add_argument("--table-style", type=per_layer(str),
                         help="folded: product tables as auto (default), logic or block")
     parser.add_argument("--register-every", type=per_layer(int),
-                        help="adder-tree levels between pipeline registers (default 1; 0: "
-                        "output only)")
+                        help="adder levels between pipeline registers (default 3 unrolled, "
+                        "1 folded; 0: output only)")
     parser.add_argument("--threshold-method", type=per_layer(str),
-                        help="unrolled: parallel (default) or search")
-    parser.add_argument("--group-inputs", type=per_layer(positive_option("--group-inputs")),
-                        help="unrolled dense layers: look up g inputs together (A^g-row "
-                        "tables; default 1)")
+                        help="unrolled: auto (default: a shift and clamp where the "
+                        "thresholds are evenly spaced by a power of two and it is cheaper), "
+                        "clamp, parallel or search")
+    parser.add_argument("--group-inputs", type=per_layer(_group_inputs),
+                        help="unrolled dense layers: look up g inputs together (the last "
+                        "group shorter), or auto (default: the smallest adder graph)")
 
 
 def build_options(args, model):

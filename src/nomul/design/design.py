@@ -25,8 +25,9 @@ class Design:
     ``layers``: per model layer, its manifest entry; ``options``: the
     :class:`~.options.BuildOptions` it was lowered with; ``shape``, ``raw``: the input tensor
     and one raw sample's field; ``output``: ``"argmax"``, ``"raw"`` or ``"thresholds"``;
-    ``classes``: the argmax model's class count; ``baseline``: None, or which multiplier baseline this is;
-    ``model_sha256``: the sha256 of the model file's bytes (what a build manifest records).
+    ``classes``: the argmax model's class count; ``baseline``: None, or which multiplier
+    baseline this is; ``model_sha256``: the sha256 of the model file's bytes (what a build
+    manifest records).
 
     ``latency``: cycles from a sample's last input transfer to its result with an idle
     pipeline (the sum of the stages'); ``ii``: cycles between samples at full rate (the slowest

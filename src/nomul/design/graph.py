@@ -6,7 +6,8 @@ or a constant) and its *nodes*, each ``a + sign * (b << shift)`` of two earlier 
 output is a *term* ``sign * (value << shift)``. Every value's bounds are proven by interval
 arithmetic from the leaves', so every node is exactly as wide as it needs to be.
 
-:func:`build_graph` makes a graph from *bags* (sums of terms) in two stages:
+:func:`nomul.design.unrolled.lower_unrolled` makes a layer's graph from *bags* (sums of
+terms) in two stages:
 
 1. common pairs of terms are shared across bags (:func:`share_pairs`: greedy, the most
    frequent pair first, as in common-subexpression elimination of constant multiplications);

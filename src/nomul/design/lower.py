@@ -235,7 +235,10 @@ def weighted_plan(layer, in_shape, options, *, position=0, baseline=None):
         describe["table_style"] = table_style(options.table_style, rows * layer.n_codewords)
     describe["register_every"] = options.register_every
     build = _folded if options.arch == Arch.FOLDED else _unrolled
-    return build(layer, in_shape, options, weights, tuple(describe.items()))
+    try:
+        return build(layer, in_shape, options, weights, tuple(describe.items()))
+    except OptionsError as error:                # an option the layer's values do not allow
+        raise OptionsError(f"layer {position} ({layer.kind}): {error}") from None
 
 
 def baseline_model(model):

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import OptionsError
 from ..numeric import Bounds, index_width
 from .activation import Argmax, Thresholds
 from .graph import (
@@ -108,6 +109,7 @@ class UnrolledPlan:
     threshold_method: str = "auto"
     describe_as: tuple = ()
     sum_bounds: tuple = ()
+    form: str = ""
 
     ii = 1
 
@@ -153,8 +155,8 @@ class UnrolledPlan:
             clamp = ClampPlan.of(rows, values, field, complement) \
                 if method in ("auto", "clamp") else None
             if method == "clamp" and clamp is None:
-                raise ValueError("threshold_method clamp needs thresholds evenly spaced by a "
-                                 "power of two")
+                raise OptionsError("threshold_method clamp needs every output's thresholds "
+                                   "evenly spaced by a power of two")
             if clamp is not None and (method == "clamp" or clamp.cheaper):
                 return clamp
             return ThresholdPlan(rows, field, "search" if method == "search" else "parallel",
@@ -188,8 +190,15 @@ class UnrolledPlan:
         return field_of(union(tuple(self.sum_bounds or self.values) + (Bounds(0, 0),)))
 
     def describe(self):
-        return {**dict(self.describe_as), "accumulator_bits": self.acc.width,
-                "latency": self.latency, "ii": self.ii}
+        return {**dict(self.describe_as), **({"graph": self.form} if self.form else {}),
+                "adders": len(self.nodes), "activation_unit": _unit_name(self.act),
+                "accumulator_bits": self.acc.width, "latency": self.latency, "ii": self.ii}
+
+
+def _unit_name(act):
+    if isinstance(act, ThresholdPlan):
+        return f"thresholds ({act.method})"
+    return {ClampPlan: "clamp", ArgmaxPlan: "argmax"}.get(type(act), "none")
 
 
 def _node_thresholds(term, offset, row):
@@ -372,20 +381,20 @@ def lower_unrolled(layer, in_shape, options, *, groups, outputs, bias, activatio
     ``"auto"``)."""
     grouping = options.group_inputs
     none = [0] * len(outputs)
-    candidates = []                            # (leaves, bags, combos, constants) to try
+    candidates = []                    # (form, leaves, bags, combos, constants) to try
     if grouping in ("auto", 1):
-        candidates.append((*_table_leaves(layer, groups, outputs), None, none))
+        candidates.append(("table", *_table_leaves(layer, groups, outputs), None, none))
     if grouping == "auto":
         factored = _factored(layer, groups, outputs)
         if factored is not None:
-            candidates.append(factored)
+            candidates.append(("factored", *factored))
     if layer.kind == "dense" and layer.group == 1:
         widths = range(2, MAX_GROUP_BITS // index_width(layer.in_levels) + 1) \
             if grouping == "auto" else (grouping,) if grouping != 1 else ()
         for g in widths:
-            candidates.append((*_grouped_leaves(layer, g), None, none))
+            candidates.append((f"grouped {g}", *_grouped_leaves(layer, g), None, none))
     best = None
-    for leaves, bags, combos, constants in candidates:
+    for form, leaves, bags, combos, constants in candidates:
         offsets = [b + c for b, c in zip(bias, constants, strict=True)]
         finals = [None] * len(offsets)
         if not isinstance(activation, Thresholds):   # argmax, raw: add the constants now
@@ -394,9 +403,9 @@ def lower_unrolled(layer, in_shape, options, *, groups, outputs, bias, activatio
         graph, terms = _graph_outputs(leaves, bags, combos, finals)
         cost = _adder_bits(graph) + _lookup_bits(leaves)
         if best is None or cost < best[0]:
-            best = (cost, graph, terms, offsets)
-    _, graph, terms, offsets = best
+            best = (cost, graph, terms, offsets, form)
+    _, graph, terms, offsets, form = best
     return UnrolledPlan(tuple(graph.leaves), tuple(graph.nodes), tuple(terms), tuple(offsets),
                         activation, int(np.prod(in_shape)), layer.in_levels,
                         options.register_every, str(options.threshold_method), describe_as,
-                        _sum_bounds(layer, groups, outputs, bias))
+                        _sum_bounds(layer, groups, outputs, bias), form)

@@ -3,12 +3,13 @@
 
 :class:`UnrolledLayer` is built from a :class:`~nomul.design.unrolled.UnrolledPlan`: the
 graph's leaves are read from the input vector (an index; a constant lookup on a group's index
-bits, as an asynchronous ROM with ``rom_style = "logic"``; a constant), each node is one adder ``a + sign * (b << shift)`` exactly as wide as its
-proven bounds, registers cut the graph every ``register_every`` adder levels (a value used in
-a later stage is carried by one register per stage, shared by its users), and every output
-value is registered at the end of the last stage; then the activation (thresholds, a shift
-and clamp, argmax) or the raw values. One inference per clock; the whole pipeline stalls as
-one (stall-all) while the output is not taken. ``latency`` = the plan's.
+bits, as an asynchronous ROM with ``rom_style = "logic"``; a constant), each node is one
+adder ``a + sign * (b << shift)`` exactly as wide as its proven bounds, registers cut the
+graph every ``register_every`` adder levels (a value used in a later stage is carried by one
+register per stage, shared by its users), and every output value is registered at the end
+of the last stage; then the activation (thresholds, a shift and clamp, argmax) or the raw
+values. One inference per clock; the whole pipeline stalls as one (stall-all) while the
+output is not taken. ``latency`` = the plan's.
 Matches :func:`nomul.models.reference.weighted` and the layer's activation exactly.
 """
 

@@ -54,8 +54,9 @@ def _random_tables(points):
 
 
 # layers: (A input levels, K codewords, B entry bits, N inputs, M outputs, arch, PE, SIMD,
-# table): "random" tables (:func:`~nomul.hw.cost.reference_layer`), or "linear" ones (a level
-# times a codeword, as trained scalar codebooks give, with evenly spaced thresholds)
+# table): "random" tables (:func:`~nomul.hw.cost.reference_layer`), "linear" ones (a level
+# times a codeword, as trained scalar codebooks give, with evenly spaced thresholds), or
+# "saturating" ones (a table per edge, 127 evenly spaced thresholds: a KAN's requantization)
 POINTS = (*_random_tables((
     *[(a, k, b, 16, 8, "unrolled", 1, 1)
       for a, k, b in [(2, 2, 4), (2, 4, 6), (4, 4, 8), (4, 8, 8), (4, 16, 10), (8, 8, 10),
@@ -89,6 +90,9 @@ POINTS = (*_random_tables((
       for a, k, b, n, m in [(16, 8, 8, 64, 64), (4, 8, 6, 64, 32), (4, 8, 7, 32, 10),
                             (2, 4, 5, 48, 16), (8, 8, 8, 32, 32), (16, 4, 8, 16, 48),
                             (4, 16, 8, 96, 16), (3, 8, 6, 64, 24)]],
+    # a KAN compiled to tables: a codeword per edge, saturating 7-bit requantization (clamps)
+    *[(a, n * m, b, n, m, "unrolled", 1, 1, "saturating")
+      for a, b, n, m in [(128, 8, 8, 4), (64, 8, 6, 4), (256, 8, 4, 6)]],
 )
 # held-out layers (none of them in POINTS): the estimate is fitted on POINTS and checked here
 CHECK_POINTS = (*_random_tables((
@@ -108,6 +112,8 @@ CHECK_POINTS = (*_random_tables((
     (4, 4, 6, 64, 16, "unrolled", 1, 1))),
     *[(a, k, b, n, m, "unrolled", 1, 1, "linear")
       for a, k, b, n, m in [(16, 8, 8, 48, 32), (4, 8, 6, 48, 48), (2, 8, 5, 64, 24)]],
+    *[(a, n * m, b, n, m, "unrolled", 1, 1, "saturating")
+      for a, b, n, m in [(128, 8, 8, 5), (32, 7, 8, 4)]],
 )
 KEY_COLUMNS = ("A", "K", "B", "N", "M", "arch", "PE", "SIMD", "table")
 LAYER_COLUMNS = (*KEY_COLUMNS, "luts", "ffs", "carry",

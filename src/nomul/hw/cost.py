@@ -142,15 +142,20 @@ def reference_layer(act_levels, weight_levels, entry_bits, inputs, outputs, *, s
 
     ``table="linear"``: entries ``level * codeword`` (a trained scalar codebook's table),
     thresholds evenly spaced by a power of two (a clipped ReLU's), as in the shared digits
-    model; ``"random"``: random entries and thresholds."""
+    model; ``"saturating"``: a KAN compiled to tables (one random codeword per edge, so
+    ``weight_levels`` must be ``inputs * outputs``) with a saturating 7-bit requantization
+    (127 thresholds evenly spaced by a power of two); ``"random"``: random entries and
+    thresholds."""
     import numpy as np
 
     from ..models.spec import Activation, Dense
 
     if entry_bits < 2:
         raise OptionsError(f"entry_bits must be >= 2, not {entry_bits}")
-    if table not in ("random", "linear"):
-        raise OptionsError(f"table must be random or linear, not {table!r}")
+    if table not in ("random", "linear", "saturating"):
+        raise OptionsError(f"table must be random, linear or saturating, not {table!r}")
+    if table == "saturating" and weight_levels != inputs * outputs:
+        raise OptionsError("a saturating (per-edge) layer needs inputs * outputs codewords")
     rng = np.random.default_rng(seed)
     half = 1 << (entry_bits - 1)
     if table == "linear":
@@ -162,8 +167,14 @@ def reference_layer(act_levels, weight_levels, entry_bits, inputs, outputs, *, s
         products = rng.integers(-half, half, size=(act_levels, weight_levels))
         products[0, 0], products[-1, -1] = -half, half - 1    # use the full entry width
     index = rng.integers(0, weight_levels, size=(outputs, inputs))
+    if table == "saturating":
+        index = np.arange(inputs * outputs).reshape(outputs, inputs)
     bound = int(np.abs(products).max()) * inputs
-    if table == "linear":
+    if table == "saturating":
+        step = 1 << max(0, (2 * bound >> 7).bit_length() - 1)
+        first = rng.integers(-bound // 2, -bound // 4 + 1, size=(outputs, 1))
+        thresholds = first + step * np.arange(127)[None, :]
+    elif table == "linear":
         step = 1 << max(0, (bound // 16).bit_length() - 1)
         first = rng.integers(-bound // 8, bound // 8 + 1, size=(outputs, 1))
         thresholds = first + step * np.arange(3)[None, :]

@@ -41,7 +41,7 @@ VERILATOR_ARGS = ("--cc", "--exe", "--build", "--prefix", "Vtop", "-O3", "--x-as
 
 @dataclass
 class FastRun(StreamRun):
-    """A :class:`StreamRun` plus the cycles simulated and the seconds the loop took."""
+    """A :class:`StreamRun` plus the cycles simulated and the CPU seconds the loop took."""
 
     cycles: int = 0
     seconds: float = 0.0

@@ -1,0 +1,154 @@
+# SPDX-License-Identifier: MIT
+"""Adder graphs (nomul.design.graph) and the unrolled lowering (nomul.design.unrolled),
+evaluated numerically: every node equals its definition and lies within its proven bounds,
+shared pairs keep every sum, every plan's outputs equal the reference's accumulators and
+activations."""
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers.strategies import integer_models, random_raw
+from nomul.design import LayerOptions
+from nomul.design.graph import ConstLeaf, Graph, InputLeaf, LookupLeaf, csd, share_pairs, sum_terms
+from nomul.design.lower import weighted_plan
+from nomul.design.unrolled import UnrolledPlan
+from nomul.models import reference
+from nomul.models.spec import Activation, Conv, Dense
+
+
+def _values(graph, leaf_values):
+    """Every value of ``graph`` for one assignment of its leaves."""
+    values = list(leaf_values)
+    for a, b, shift, sign in graph.nodes:
+        values.append(values[a] + sign * (values[b] << shift))
+    return values
+
+
+def _term(values, term):
+    value, shift, sign = term
+    return sign * (values[value] << shift)
+
+
+@given(st.integers(-(1 << 40), 1 << 40))
+def test_csd_digits_sum_to_the_number_and_are_never_adjacent(n):
+    digits = csd(n)
+    assert sum(sign << shift for shift, sign in digits) == n
+    shifts = [shift for shift, _ in digits]
+    assert all(b - a >= 2 for a, b in zip(shifts, shifts[1:]))
+    assert all(sign in (1, -1) for _, sign in digits)
+    assert len(digits) <= len(bin(abs(n))) // 2 + 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_shared_pairs_and_sums_keep_every_bag_and_stay_within_bounds(data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    leaves = [InputLeaf(e, int(rng.integers(2, 9))) for e in range(int(rng.integers(2, 9)))]
+    leaves.append(ConstLeaf(int(rng.integers(-20, 21))))
+    bags = [[(int(rng.integers(0, len(leaves))), int(rng.integers(0, 4)),
+              int(rng.choice([-1, 1]))) for _ in range(int(rng.integers(1, 9)))]
+            for _ in range(int(rng.integers(1, 12)))]
+    graph = Graph(leaves)
+    rewritten = share_pairs(graph, bags)
+    sums = [sum_terms(graph, bag) for bag in rewritten]
+    for _ in range(20):
+        leaf_values = [int(rng.integers(0, leaf.levels)) if isinstance(leaf, InputLeaf)
+                       else leaf.value for leaf in leaves]
+        values = _values(graph, leaf_values)
+        for index, value in enumerate(values):
+            assert graph.bounds[index].lo <= value <= graph.bounds[index].hi
+        for bag, new, total in zip(bags, rewritten, sums, strict=True):
+            expected = sum(_term(values, t) for t in bag)
+            assert sum(_term(values, t) for t in new) == expected
+            assert _term(values, total) == expected
+    assert len(set(graph.nodes)) == len(graph.nodes)               # every node made once
+
+
+def _evaluate(plan, indices):
+    """``(accumulators, activation outputs)`` of an :class:`UnrolledPlan` on input index
+    vectors, straight from its graph (no hardware)."""
+    graph = Graph(plan.leaves)
+    for node in plan.nodes:
+        graph.node(*node)
+    rows = []
+    for vector in indices:
+        leaf_values = []
+        for leaf in plan.leaves:
+            if isinstance(leaf, InputLeaf):
+                leaf_values.append(int(vector[leaf.element]))
+            elif isinstance(leaf, ConstLeaf):
+                leaf_values.append(leaf.value)
+            else:
+                width = plan.in_port.element.width
+                code = sum(int(vector[e]) << (width * j) for j, e in enumerate(leaf.members))
+                leaf_values.append(leaf.values[code])
+        values = _values(graph, leaf_values)
+        rows.append([offset + (0 if term is None else _term(values, term))
+                     for term, offset in zip(plan.outputs, plan.offsets, strict=True)])
+    return np.array(rows)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=integer_models(), seed=st.integers(0, 1000),
+       grouping=st.sampled_from(["auto", 1, 2, 3]))
+def test_unrolled_plans_compute_the_reference_accumulators(model, seed, grouping):
+    raw = random_raw(model, np.random.default_rng(seed), 12)
+    _, inputs, traces = reference.run(model, raw, trace=True)
+    for position, (layer, trace) in enumerate(zip(model.layers, traces, strict=True)):
+        if isinstance(layer, (Dense, Conv)):
+            plan = weighted_plan(layer, model.shapes[position],
+                                 LayerOptions(group_inputs=grouping))
+            assert isinstance(plan, UnrolledPlan)
+            got = _evaluate(plan, inputs.reshape(len(raw), -1))
+            if layer.activation.kind == "raw":
+                assert np.array_equal(got, trace.acc.reshape(len(raw), -1))
+            elif layer.activation.kind == "argmax":     # the graph's outputs less one constant
+                acc = trace.acc.reshape(len(raw), -1)
+                assert len({int(d) for d in np.unique(got - acc)}) == 1
+            else:                                      # thresholds moved by the offsets
+                acc = trace.acc.reshape(len(raw), -1)
+                assert np.array_equal(got, acc)
+        inputs = trace.out
+
+
+def _dense(table, weight_index, activation=None):
+    outputs = len(weight_index)
+    return Dense(in_levels=len(table), group=1, table=np.array(table),
+                 weight_index=np.array(weight_index), bias=np.zeros(outputs, dtype=np.int64),
+                 activation=activation or Activation("raw"))
+
+
+def test_a_linear_table_is_factored_and_zero_columns_cost_nothing():
+    """T[a][k] = a * (0, 3, -2): codeword 0 is no term; each output sums its inputs per slope,
+    then shift-adds the slopes' digits (3 = 4 - 1, -2 = -(2)). Output 0: x1 + x2 + x5 (2
+    adders), then 4 S - S - 2 x3 (2); output 1: x0 + x1 and x4 + x5 (2), then 4 S - S - 2 T
+    (2): 8 adders, no product lookups."""
+    table = [[0, 3 * a, -2 * a] for a in range(16)]          # 4-bit inputs: no grouping
+    layer = _dense(table, [[0, 1, 1, 2, 0, 1], [1, 1, 0, 0, 2, 2]],
+                   Activation("thresholds", np.array([-9, 0, 40])))
+    plan = weighted_plan(layer, (6,), LayerOptions())
+    assert plan.form == "factored"
+    assert not any(isinstance(leaf, LookupLeaf) for leaf in plan.leaves)
+    assert len(plan.nodes) == 8
+    indices = np.random.default_rng(0).integers(0, 16, size=(200, 6))
+    assert np.array_equal(_evaluate(plan, indices), reference.weighted(indices, layer))
+    forced = weighted_plan(layer, (6,), LayerOptions(group_inputs=1))
+    assert forced.form == "table"
+    assert all(isinstance(leaf, LookupLeaf) for leaf in forced.leaves)
+    # the non-zero (input, codeword) pairs: (1,1) (2,1) (3,2) (5,1) (0,1) (4,2) (5,2); the
+    # four of codeword 0 are no leaf
+    assert len(forced.leaves) == 7
+
+
+def test_ragged_groups_cover_every_input_once():
+    table = [[1, -2], [3, 4], [-5, 6]]                      # 3 levels: 2-bit indices
+    layer = _dense(table, [[0, 1, 1, 0, 1, 0, 0], [1, 1, 1, 1, 0, 0, 1]])
+    plan = weighted_plan(layer, (7,), LayerOptions(group_inputs=3))
+    assert plan.form == "grouped 3"
+    members = {leaf.members for leaf in plan.leaves if isinstance(leaf, LookupLeaf)}
+    assert members == {(0, 1, 2), (3, 4, 5), (6,)}
+    indices = np.array([[a, b, c, d, e, f, g] for a in range(3) for b in range(3)
+                        for c in range(3) for d in (0, 2) for e in (1,) for f in (0, 2)
+                        for g in range(3)])
+    assert np.array_equal(_evaluate(plan, indices), reference.weighted(indices, layer))
