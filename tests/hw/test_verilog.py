@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """`nomul build`: Verilog ports and names, manifest contents, byte-identical output."""
 
+import dataclasses
 import json
 import re
 
@@ -9,7 +10,7 @@ import pytest
 
 from nomul.cli import main
 from nomul.models.modelfile import save_model
-from nomul.models.spec import InputSpec
+from nomul.models.spec import Activation, InputSpec
 from nomul.models.synthetic import random_model
 
 
@@ -75,6 +76,20 @@ def test_raw_output_manifest(tmp_path, capsys):
     assert manifest["output"]["bits"] >= max(bounds).bit_length() + 1
 
 
+def test_clamp_on_unevenly_spaced_thresholds_is_a_one_line_error(tmp_path, capsys):
+    model = random_model("12-6-4", InputSpec(shape=(12,), raw_min=0, raw_max=7), act_levels=5,
+                         weight_levels=4, seed=3)
+    uneven = Activation("thresholds", np.array([-40, -8, 0, 24]))       # steps 32, 8, 24
+    layers = (dataclasses.replace(model.layers[0], activation=uneven), *model.layers[1:])
+    path = save_model(dataclasses.replace(model, layers=layers), tmp_path / "m.npz")
+    assert main(["build", str(path), "-o", str(tmp_path / "b"), "--threshold-method",
+                 "clamp"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["nomul: error: layer 0 (dense): threshold_method clamp needs every output's "
+                   "thresholds evenly spaced by a power of two"]
+    assert not (tmp_path / "b").exists()
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--arch", "magic"], "arch: unknown value 'magic'"),
     (["--input-lanes", "99"], "input_lanes 99 exceeds the 12 input elements"),
@@ -87,6 +102,7 @@ def test_raw_output_manifest(tmp_path, capsys):
     (["--arch", "folded", "--simd", "5"], "simd 5 does not divide the 12 input groups"),
     (["--group-inputs", "5"], "group_inputs 5 makes tables of 1048576 codes (limit 4096)"),
     (["--group-inputs", "0"], "--group-inputs"),
+    (["--group-inputs", "two"], "--group-inputs"),
 ])
 def test_bad_build_options_are_one_line_errors(model_path, tmp_path, capsys, extra, message):
     path, _ = model_path
