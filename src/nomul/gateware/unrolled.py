@@ -95,12 +95,12 @@ class UnrolledLayer(PlanComponent):
             signals[(index, 0)] = value
         first = len(plan.leaves)
         for index, (a, b, shift, sign) in enumerate(plan.nodes, start=first):
-            stage = plan.stage[index]
-            shape = shape_of(plan.bounds[index])
-            left, right = at(a, stage), at(b, stage)
+            stage = plan.stage[index]       # a signal per node: an expression reused by
+            node = Signal(shape_of(plan.bounds[index]), name=f"n{index}")   # several nodes
+            left, right = at(a, stage), at(b, stage)          # would be emitted once per use
             right = right << shift if shift else right
-            total = (left + right if sign > 0 else left - right)[:shape.width]
-            signals[(index, stage)] = total.as_signed() if shape.signed else total
+            m.d.comb += node.eq(left + right if sign > 0 else left - right)
+            signals[(index, stage)] = node
         last = plan.stages - 1
         for o, term in enumerate(plan.outputs):
             out = Const(0, 1) if term is None else register(at(term[0], last), f"value_{o}")
