@@ -25,8 +25,8 @@ from nomul.sim.vectors import decode_outputs, expected_outputs, input_words
 
 
 def _build(model, options, baseline=None):
-    """The design of ``model`` (the multiplier baseline with ``baseline="integer"``) and its
-    network top."""
+    """The design of ``model`` (a multiplier baseline with ``baseline="integer"`` or
+    ``"codebook"``) and its network top."""
     design = lower(model, options, baseline=baseline)
     return design, NetworkTop(design)
 
@@ -46,16 +46,17 @@ def test_slope_weights_recover_integer_products():
     assert slope_weights([[1, -1], [4, 3], [8, 6]]) == (4, 4)       # rounded slope
 
 
+@pytest.mark.parametrize("baseline", ["integer", "codebook"])
 @pytest.mark.parametrize("output", ["argmax", "raw"])
 @pytest.mark.parametrize("options", [
     BuildOptions(default=LayerOptions(arch="folded", pe=2, simd=3)),
     BuildOptions(default=LayerOptions(arch="folded", pe=1, simd=1)),
     BuildOptions(),                                          # unrolled: fully parallel MACs
 ], ids=["pe2-simd3", "pe1-simd1", "unrolled"])
-def test_baseline_matches_the_reference_on_its_model(output, options):
+def test_baseline_matches_the_reference_on_its_model(output, options, baseline):
     model = _model(output)
     reference_model = baseline_model(model)
-    design, top = _build(model, options, baseline="integer")
+    design, top = _build(model, options, baseline=baseline)
     layers = design.describe()["layers"]
     assert all("multiplier baseline" in lay["arch"] for lay in layers if "arch" in lay)
     raw = random_raw(model, np.random.default_rng(1), 10)
@@ -69,14 +70,19 @@ def test_baseline_matches_the_reference_on_its_model(output, options):
     BuildOptions(),
 ], ids=["pe2-simd3", "unrolled"])
 def test_baseline_keeps_the_folding_and_timing_of_the_table_design(options):
-    """Folded: the same schedule. Unrolled: both one inference per clock (the table design's
-    adder graph is shallower or deeper than the baseline's per-output trees)."""
+    """Folded: the same schedule (the codebook baseline a cycle later per layer: its codebook
+    ROM). Unrolled: both one inference per clock (the table design's adder graph is shallower
+    or deeper than the baseline's per-output trees)."""
     model = _model()
     _, table_top = _build(model, options)
     _, mac_top = _build(model, options, baseline="integer")
-    assert mac_top.ii == table_top.ii
+    codebook_design, codebook_top = _build(model, options, baseline="codebook")
+    assert mac_top.ii == table_top.ii == codebook_top.ii
     if options.default.arch == "folded":
         assert mac_top.latency == table_top.latency
+        layers = sum("arch" in layer for layer in codebook_design.describe()["layers"])
+        assert codebook_top.latency == table_top.latency + layers
+        Fragment.get(codebook_top, None)
     for top in (table_top, mac_top):      # elaborated, so no UnusedElaboratable warnings
         Fragment.get(top, None)
 
@@ -86,6 +92,22 @@ def test_grouped_layers_have_no_baseline():
                          weight_levels=4, group=2, seed=1)
     with pytest.raises(OptionsError, match="scalar codebooks"):
         lower(model, BuildOptions(), baseline="integer")
+
+
+def test_codebook_baseline_stores_codeword_indices_and_a_codebook():
+    """The codebook baseline's weight ROM holds the table design's words (codeword indices);
+    the integer baseline's holds the weights."""
+    model = _model()
+    options = BuildOptions(default=LayerOptions(arch="folded", pe=2, simd=3))
+    plans = {name: [plan for _, plan in lower(model, options, baseline=name).named_stages
+                    if hasattr(plan, "weight_words")] for name in ("integer", "codebook")}
+    table_plans = [plan for _, plan in lower(model, options).named_stages
+                   if hasattr(plan, "weight_words")]
+    for table, codebook, integer in zip(table_plans, plans["codebook"], plans["integer"],
+                                        strict=True):
+        assert codebook.weight_words() == table.weight_words()
+        assert codebook.weight_width == table.weight_width < integer.weight_width
+        assert codebook.codebook_rom and not integer.codebook_rom
 
 
 @pytest.mark.slow
@@ -124,8 +146,8 @@ def _conv_models():
     return models
 
 
-def _check_against_reference(model, options, samples=8, seed=1):
-    design, top = _build(model, options, baseline="integer")
+def _check_against_reference(model, options, samples=8, seed=1, baseline="integer"):
+    design, top = _build(model, options, baseline=baseline)
     layers = design.describe()["layers"]
     assert all("multiplier baseline" in lay["arch"] for lay in layers if "arch" in lay)
     raw = random_raw(model, np.random.default_rng(seed), samples)
@@ -154,6 +176,11 @@ def test_conv_baseline_model_has_integer_product_tables():
 @pytest.mark.parametrize("options", [FOLDED, BuildOptions()], ids=["pe2-simd3", "unrolled"])
 def test_conv_baseline_matches_the_reference_on_its_model(name, options):
     _check_against_reference(_conv_models()[name], options)
+
+
+@pytest.mark.parametrize("name", ["conv2d", "conv1d-raw"])
+def test_conv_codebook_baseline_matches_the_reference_on_its_model(name):
+    _check_against_reference(_conv_models()[name], FOLDED, baseline="codebook")
 
 
 def test_padded_taps_contribute_zero_in_the_baseline():

@@ -5,8 +5,9 @@
 Every dense layer of hypothesis-drawn MLPs and a hand-made grouped layer (d = 2, three input
 levels) are run through :class:`~nomul.gateware.folded.FoldedDense` with random idle and stall
 cycles and compared with :func:`nomul.models.reference.weighted` plus the activation; without
-stalls the first result takes exactly ``latency`` cycles, later ones ``latency + ii - 1`` (they
-wait in the input buffer) and inputs are accepted every ``ii = nf * sf`` cycles.
+stalls the first result takes exactly ``latency`` cycles, later ones ``latency + ii - 2`` (they
+wait in the input buffer, accepted the cycle after it empties; ``latency`` when ``ii == 1``)
+and inputs are accepted every ``ii = nf * sf`` cycles.
 """
 
 import re
@@ -70,7 +71,8 @@ def _check(dut, layer, indices, *, idle=0.2, stall=0.2, seed=0):
     assert _decode(dut, layer, run.outputs) == _expected(layer, indices)
     if idle == stall == 0:
         assert dut.ii == dut.plan.nf * dut.plan.sf
-        assert run.latencies == [dut.latency] + [dut.latency + dut.ii - 1] * (len(words) - 1)
+        waited = dut.latency + dut.ii - 2 if dut.ii > 1 else dut.latency
+        assert run.latencies == [dut.latency] + [waited] * (len(words) - 1)
         assert run.intervals[1:] == [dut.ii] * (len(words) - 2)
     return run
 
@@ -142,26 +144,29 @@ def test_grouped_layer_every_activation_and_folding(kind, pe, simd):
     (6, 4, 1, 2, 3), (6, 4, 2, 1, 1), (6, 4, 0, 0, 0), (1, 1, 1, 0, 0), (2, 4, 2, 1, 0),
     (3, 2, 1, 1, 2)])
 def test_latency_formula(kind, pe, simd, register_every, lt, la):
-    """``latency = nf*sf + Lt + 5`` (``+ La`` for argmax): ``Lt`` registers in the SIMD adder
-    trees, ``La`` in the PE argmax tree; measured without stalls."""
+    """``latency = nf*sf + Lt + 6`` (``+ 1`` for thresholds, ``+ La`` for argmax and 1 more
+    when ``sf > 1``): ``Lt`` registers in the SIMD adder trees, ``La`` in the PE argmax tree;
+    measured without stalls."""
     layer = _grouped_layer(kind)
     dut = _folded(layer, pe, simd, register_every=register_every)
-    assert dut.latency == (6 // pe) * (4 // simd) + lt + 5 + (la if kind == "argmax" else 0)
+    extra = {"thresholds": 1, "argmax": la + (simd < 4), "raw": 0}[kind]
+    assert dut.latency == (6 // pe) * (4 // simd) + lt + 6 + extra
     _check(dut, layer, np.random.default_rng(5).integers(0, 3, size=(4, 8)),
            idle=0.0, stall=0.0)
 
 
 def test_fully_parallel_layer_takes_one_vector_per_cycle():
     layer = _grouped_layer("raw")
-    dut = _folded(layer, 6, 4, register_every=0)           # latency 1 + 0 + 5
+    dut = _folded(layer, 6, 4, register_every=0)           # latency 1 + 0 + 6
     run = _check(dut, layer, np.random.default_rng(1).integers(0, 3, size=(10, 8)),
                  idle=0.0, stall=0.0)
-    assert dut.ii == 1 and set(run.latencies) == {dut.latency} == {6}
+    assert dut.ii == 1 and set(run.latencies) == {dut.latency} == {7}
 
 
 def test_next_vector_is_computed_while_the_output_waits():
     """With ``o.ready`` held low, the second vector is computed behind the first result and
-    both leave on consecutive cycles once ``o.ready`` rises."""
+    both leave once ``o.ready`` rises: the second a cycle after the output register empties
+    (the stall reads the engine's own registers only, never ``o.ready``)."""
     layer = _grouped_layer("raw")
     dut = _folded(layer, 2, 2)                                     # ii = 6
     indices = np.random.default_rng(2).integers(0, 3, size=(2, 8))
@@ -185,7 +190,7 @@ def test_next_vector_is_computed_while_the_output_waits():
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    assert [cycle for cycle, _ in taken] == [0, 1]
+    assert [cycle for cycle, _ in taken] == [0, 2]
     assert _decode(dut, layer, [word for _, word in taken]) == _expected(layer, indices)
 
 
@@ -231,3 +236,21 @@ def test_auto_table_style_follows_table_size():
     assert dut.plan.table_style == "block" and _cells_and_attributes(dut)[1] == ["block"]
     indices = np.random.default_rng(3).integers(0, 8, size=(6, 6))
     _check(dut, big, indices)
+
+
+@pytest.mark.parametrize("kind", ["thresholds", "argmax"])
+def test_more_than_sixteen_tiles_choose_biases_and_thresholds_in_two_steps(kind):
+    """40 outputs on one PE: 40 output tiles, so each bias and threshold is chosen from a
+    16-tile chunk, then by chunk (``_per_tile_ahead``); every tile is compared."""
+    rng = np.random.default_rng(11)
+    table = rng.integers(-9, 10, size=(3, 4))
+    index = rng.integers(0, 4, size=(40, 5))
+    activation = Activation("argmax") if kind == "argmax" else \
+        Activation("thresholds", np.sort(rng.integers(-15, 16, size=(40, 2)), axis=1))
+    layer = Dense(in_levels=3, group=1, table=table, weight_index=index,
+                  bias=rng.integers(-20, 21, size=40), activation=activation)
+    dut = _folded(layer, 1, 1)
+    assert dut.plan.nf == 40
+    inputs = rng.integers(0, 3, size=(6, 5))
+    _check(dut, layer, inputs, seed=4)
+    _check(dut, layer, inputs[:3], idle=0.0, stall=0.0)

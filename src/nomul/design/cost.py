@@ -375,17 +375,36 @@ def _unrolled_rest(plan, f, lut_inputs):
     f["stage"] += 1
 
 
+def _per_tile_registered(values, tiles, lut_inputs, f):
+    """A constant chosen by the tile counter ahead and registered
+    (:meth:`~nomul.gateware.folded.FoldedDense._per_tile_ahead`): its logic and, unless it is
+    one constant, its registers."""
+    _add_rom(f, _per_tile_luts(values, tiles, lut_inputs))
+    if len(set(values)) > 1:                          # chunks of 16, then the choice
+        f["ff"] += (max(abs(v) for v in values).bit_length() + 1) \
+            * (1 + (-(-tiles // 16) if tiles > 16 else 0))
+
+
 def _folded(plan, lut_inputs):
     f = new_features()
     vector = plan.in_port.bits
-    f["ff"] += 2 * vector + 2 * index_width(plan.ii) + 8
-    # the weight ROM address register; the tile and the tags waiting a cycle for its word
-    f["ff"] += index_width(plan.ii) + plan.simd * plan.code_bits + index_width(plan.nf) + 4
+    tile_bits = plan.simd * plan.code_bits
+    tags = index_width(plan.nf) + 4                   # valid, first, last_sf, nf, last_nf
+    f["ff"] += 2 * vector + 2 * index_width(plan.ii) + 10
+    # the weight ROM address register; its word registered; the tile and the tags waiting
+    # two cycles for it
+    f["ff"] += index_width(plan.ii) + plan.weight_width + 2 * (tile_bits + tags)
     f["mux"] += vector
     ports = plan.lane_sequences()
-    memories = [Memory("weight ROM", plan.weight_depth, plan.weight_width, 1, "auto",
-                       tuple(plan.weight_words()))]
-    if plan.multiplies:                               # the multiplier baseline
+    memories = [Memory("weight ROM", plan.weight_depth, plan.weight_width, 1,
+                       plan.weight_style, tuple(plan.weight_words()))]
+    if plan.multiplies:                               # the multiplier baselines
+        if plan.codebook_rom:                         # the weight from a K-entry ROM
+            codebook = _bit_functions(plan.weights, plan.codeword_bits,
+                                      plan.weight_field.width)
+            for _ in range(plan.pe * plan.simd):
+                _add_rom(f, _function_costs(codebook, plan.codeword_bits, lut_inputs))
+            f["ff"] += plan.pe * plan.simd * plan.weight_field.width + tile_bits + tags
         for _ in range(plan.pe * plan.simd):
             _multiplier(f, plan.code_bits, None, plan.weight_field.width)
     else:
@@ -405,22 +424,24 @@ def _folded(plan, lut_inputs):
         f["adder"] += acc
         f["mux"] += acc
         f["ff"] += acc
-        bias = [plan.bias[n * plan.pe + p] for n in range(plan.nf)]
-        _add_rom(f, _per_tile_luts(bias, plan.nf, lut_inputs))
+        _per_tile_registered([plan.bias[n * plan.pe + p] for n in range(plan.nf)], plan.nf,
+                             lut_inputs, f)
     if plan.kind == "argmax":
         bounds = plan.final_bounds
         _argmax_features(bounds, plan.max_depth, plan.register_every, f)
         f["compare"] += max(b.width for b in bounds)
         f["ff"] += max(b.width for b in bounds) + index_width(len(plan.sum_bounds))
+        if plan.sf > 1:                               # the compare stage
+            f["ff"] += max(b.width for b in bounds) + index_width(len(plan.sum_bounds)) + 1
     elif plan.kind == "thresholds":
         t = plan.activation.count
         for p in range(plan.pe):
             for j in range(t):
-                _add_rom(f, _per_tile_luts(plan.per_tile_thresholds(p, j), plan.nf,
-                                           lut_inputs))
+                _per_tile_registered(plan.per_tile_thresholds(p, j), plan.nf, lut_inputs, f)
             f["compare"] += t * plan.acc_fields[p].width
             f["adder"] += max(0, t - 1)
-        f["ff"] += plan.outputs * index_width(t + 1)
+            f["ff"] += t                              # the compare stage
+        f["ff"] += plan.outputs * index_width(t + 1) + index_width(plan.nf) + 2
     else:
         f["ff"] += len(plan.sum_bounds) * plan.acc.width
     f["ff"] += plan.out_port.bits + 1

@@ -36,7 +36,11 @@ from .unrolled import lower_unrolled
 __all__ = ["lower", "model_sha256", "BASELINES", "layer_options", "connectivity",
            "grouped_connectivity", "weighted_plan", "baseline_model"]
 
-BASELINES = ("integer",)
+# the multiplier baselines: "integer" stores each weight's integer value in the weight ROM;
+# "codebook" stores the same codeword indices as nomul and reads the value from a K-entry
+# codebook ROM in front of the multiplier (folded layers; unrolled, both are the same
+# constant multiplications)
+BASELINES = ("integer", "codebook")
 MAX_GROUP_ROWS = 4096          # group_inputs: the largest grouped table (codes of g indices)
 
 
@@ -176,7 +180,7 @@ def _index(layer):
 
 # -- weighted layers --------------------------------------------------------------------------
 
-def _unrolled(layer, in_shape, options, weights, describe_as):
+def _unrolled(layer, in_shape, options, weights, describe_as, codebook_rom=False):
     groups, outputs, bias, activation = _every_position(layer, in_shape)
     if weights is None:
         grouping = options.group_inputs if option_applies("group_inputs", layer,
@@ -190,7 +194,7 @@ def _unrolled(layer, in_shape, options, weights, describe_as):
                            weights=weights, describe_as=describe_as)
 
 
-def _folded(layer, in_shape, options, weights, describe_as):
+def _folded(layer, in_shape, options, weights, describe_as, codebook_rom=False):
     table, in_levels = _table(layer), layer.in_levels
     if isinstance(layer, Conv) and weights is None:
         table, in_levels = padded_table(table, in_levels, layer.group), in_levels + 1
@@ -198,7 +202,7 @@ def _folded(layer, in_shape, options, weights, describe_as):
                         tuple(int(b) for b in layer.bias),
                         activation_of(layer, layer.out_channels), in_levels, layer.group,
                         options.pe, options.simd, options.table_style, options.register_every,
-                        weights=weights, describe_as=describe_as)
+                        weights=weights, codebook_rom=codebook_rom, describe_as=describe_as)
     if isinstance(layer, Dense):
         return engine
     window = WindowPlan(in_shape, layer.kernel, layer.stride, layer.padding,
@@ -213,7 +217,8 @@ def _folded(layer, in_shape, options, weights, describe_as):
 
 def weighted_plan(layer, in_shape, options, *, position=0, baseline=None):
     """The plan of a dense or conv layer reading a tensor of ``in_shape``, built as the
-    resolved ``options`` say (``baseline="integer"``: the multiplier baseline)."""
+    resolved ``options`` say (``baseline``: one of the multiplier baselines,
+    :data:`BASELINES`)."""
     if not isinstance(layer, (Dense, Conv)):
         raise OptionsError(f"{layer.kind} has no weights")
     options = options.resolved() if isinstance(options, LayerOptions) else options
@@ -221,7 +226,8 @@ def weighted_plan(layer, in_shape, options, *, position=0, baseline=None):
     weights = None
     if baseline is not None:
         weights = slope_weights(layer.table)
-        describe["arch"] = f"{options.arch} multiplier baseline"
+        describe["arch"] = f"{options.arch} multiplier baseline" if baseline == "integer" \
+            else f"{options.arch} codebook multiplier baseline"
         describe.update({"pe": options.pe, "simd": options.simd}
                         if options.arch == Arch.FOLDED
                         else {"threshold_method": str(options.threshold_method)})
@@ -236,7 +242,8 @@ def weighted_plan(layer, in_shape, options, *, position=0, baseline=None):
     describe["register_every"] = options.register_every
     build = _folded if options.arch == Arch.FOLDED else _unrolled
     try:
-        return build(layer, in_shape, options, weights, tuple(describe.items()))
+        return build(layer, in_shape, options, weights, tuple(describe.items()),
+                     codebook_rom=baseline == "codebook")
     except OptionsError as error:                # an option the layer's values do not allow
         raise OptionsError(f"layer {position} ({layer.kind}): {error}") from None
 
@@ -277,8 +284,9 @@ def lower(model, options=None, *, baseline=None):
     """The :class:`~.design.Design` of ``model`` built as ``options`` (a
     :class:`~.options.BuildOptions`, default: every layer unrolled) say.
 
-    ``baseline="integer"`` lowers the multiplier baseline instead (dense and conv layers with
-    d = 1; it computes :func:`baseline_model` of ``model``). Raises
+    ``baseline="integer"`` or ``"codebook"`` lowers a multiplier baseline instead (dense and
+    conv layers with d = 1; it computes :func:`baseline_model` of ``model``; see
+    :data:`BASELINES`). Raises
     :class:`~nomul.errors.OptionsError` for options that do not fit the model.
     """
     options = BuildOptions() if options is None else options

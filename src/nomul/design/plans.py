@@ -25,7 +25,7 @@ from .ports import Field, Vector, field_of
 from .tables import code_columns, products
 from .trees import ArgmaxPlan, ThresholdPlan, TreePlan, tree_levels, union
 
-__all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "table_style", "Memory", "QuantizerPlan",
+__all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "WEIGHT_BLOCK_BITS", "table_style", "Memory", "QuantizerPlan",
            "DeserializerPlan", "LookupPlan", "MacUnrolledPlan", "FoldedPlan", "WindowPlan",
            "CollectorPlan", "FoldedConvPlan"]
 
@@ -37,6 +37,9 @@ __all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "table_style", "Memory", 
 # iCE40 block RAM cheaper and would spend one per sample.
 LOOKUP_MAX_TABLE_BITS = 1024
 BLOCK_THRESHOLD = 512      # folded ``table_style="auto"``: block RAM from this many entries up
+# a folded weight ROM of this many bits or more goes to block RAM: left to logic, its decoder
+# (an address of 8 bits or more) is the longest path of a folded layer on 4-input LUTs
+WEIGHT_BLOCK_BITS = 512
 
 
 def table_style(style, entries):
@@ -356,10 +359,12 @@ class FoldedPlan(_WeightedStage):
     :mod:`nomul.gateware.folded` for the pipeline).
 
     ``M`` outputs over ``G`` input groups (``N = G * group`` input indices); ``nf = M / pe``
-    output tiles, ``sf = G / simd`` input tiles; ``ii = nf * sf``; ``latency = nf*sf + Lt + 5``
-    (+ ``La`` for argmax), ``Lt``/``La`` the registers inside the SIMD adder trees and the PE
-    argmax tree. The weight ROM holds ``nf * sf`` words of ``pe * simd`` fields (codeword
-    indices, or with ``weights`` the integer weights themselves); the product table is one
+    output tiles, ``sf = G / simd`` input tiles; ``ii = nf * sf``; ``latency = nf*sf + Lt + 6``
+    (+ 1 with thresholds, + ``La`` for argmax and 1 more if ``sf > 1``, + 1 for
+    ``codebook_rom``), ``Lt``/``La`` the
+    registers inside the SIMD adder trees and the PE argmax tree. The weight ROM holds
+    ``nf * sf`` words of ``pe * simd`` fields (codeword indices, or with ``weights`` the
+    integer weights themselves unless ``codebook_rom``: then indices again and a ``K``-entry codebook ROM of the weights); the product table is one
     memory of ``K << code_bits`` words addressed by ``Cat(group code, codeword)`` with
     ``pe * simd`` read ports. Matches :func:`nomul.models.reference.weighted` and the
     activation exactly.
@@ -376,12 +381,15 @@ class FoldedPlan(_WeightedStage):
     table_style: str = "auto"
     register_every: int = 1
     weights: tuple | None = None
+    codebook_rom: bool = False
     describe_as: tuple = ()
 
     def __post_init__(self):
         in_levels = as_int(self.in_levels, "in_levels", minimum=2)
         group = as_int(self.group, "group", minimum=1)
         pe, simd = as_int(self.pe, "pe", minimum=1), as_int(self.simd, "simd", minimum=1)
+        if self.codebook_rom and self.weights is None:
+            raise ValueError("codebook_rom needs the weights (a multiplier baseline)")
         register_every = as_int(self.register_every, "register_every", minimum=0)
         weights = None if self.weights is None else as_ints(self.weights, "weights")
         if weights is not None:
@@ -433,9 +441,10 @@ class FoldedPlan(_WeightedStage):
                     partial.append(total)
             acc_fields.append(field_of(union(partial)))
         tree_depth, max_depth = (simd - 1).bit_length(), (pe - 1).bit_length()
-        latency = nf * sf + _registers(tree_depth, register_every) + 5
-        if isinstance(self.activation, Argmax):
-            latency += _registers(max_depth, register_every)
+        latency = nf * sf + _registers(tree_depth, register_every) + 6 \
+            + isinstance(self.activation, Thresholds) + bool(self.codebook_rom)
+        if isinstance(self.activation, Argmax):        # + the running maximum's compare
+            latency += _registers(max_depth, register_every) + (sf > 1)
         weight_field = None
         if weights is not None:
             weight_field = field_of(Bounds.of(weights).union(Bounds(-1, 0)))
@@ -443,8 +452,9 @@ class FoldedPlan(_WeightedStage):
              pe=pe, simd=simd, table_style=style, register_every=register_every,
              weights=weights, nf=nf, sf=sf, index_bits=index_bits, code_bits=code_bits,
              codeword_bits=codeword_bits, table_depth=codewords << code_bits,
-             weight_depth=nf * sf,
-             weight_width=pe * simd * (weight_field.width if weight_field else codeword_bits),
+             weight_depth=nf * sf, codebook_rom=bool(self.codebook_rom),
+             weight_width=pe * simd * (weight_field.width if weight_field and
+                                       not self.codebook_rom else codeword_bits),
              weight_field=weight_field, term=field_of(Bounds.of([v for r in table for v in r])),
              sum_bounds=sums, acc=field_of(union(sums + (Bounds(0, 0),))), lane_bounds=lanes,
              tree_bounds=tuple(tree_levels(lane, lambda a, b: a + b) for lane in lanes),
@@ -481,10 +491,17 @@ class FoldedPlan(_WeightedStage):
             return Field(index_width(self.outputs))
         return Vector(self.element, self.outputs)
 
+    @property
+    def weight_style(self):
+        """The weight ROM's style: ``"block"`` from :data:`WEIGHT_BLOCK_BITS` bits up, else
+        ``"auto"``."""
+        return "block" if self.weight_depth * self.weight_width >= WEIGHT_BLOCK_BITS \
+            else "auto"
+
     def weight_fields(self, k):
         """``(value, bits)`` the weight ROM stores for codeword ``k``: its index, or with
         ``weights`` the integer weight in two's complement."""
-        if self.weight_field is None:
+        if self.weight_field is None or self.codebook_rom:
             return k, self.codeword_bits
         bits = self.weight_field.width
         return self.weights[k] & ((1 << bits) - 1), bits

@@ -15,28 +15,42 @@ Pipeline (one global enable; registers named after their stage)::
 
     i -> next vector buffer -> working vector (rotated by simd groups per cycle)
       -> weight-index ROM (word = pe*simd codeword indices, read at the registered word
-         address), the working tile waiting beside it
+         address) -> the word registered again (off the block RAM's output), the working
+         tile waiting beside it
       -> product tables (pe*simd sync read ports, address Cat(group code, codeword index))
       -> per PE: adder tree over the simd lanes (a register every ``register_every`` levels)
-      -> per PE: accumulator (starts from the bias of its output)
-      -> after the last input tile: activation, shifted into the result collector
+      -> per PE: accumulator (starts from the bias of its output, chosen a stage ahead)
+      -> after the last input tile: thresholds compared (a stage; the thresholds chosen a
+         stage ahead) and counted, or raw, shifted into the result collector; or argmax
       -> output register
+
+Every register-to-register path is short: the counters' end tests are registers computed a
+cycle ahead, per-tile constants (biases, thresholds) are registered, the block RAM output is
+registered before the lookup, and the stall (``enable``) is a function of the engine's own
+registers (see Back-pressure).
 
 Timing, with ``T = NF * SF``, ``Lt = floor(ceil(log2 simd) / register_every)`` and (argmax
 only) ``La = floor(ceil(log2 pe) / register_every)`` (both 0 when ``register_every == 0``):
 
 - ``ii = T``: one vector per ``T`` cycles, with no bubble while ``o.ready`` is high.
-- ``latency = T + Lt + 5`` (thresholds, raw) or ``T + Lt + La + 5`` (argmax): cycles from the
-  input transfer of a vector that finds the engine idle to its result being taken with
-  ``o.ready`` high (input buffer 1, working vector 1, weight ROM 1, product tables 1, tree
-  ``Lt``, ``T`` accumulation cycles, argmax tree ``La``, output register 1). A vector accepted
-  while the engine is busy waits in the input buffer for the current one to finish; under a
-  full-rate input stream (input always valid) every vector after the first is accepted the cycle
-  the previous one starts, so its latency is ``latency + T - 1``.
+- ``latency = T + Lt + 7`` (thresholds), ``T + Lt + 6`` (raw) or ``T + Lt + La + 6``
+  (argmax; ``+ 1`` when ``SF > 1``: the running maximum's compare stage): cycles from the input transfer of a vector that finds the engine idle to its
+  result being taken with ``o.ready`` high (input buffer 1, working vector 1, weight ROM 1,
+  its output register 1, product tables 1, tree ``Lt``, ``T`` accumulation cycles,
+  threshold compare 1, argmax tree ``La``, output register 1); the codebook multiplier
+  baseline adds 1 (its codebook ROM). A vector accepted while the engine is busy waits in
+  the input buffer for the current one to finish; under a full-rate input stream (input
+  always valid) every vector after the first is accepted the cycle after the previous one
+  starts, so its latency is ``latency + T - 2`` (``T == 1``: ``latency``).
 
-Back-pressure: the engine keeps computing the next vector while the output register waits for
-``o.ready``; the whole pipeline freezes only on the cycle a finished result would overwrite a
-result not yet taken.
+Back-pressure: ``i.ready`` is the input buffer's emptiness, a register. The engine keeps
+computing the next vector while the output register waits for ``o.ready``; the whole pipeline
+freezes only on the cycle a finished result finds the output register still full. With
+``T >= 2`` that test reads only the engine's own registers (the output register, emptied
+with ``o.ready`` high, is always free again ``T`` cycles later), so no ready signal crosses
+the engine combinationally and a chain of folded layers has no combinational path from one
+layer to the next but a valid or a ready into a register. With ``T == 1`` the stall also
+reads ``o.ready`` (full rate needs it).
 
 No multiplier: table addresses are concatenations, the input tile is selected by rotating the
 working vector, weight and bias selection are ROM reads and constant muxes; the only products
@@ -86,12 +100,9 @@ class FoldedDense(PlanComponent):
         plan = self.plan
         enable = Signal(name="enable")        # low only when a result would overwrite o
         counters, work = self._controller(m, enable)
-        run, sf, nf, n_waddr = counters
+        run, sf, nf, wrap, n_waddr = counters
         weight_port = self._weight_rom(m, enable, n_waddr)
-        tile_bits = plan.simd * plan.code_bits
-        tile = Signal(tile_bits, name="tile_weights", reset_less=True)
-        with m.If(enable):
-            m.d.sync += tile.eq(work[:tile_bits])
+        history = []                          # the tags of every registered stage, in order
 
         def stage(tags, name):
             """Register a dict of tag signals (valid first) under the global enable."""
@@ -101,19 +112,37 @@ class FoldedDense(PlanComponent):
                 with m.If(enable):
                     m.d.sync += reg.eq(value)
                 out[key] = reg
+            history.append(out)
             return out
 
-        tags = stage({"valid": run, "first": sf == 0, "last_sf": sf == plan.sf - 1,
+        def delayed(value, name):
+            """``value`` one register later (under the global enable)."""
+            reg = Signal(value.shape(), name=name, reset_less=True)
+            with m.If(enable):
+                m.d.sync += reg.eq(value)
+            return reg
+
+        tile_bits = plan.simd * plan.code_bits
+        tile = delayed(delayed(work[:tile_bits], "tile_codes"), "tile_codes_q")
+        weight_word = delayed(weight_port.data, "weight_word")    # the block RAM's own register
+        tags = stage({"valid": run, "first": sf == 0, "last_sf": wrap,
                       "nf": nf, "last_nf": nf == plan.nf - 1}, "weights")
-        tags = stage(tags, "products")
-        accs, tags = self._lanes(m, enable, tile, weight_port, tags, stage)
+        tags = stage(tags, "weight_word")
+        accs, tags = self._lanes(m, enable, tile, weight_word, tags, stage, history)
         if isinstance(plan.activation, Argmax):
             done, result = self._argmax(m, enable, accs, tags, stage)
         else:
-            done, result = self._collect(m, enable, accs, tags)
+            done, result = self._collect(m, enable, accs, tags, stage, history)
 
         # -- output register ---------------------------------------------------------------
-        m.d.comb += enable.eq(~(done & self.o.valid & ~self.o.ready))
+        # With two or more cycles per vector the engine stalls on its own state only (a
+        # result ready while the last one still waits), so no ready crosses it
+        # combinationally; o is then always empty again before the next result with o.ready
+        # high. One cycle per vector needs the downstream ready to keep full rate.
+        stall = done & self.o.valid
+        if plan.ii == 1:
+            stall = stall & ~self.o.ready
+        m.d.comb += enable.eq(~stall)
         with m.If(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(done & enable):
@@ -124,8 +153,14 @@ class FoldedDense(PlanComponent):
 
     def _controller(self, m, enable):
         """The input double buffer, the working vector (rotated one tile per cycle) and the
-        counters. Returns ``(run, sf, nf, next word address)`` and the working vector (the
-        current input tile in its low bits)."""
+        counters. Returns ``(run, sf, nf, wrap, next word address)`` (``wrap``: ``sf`` is the
+        last input tile, a register) and the working vector (the current input tile in its
+        low bits).
+
+        ``i.ready`` is the register ``~next_full`` (with two or more cycles per vector a
+        vector always finds the buffer empty in time, see the module docstring); the end of a
+        vector and of an input tile are registers computed a cycle ahead, so no comparison of
+        the counters lies between a counter and the enables it drives."""
         plan = self.plan
         total = plan.nf * plan.sf
         vector_bits = plan.in_port.bits
@@ -136,44 +171,55 @@ class FoldedDense(PlanComponent):
         work = Signal(vector_bits, reset_less=True)   # tile sf in the low tile_bits
         run = Signal()
         waddr, sf, nf = Signal(range(total)), Signal(range(plan.sf)), Signal(range(plan.nf))
-        n_run = Signal()
+        at_end = Signal(init=total == 1)               # waddr == total - 1
+        wrap = Signal(init=plan.sf == 1)               # sf == plan.sf - 1
+        n_run, n_at_end, n_wrap = Signal(), Signal(), Signal()
         n_waddr = Signal.like(waddr)
         n_sf, n_nf = Signal.like(sf), Signal.like(nf)
-        last_issue = run & (waddr == total - 1)
+        last_issue = run & at_end
         load = next_full & (~run | last_issue)
 
-        m.d.comb += self.i.ready.eq(~next_full | (load & enable))
+        ready = ~next_full
+        if total == 1:
+            ready = ready | (load & enable)
+        m.d.comb += self.i.ready.eq(ready)
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += [next_vector.eq(self.i.payload), next_full.eq(1)]
         with m.Elif(load & enable):
             m.d.sync += next_full.eq(0)
 
+        m.d.comb += [n_at_end.eq(total == 1), n_wrap.eq(plan.sf == 1)]
         with m.If(load):
             m.d.comb += n_run.eq(1)               # counters restart at 0
         with m.Elif(run & ~last_issue):
-            wrap = sf == plan.sf - 1
             m.d.comb += [n_run.eq(1), n_waddr.eq(waddr + 1),
-                         n_sf.eq(Mux(wrap, 0, sf + 1)), n_nf.eq(Mux(wrap, nf + 1, nf))]
+                         n_sf.eq(Mux(wrap, 0, sf + 1)), n_nf.eq(Mux(wrap, nf + 1, nf)),
+                         n_at_end.eq(waddr == total - 2 if total > 1 else 0),
+                         n_wrap.eq(Mux(wrap, plan.sf == 1,
+                                       sf == plan.sf - 2 if plan.sf > 1 else 0))]
         with m.If(enable):
-            m.d.sync += [run.eq(n_run), waddr.eq(n_waddr), sf.eq(n_sf), nf.eq(n_nf)]
+            m.d.sync += [run.eq(n_run), waddr.eq(n_waddr), sf.eq(n_sf), nf.eq(n_nf),
+                         at_end.eq(n_at_end), wrap.eq(n_wrap)]
             with m.If(load):
                 m.d.sync += work.eq(next_vector)
             with m.Else():
                 m.d.sync += work.eq(work.rotate_right(tile_bits))
-        return (run, sf, nf, n_waddr), work
+        return (run, sf, nf, wrap, n_waddr), work
 
     # -- the weight ROM ----------------------------------------------------------------------
 
     def _weight_rom(self, m, enable, n_waddr):
         """The weight ROM, read at a registered word address: its word arrives a cycle after
-        the issue, so the tile and the tags wait a cycle for it. A register of its own (a copy
-        of the word address without the reset and the counter logic around it) keeps the
-        address arithmetic out of a ROM that synthesis leaves to logic; block RAM mapping is
+        the issue (and the caller registers it once more, off the block RAM's slow output),
+        so the tile and the tags wait for it. A register of its own (a copy of the word
+        address without the reset and the counter logic around it) keeps the address
+        arithmetic out of a ROM that synthesis leaves to logic; block RAM mapping is
         unchanged."""
         plan = self.plan
         m.submodules.weights = weights = Memory(
             shape=unsigned(plan.weight_width), depth=plan.weight_depth,
-            init=plan.weight_words())
+            init=plan.weight_words(),
+            attrs={"rom_style": "block"} if plan.weight_style == "block" else None)
         weight_port = weights.read_port(domain="sync")
         weight_addr = Signal.like(n_waddr, name="weight_addr", reset_less=True)
         with m.If(enable):
@@ -183,13 +229,17 @@ class FoldedDense(PlanComponent):
 
     # -- the PE lanes ------------------------------------------------------------------------
 
-    def _lanes(self, m, enable, tile, weight_port, tags, stage):
+    def _lanes(self, m, enable, tile, weight_word, tags, stage, history):
         """Per PE: the ``simd`` products, the adder tree over them (in lockstep), the
-        accumulator (starting from the bias of its output). Returns the accumulators and the
-        tags of a finished output tile."""
+        accumulator (starting from the bias of its output, chosen a stage ahead). Returns the
+        accumulators and the tags of a finished output tile."""
         plan = self.plan
-        leaves = self._multiplied(m, enable, tile, weight_port) if plan.multiplies else \
-            self._looked_up(m, enable, tile, weight_port)
+        if plan.multiplies:
+            leaves, stages = self._multiplied(m, enable, tile, weight_word)
+        else:
+            leaves, stages = self._looked_up(m, enable, tile, weight_word), 1
+        for n in range(stages):
+            tags = stage(tags, "products" if n == stages - 1 else f"codebook_{n}")
 
         def combine(left, right, level, j, p):
             node = Signal(shape_of(plan.tree_bounds[p][level][j]), name=f"sum_{p}_l{level}_{j}")
@@ -214,8 +264,9 @@ class FoldedDense(PlanComponent):
         accs = []
         for p in range(plan.pe):
             acc = Signal(shape_of(plan.acc_fields[p]), name=f"acc_{p}", reset_less=True)
-            start = self._per_tile(m, [plan.bias[n * plan.pe + p] for n in range(plan.nf)],
-                                   tags["nf"], f"bias_{p}")
+            start = self._per_tile_ahead(
+                m, enable, [plan.bias[n * plan.pe + p] for n in range(plan.nf)], history,
+                f"bias_{p}")
             with m.If(enable):
                 m.d.sync += acc.eq(Mux(tags["first"], start, acc) + roots[p])
             accs.append(acc)
@@ -223,7 +274,7 @@ class FoldedDense(PlanComponent):
         return accs, {"valid": tags["valid"] & tags["last_sf"], "nf": tags["nf"],
                       "last_nf": tags["last_nf"]}
 
-    def _looked_up(self, m, enable, tile, weight_port):
+    def _looked_up(self, m, enable, tile, weight_word):
         """Per PE, the ``simd`` products of ``tile`` (the ``simd`` group codes, slot 0 in the
         low bits) with the weight word, from one shared product-table memory with
         ``pe * simd`` read ports (registered: latency 1)."""
@@ -239,7 +290,7 @@ class FoldedDense(PlanComponent):
                 port = table.read_port(domain="sync")
                 field = (p * plan.simd + s) * kb
                 m.d.comb += [port.addr.eq(Cat(tile[s * cb:(s + 1) * cb],
-                                              weight_port.data[field:field + kb])),
+                                              weight_word[field:field + kb])),
                              port.en.eq(enable)]
                 leaf = Signal(shape_of(plan.lane_bounds[p][s]), name=f"term_{p}_{s}")
                 m.d.comb += leaf.eq(port.data)         # within the lane's bounds: exact
@@ -247,30 +298,48 @@ class FoldedDense(PlanComponent):
             leaves.append(lane)
         return leaves
 
-    def _multiplied(self, m, enable, tile, weight_port):
-        """The multiplier baseline's leaves: per PE, the ``simd`` products
-        ``index * weight``, registered (latency 1)."""
+    def _multiplied(self, m, enable, tile, weight_word):
+        """The multiplier baselines' leaves: per PE, the ``simd`` products
+        ``index * weight``, registered. The integer baseline's word holds the weights
+        (latency 1); the codebook baseline's holds codeword indices, and each lane first
+        reads its weight from a ``K``-entry codebook ROM (registered: latency 2). Returns the
+        leaves and their latency."""
         plan = self.plan
-        cb, wb = plan.code_bits, plan.weight_field.width
+        cb = plan.code_bits
+        bits = plan.codeword_bits if plan.codebook_rom else plan.weight_field.width
+        indices = tile
+        if plan.codebook_rom:
+            m.submodules.codebook = codebook = Memory(
+                shape=shape_of(plan.weight_field), depth=len(plan.weights),
+                init=plan.weights, attrs={"rom_style": "logic"})
+            indices = Signal.like(tile, name="tile_codes_w", reset_less=True)
+            with m.If(enable):
+                m.d.sync += indices.eq(tile)
         leaves = []
         for p in range(plan.pe):
             lane = []
             for s in range(plan.simd):
-                field = (p * plan.simd + s) * wb
-                index = tile[s * cb:(s + 1) * cb].as_unsigned()
-                weight = weight_port.data[field:field + wb].as_signed()
+                field = (p * plan.simd + s) * bits
+                if plan.codebook_rom:
+                    port = codebook.read_port(domain="sync")
+                    m.d.comb += [port.addr.eq(weight_word[field:field + bits]),
+                                 port.en.eq(enable)]
+                    weight = port.data
+                else:
+                    weight = weight_word[field:field + bits].as_signed()
+                index = indices[s * cb:(s + 1) * cb].as_unsigned()
                 leaf = Signal(shape_of(plan.lane_bounds[p][s]), name=f"product_{p}_{s}",
                               reset_less=True)
                 with m.If(enable):
                     m.d.sync += leaf.eq(index * weight)
                 lane.append(leaf)
             leaves.append(lane)
-        return leaves
+        return leaves, 2 if plan.codebook_rom else 1
 
     # -- the result --------------------------------------------------------------------------
 
     def _per_tile(self, m, values, nf, name):
-        """A constant chosen by the output-tile number: a Const, or a mux of constants."""
+        """A constant chosen by the output-tile number ``nf``: a Const, or a mux of constants."""
         if len(set(values)) == 1:
             return Const(values[0], shape_of(Bounds.of(values)))
         chosen = Signal(shape_of(Bounds.of(values)), name=name)
@@ -280,21 +349,60 @@ class FoldedDense(PlanComponent):
                     m.d.comb += chosen.eq(value)
         return chosen
 
-    def _collect(self, m, enable, accs, tags):
-        """Thresholds or raw: per-PE values into a shift register of the finished tiles."""
+    def _per_tile_ahead(self, m, enable, values, history, name):
+        """A constant chosen by the output tile of ``history[-1]`` (the latest registered
+        stage), as a register aligned with it: chosen from the tags of the stages before
+        (``history[-2]``; with more than 16 tiles in two steps, a 16-entry chunk by the low
+        four bits of ``history[-3]``'s tile, then the chunk by the high bits), so no more
+        than a 4-input function and a small mux lie between registers."""
+        if len(set(values)) == 1:
+            return Const(values[0], shape_of(Bounds.of(values)))
+        shape = shape_of(Bounds.of(values))
+
+        def registered(value, label):
+            reg = Signal(shape, name=label, reset_less=True)
+            with m.If(enable):
+                m.d.sync += reg.eq(value)
+            return reg
+
+        if len(values) <= 16:
+            return registered(self._per_tile(m, values, history[-2]["nf"], name),
+                              f"{name}_q")
+        low = history[-3]["nf"][:4]
+        chunks = [registered(self._per_tile(m, values[c:c + 16], low, f"{name}_c{c // 16}"),
+                             f"{name}_c{c // 16}_q") for c in range(0, len(values), 16)]
+        chosen = Signal(shape, name=name)
+        with m.Switch(history[-2]["nf"][4:]):
+            for c, chunk in enumerate(chunks):
+                with m.Case(c):
+                    m.d.comb += chosen.eq(chunk)
+        return registered(chosen, f"{name}_q")
+
+    def _collect(self, m, enable, accs, tags, stage, history):
+        """Thresholds or raw: per-PE values into a shift register of the finished tiles.
+        Thresholds compare in a stage of their own (the thresholds of the tile chosen a stage
+        ahead), then count."""
         plan = self.plan
         values = []
+        if plan.kind != "raw":
+            compares = []
+            for p, acc in enumerate(accs):
+                row = []
+                for t in range(plan.activation.count):
+                    threshold = self._per_tile_ahead(m, enable, plan.per_tile_thresholds(p, t),
+                                                     history, f"threshold_{p}_{t}")
+                    above = Signal(name=f"above_{p}_{t}", reset_less=True)
+                    with m.If(enable):
+                        m.d.sync += above.eq(acc >= threshold)
+                    row.append(above)
+                compares.append(row)
+            tags = stage(tags, "compare")
         for p, acc in enumerate(accs):
             value = Signal(shape_of(plan.element), name=f"value_{p}")
             if plan.kind == "raw":
                 m.d.comb += value.eq(acc)                  # final sums fit the accumulator
             else:
-                count = []
-                for t in range(plan.activation.count):
-                    threshold = self._per_tile(m, plan.per_tile_thresholds(p, t), tags["nf"],
-                                               f"threshold_{p}_{t}")
-                    count.append(acc >= threshold)
-                m.d.comb += value.eq(sum(count))            # thermometer -> count
+                m.d.comb += value.eq(sum(compares[p]))      # thermometer -> count
             values.append(value)
         tile = Cat(*values)
         done = tags["valid"] & tags["last_nf"]
@@ -330,6 +438,18 @@ class FoldedDense(PlanComponent):
         best_index = Signal(out_shape, name="best_index", reset_less=True)
         beats = Signal()
         m.d.comb += beats.eq((tags["nf"] == 0) | (tile_max > best))   # ties keep the earlier
-        with m.If(enable & tags["valid"] & beats):
-            m.d.sync += [best.eq(tile_max), best_index.eq(candidate)]
-        return tags["valid"] & tags["last_nf"], Mux(beats, candidate, best_index)
+        if plan.sf == 1:                   # a tile every cycle: compare and update at once
+            with m.If(enable & tags["valid"] & beats):
+                m.d.sync += [best.eq(tile_max), best_index.eq(candidate)]
+            return tags["valid"] & tags["last_nf"], Mux(beats, candidate, best_index)
+        # a tile at most every other cycle: the comparison gets a stage of its own, and the
+        # running maximum takes its result a cycle later, before the next tile compares
+        beats_q, value_q, index_q = (Signal(v.shape(), name=f"{n}_decided", reset_less=True)
+                                     for v, n in ((beats, "beats"), (tile_max, "value"),
+                                                  (candidate, "index")))
+        with m.If(enable):
+            m.d.sync += [beats_q.eq(beats), value_q.eq(tile_max), index_q.eq(candidate)]
+        tags = stage(tags, "decide")
+        with m.If(enable & tags["valid"] & beats_q):
+            m.d.sync += [best.eq(value_q), best_index.eq(index_q)]
+        return tags["valid"] & tags["last_nf"], Mux(beats_q, index_q, best_index)

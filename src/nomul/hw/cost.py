@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import OptionsError
 from . import families
-from .estimate import COUNT_KEYS, estimate_design, estimate_stage
+from .estimate import COUNT_KEYS, FEATURES, cells_from_features, estimate_design, estimate_stage
 
 __all__ = ["COUNT_KEYS", "cost_report", "design_cost", "table_costs", "reference_layer",
            "reference_plan"]
@@ -47,6 +47,32 @@ def _capacity_check(counts, family):
     return {"device": device.name, "fits": not short, "short": short}
 
 
+def lut_equivalents(counts, family, multiplier_luts):
+    """LUTs plus every block RAM at its capacity in LUT bits (``2**lut_inputs`` bits a LUT)
+    plus every DSP at ``multiplier_luts`` (the LUTs its multiplication costs in logic, by the
+    estimate): one figure to compare designs that use different resources. The gate-level
+    family has neither RAM nor DSP: its gates."""
+    spec = families.family(family)
+    if spec.logic == "gates":
+        return counts["gates"]
+    capacity = max((d * w for *_, modes in spec.block_rams for d, w in modes), default=0)
+    return int(round(counts["luts"] + counts["brams"] * capacity / (1 << spec.lut_inputs)
+                     + counts["dsps"] * multiplier_luts))
+
+
+def _multiplier_luts(model_estimate, family):
+    """The mean LUTs of the design's multiplications as array multipliers in logic (0 for a
+    design without any)."""
+    sizes = [(a, b) for stage in model_estimate["stages"].values()
+             for a, b in stage.get("multiplied", [])]
+    if not sizes:
+        return 0.0
+    logic = families.family(family).logic
+    return sum(cells_from_features({name: a * b if name == "adder" else 0
+                                    for name in FEATURES}, family)[logic]
+               for a, b in sizes) / len(sizes)
+
+
 def design_cost(design, family, *, synth=False, pnr=False, work_dir=None):
     """Per-stage and total counts of one :class:`~nomul.design.Design` (see
     :func:`cost_report`); ``work_dir`` keeps the tools' files (a temporary directory when
@@ -66,10 +92,12 @@ def design_cost(design, family, *, synth=False, pnr=False, work_dir=None):
                "memories": stage["memories"]} for name, stage in model_estimate["stages"].items()]
     result = {"source": "model", **_counts(model_estimate["total"]), "stages": stages,
               "estimate_seconds": round(estimate_seconds, 4)}
+    multiplier_luts = _multiplier_luts(model_estimate, family)
     result.update(_capacity_check(result, family))
     if pnr and not synth and not result["fits"]:
         pnr = False                  # the estimate already says it does not fit: no tools
         result.update(fmax_mhz=None, utilization={})
+    result["lut_equivalents"] = lut_equivalents(result, family, multiplier_luts)
     if synth or pnr:
         from .synth import synthesize_design
 
@@ -81,7 +109,9 @@ def design_cost(design, family, *, synth=False, pnr=False, work_dir=None):
             stage["estimate"] = {key: stage[key] for key in COUNT_KEYS}
             stage.update(_counts(measured))
         result["estimate"] = _counts(model_estimate["total"])
+        result["estimate"]["lut_equivalents"] = result["lut_equivalents"]
         result.update(_counts(synthesized["total"]), source="yosys")
+        result["lut_equivalents"] = lut_equivalents(result, family, multiplier_luts)
         result.update(_capacity_check(result, family))
     if pnr and result["fits"]:
         from ..gateware.emit import design_verilog
@@ -94,7 +124,7 @@ def design_cost(design, family, *, synth=False, pnr=False, work_dir=None):
                                  design.out_port.bits, device.key, directory / "run")
         result.update(device=placed["device"], fits=placed["fits"],
                       fmax_mhz=placed["fmax_mhz"], utilization=placed["utilization"],
-                      short=placed["short"])
+                      short=placed["short"], critical_path=placed["critical_path"])
     elif pnr:
         result.update(fmax_mhz=None, utilization={})
     return result
@@ -112,8 +142,11 @@ def cost_report(model, options, family, *, synth=False, pnr=False, baseline=Fals
     (what the device lacks) from the counts against it; with ``pnr`` the design is placed
     and routed there (when it fits: a design the estimate puts beyond the device is not even
     synthesized unless ``synth`` asks for it) and ``fmax_mhz`` and ``utilization`` come from
-    nextpnr; with ``baseline`` a ``"baseline"`` object of the same form for the multiplier
-    design.
+    nextpnr (and ``critical_path``, :func:`nomul.hw.pnr.critical_path`); with ``baseline``
+    a ``"baseline"`` object of the same form for the integer multiplier design (weights
+    stored as integers) and a ``"codebook_baseline"`` one for the codebook multiplier design
+    (weights stored as codeword indices, a K-entry codebook ROM before the multiplier); every
+    design has ``lut_equivalents`` (:func:`lut_equivalents`).
     """
     from ..design import lower
 
@@ -121,6 +154,7 @@ def cost_report(model, options, family, *, synth=False, pnr=False, baseline=Fals
     designs = {"nomul": lower(model, options)}
     if baseline:
         designs["baseline"] = lower(model, options, baseline="integer")
+        designs["codebook_baseline"] = lower(model, options, baseline="codebook")
     with tempfile.TemporaryDirectory(prefix="nomul-cost-") as scratch:
         work = Path(work_dir or scratch)
         reports = {name: design_cost(design, family, synth=synth, pnr=pnr,
@@ -129,6 +163,7 @@ def cost_report(model, options, family, *, synth=False, pnr=False, baseline=Fals
     report = {"family": family, **reports["nomul"]}
     if baseline:
         report["baseline"] = reports["baseline"]
+        report["codebook_baseline"] = reports["codebook_baseline"]
     return report
 
 

@@ -100,6 +100,7 @@ def estimate_stage(plan, family):
     report["brams"] = sum(m["cells"] for m in mapped if m["mapped_to"] == "block")
     multipliers = found.pop("multipliers", [])
     report["multipliers"] = len(multipliers)
+    report["multiplied"] = [(a_bits, b_bits) for a_bits, b_bits, _ in multipliers]
     for a_bits, b_bits, weight in multipliers:
         if dsp_bits is not None and min(a_bits, b_bits) >= 2 and a_bits + b_bits >= dsp_bits:
             report["dsps"] += 1

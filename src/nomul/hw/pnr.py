@@ -85,7 +85,8 @@ def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq
         return report
     with step(f"placing and routing on the {spec.name} with nextpnr"):
         run_tool(spec.tool, [*spec.args, "--json", "netlist.json", "--freq", str(freq_mhz),
-                             "--seed", str(seed), "--report", "report.json"], work_dir,
+                             "--seed", str(seed), "--report", "report.json",
+                             "--timing-allow-fail"], work_dir,
                  log_name="nextpnr.log", timeout=timeout)
     placed = json.loads((work_dir / "report.json").read_text())
     clocks = placed.get("fmax", {})
@@ -93,4 +94,39 @@ def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq
     report["utilization"] = {cell: [u["used"], u["available"]]
                              for cell, u in placed.get("utilization", {}).items()
                              if u["used"]}
+    report["critical_path"] = critical_path(placed)
     return report
+
+
+def _stage_of(cell):
+    """The stage a placed cell belongs to: the first component of its hierarchical name
+    below the shell's ``core`` (``layer_0_dense``), ``shell`` for the pin shell's own cells,
+    ``?`` for cells Yosys named after no register."""
+    parts = cell.split(".")
+    if parts[0] != "core":
+        return "shell" if "$" not in cell else "?"
+    return parts[1].split("$")[0] if len(parts) > 2 else "core"
+
+
+def critical_path(placed):
+    """The worst path of nextpnr's ``--report`` JSON: ``{"delay_ns", "logic_ns",
+    "routing_ns", "logic_levels"`` (logic cells on the path, LUTs and carry or RAM cells
+    alike)``, "from", "to"`` (the start and end cells), ``"stages"`` (the stages it crosses,
+    in order)``}``, or None when nextpnr reported no path."""
+    paths = placed.get("critical_paths") or []
+    if not paths:
+        return None
+    worst = max(paths, key=lambda p: sum(step["delay"] for step in p["path"]))
+    steps = worst["path"]
+    delay = {kind: round(sum(s["delay"] for s in steps if s["type"] == kind), 2)
+             for kind in ("logic", "routing")}
+    cells = [s["from"]["cell"] for s in steps] + [steps[-1]["to"]["cell"]]
+    stages = []
+    for cell in cells:
+        stage = _stage_of(cell)
+        if stage != "?" and (not stages or stages[-1] != stage):
+            stages.append(stage)
+    return {"delay_ns": round(sum(s["delay"] for s in steps), 2),
+            "logic_ns": delay["logic"], "routing_ns": delay["routing"],
+            "logic_levels": sum(s["type"] == "logic" for s in steps),
+            "from": cells[0], "to": cells[-1], "stages": stages}
