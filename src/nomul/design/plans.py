@@ -25,9 +25,9 @@ from .ports import Field, Vector, field_of
 from .tables import code_columns, products
 from .trees import ArgmaxPlan, ThresholdPlan, TreePlan, tree_levels, union
 
-__all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "WEIGHT_BLOCK_BITS", "table_style", "Memory", "QuantizerPlan",
-           "DeserializerPlan", "LookupPlan", "MacUnrolledPlan", "FoldedPlan", "WindowPlan",
-           "CollectorPlan", "FoldedConvPlan"]
+__all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "WEIGHT_BLOCK_BITS", "table_style",
+           "Memory", "QuantizerPlan", "DeserializerPlan", "LookupPlan", "MacUnrolledPlan",
+           "FoldedPlan", "WindowPlan", "CollectorPlan", "FoldedConvPlan"]
 
 # thresholds are read from a constant table of the 2**bits raw codes (a logic function ABC maps
 # freely) instead of one comparator per threshold (which iCE40 puts on carry chains) when that
@@ -361,10 +361,10 @@ class FoldedPlan(_WeightedStage):
     ``M`` outputs over ``G`` input groups (``N = G * group`` input indices); ``nf = M / pe``
     output tiles, ``sf = G / simd`` input tiles; ``ii = nf * sf``; ``latency = nf*sf + Lt + 6``
     (+ 1 with thresholds, + ``La`` for argmax and 1 more if ``sf > 1``, + 1 for
-    ``codebook_rom``), ``Lt``/``La`` the
-    registers inside the SIMD adder trees and the PE argmax tree. The weight ROM holds
-    ``nf * sf`` words of ``pe * simd`` fields (codeword indices, or with ``weights`` the
-    integer weights themselves unless ``codebook_rom``: then indices again and a ``K``-entry codebook ROM of the weights); the product table is one
+    ``codebook_rom``), ``Lt``/``La`` the registers inside the SIMD adder trees and the PE
+    argmax tree. The weight ROM holds ``nf * sf`` words of ``pe * simd`` fields (codeword
+    indices, or with ``weights`` the integer weights themselves unless ``codebook_rom``: then
+    indices again and a ``K``-entry codebook ROM of the weights); the product table is one
     memory of ``K << code_bits`` words addressed by ``Cat(group code, codeword)`` with
     ``pe * simd`` read ports. Matches :func:`nomul.models.reference.weighted` and the
     activation exactly.

@@ -34,14 +34,15 @@ only) ``La = floor(ceil(log2 pe) / register_every)`` (both 0 when ``register_eve
 
 - ``ii = T``: one vector per ``T`` cycles, with no bubble while ``o.ready`` is high.
 - ``latency = T + Lt + 7`` (thresholds), ``T + Lt + 6`` (raw) or ``T + Lt + La + 6``
-  (argmax; ``+ 1`` when ``SF > 1``: the running maximum's compare stage): cycles from the input transfer of a vector that finds the engine idle to its
-  result being taken with ``o.ready`` high (input buffer 1, working vector 1, weight ROM 1,
-  its output register 1, product tables 1, tree ``Lt``, ``T`` accumulation cycles,
-  threshold compare 1, argmax tree ``La``, output register 1); the codebook multiplier
-  baseline adds 1 (its codebook ROM). A vector accepted while the engine is busy waits in
-  the input buffer for the current one to finish; under a full-rate input stream (input
-  always valid) every vector after the first is accepted the cycle after the previous one
-  starts, so its latency is ``latency + T - 2`` (``T == 1``: ``latency``).
+  (argmax; ``+ 1`` when ``SF > 1``: the running maximum's compare stage): cycles from the
+  input transfer of a vector that finds the engine idle to its result being taken with
+  ``o.ready`` high (input buffer 1, working vector 1, weight ROM 1, its output register 1,
+  product tables 1, tree ``Lt``, ``T`` accumulation cycles, threshold compare 1, argmax
+  tree ``La``, output register 1); the codebook multiplier baseline adds 1 (its codebook
+  ROM). A vector accepted while the engine is busy waits in the input buffer for the
+  current one to finish; under a full-rate input stream (input always valid) every vector
+  after the first is accepted the cycle after the previous one starts, so its latency is
+  ``latency + T - 2`` (``T == 1``: ``latency``).
 
 Back-pressure: ``i.ready`` is the input buffer's emptiness, a register. The engine keeps
 computing the next vector while the output register waits for ``o.ready``; the whole pipeline
