@@ -214,8 +214,33 @@ def test_estimate_json_has_the_documented_keys(random_mlp_file, capsys):
         assert key in report
     assert report["source"] == "model" and report["multipliers"] == 0
     assert report["baseline"]["multipliers"] == 2 * (2 * 4)   # two layers of PE x SIMD
+    codebook = report["codebook_baseline"]
+    assert codebook["multipliers"] == 2 * (2 * 4) and codebook.keys() == report["baseline"].keys()
+    # the codebook baseline stores codeword indices: its weight ROMs are the table design's
+    memories = [[m for s in r["stages"] for m in s["memories"] if m["memory"] == "weight ROM"]
+                for r in (report, codebook, report["baseline"])]
+    assert memories[0] == memories[1] != memories[2]
     assert report["luts"] == sum(s["luts"] for s in report["stages"])
     assert report["device"].startswith("iCE40 UP5K") and report["fits"] is True
+    for r in (report, codebook, report["baseline"]):          # LUTs + RAM bits / 16 + DSPs
+        assert r["lut_equivalents"] >= r["luts"] + r["brams"] * 4096 // 16
+
+
+def test_estimate_prints_nomul_and_both_baselines_in_one_table(random_mlp_file, capsys):
+    capsys.readouterr()
+    assert main(["estimate", str(random_mlp_file), "--arch", "folded", "--baseline"]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("nomul/luts"):].splitlines()
+    assert [line.split("(")[0].strip() for line in table[1:4]] == [
+        "nomul", "codebook baseline", "integer baseline"]
+    report = json.loads(_json(random_mlp_file, capsys))
+    ratio = report["luts"] / report["codebook_baseline"]["luts"]
+    assert f"{ratio:.2f}" in table[2]
+
+
+def _json(model, capsys):
+    assert main(["estimate", str(model), "--arch", "folded", "--baseline", "--json"]) == 0
+    return capsys.readouterr().out
 
 
 def test_a_design_too_big_for_the_device_is_reported_not_crashed(random_mlp_file, capsys):

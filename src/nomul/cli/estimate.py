@@ -31,7 +31,10 @@ def add_parser(commands):
                         + ", ".join(f"{name}: {spec.device.key}" for name, spec in
                                     FAMILIES.items() if spec.device) + "): Fmax, fit")
     parser.add_argument("--baseline", action="store_true",
-                        help="also cost the multiply-accumulate design of the same network")
+                        help="also cost the two multiply-accumulate designs of the same "
+                             "network: the codebook baseline (codeword indices, a K-entry "
+                             "codebook before the multiplier) and the integer baseline "
+                             "(integer weights in the ROM)")
     parser.add_argument("--work-dir", help="keep the Yosys/nextpnr files here")
     parser.add_argument("--tables", action="store_true",
                         help="cost product tables (and a reference layer) by table size")
@@ -126,17 +129,21 @@ def run(args):
     return 0
 
 
+DESIGN_LABELS = {"nomul": "nomul (product tables)",
+                 "codebook_baseline": "codebook baseline (index ROM + codebook + multiplier)",
+                 "baseline": "integer baseline (weight ROM + multiplier)"}
+
+
 def print_cost(report, family):
     from ..hw.families import logic_key
 
     logic = logic_key(family)
     measured = report["source"] == "yosys"
-    designs = [("nomul", report)] + ([("baseline", report["baseline"])]
-                                     if "baseline" in report else [])
+    designs = [("nomul", report)] + [(name, report[name]) for name in
+                                     ("codebook_baseline", "baseline") if name in report]
     for title, design in designs:
-        label = "nomul (product tables)" if title == "nomul" else \
-            "baseline (multiply-accumulate)"
-        print(f"{label}, {family}, {'Yosys' if measured else 'analytical estimate'}:")
+        print(f"{DESIGN_LABELS[title]}, {family}, "
+              f"{'Yosys' if measured else 'analytical estimate'}:")
         header = f"  {'stage':<20} {logic:>8} {'ffs':>7} {'carry':>7} {'brams':>5} " \
                  f"{'dsps':>4} {'mults':>5}"
         print(header + (f"  {'model ' + logic:>11}" if measured else ""))
@@ -154,10 +161,31 @@ def print_cost(report, family):
             used = ", ".join(f"{cell} {u}/{n}" for cell, (u, n) in design["utilization"].items())
             print(f"  {design['device']}: placed and routed, Fmax {design['fmax_mhz']:.1f} MHz "
                   f"({used})")
+            path = design.get("critical_path")
+            if path:
+                print(f"  critical path: {path['delay_ns']} ns, {path['logic_levels']} logic "
+                      f"cells ({path['logic_ns']} ns logic, {path['routing_ns']} ns routing), "
+                      f"{' -> '.join(path['stages'])}: {path['from']} -> {path['to']}")
         elif "device" in design:
             print(f"  {design['device']}: fits by these counts")
+    if len(designs) > 1:
+        _print_comparison(designs, logic)
     if report["multipliers"] == 0:
         print("no multipliers in the nomul design")
+
+
+def _print_comparison(designs, logic):
+    """One table of the designs' totals with nomul's ratio to each."""
+    nomul = designs[0][1]
+    print(f"{'design':<55} {logic:>7} {'ffs':>6} {'brams':>5} {'dsps':>4} {'LUT-eq':>7} "
+          f"{'nomul/' + logic:>11} {'nomul/LUT-eq':>12}")
+    for title, design in designs:
+        ratios = ("", "") if title == "nomul" else (
+            f"{nomul[logic] / max(design[logic], 1):.2f}",
+            f"{nomul['lut_equivalents'] / max(design['lut_equivalents'], 1):.2f}")
+        print(f"{DESIGN_LABELS[title]:<55} {design[logic]:>7} {design['ffs']:>6} "
+              f"{design['brams']:>5} {design['dsps']:>4} {design['lut_equivalents']:>7} "
+              f"{ratios[0]:>11} {ratios[1]:>12}")
 
 
 def _estimate_tables(args):
