@@ -12,7 +12,8 @@ from nomul.design import BuildOptions, LayerOptions, lower
 from nomul.design.cost import table_function_luts
 from nomul.design.lower import weighted_plan
 from nomul.design.plans import Memory as MemorySpec
-from nomul.hw.cost import reference_layer, reference_plan
+from nomul.hw.calibrate import layer_plan
+from nomul.hw.cost import reference_layer
 from nomul.hw.estimate import estimate_design, estimate_stage, map_memory
 from nomul.hw.families import FAMILIES, data_dir, logic_key
 
@@ -96,8 +97,9 @@ def _rows(family, part="check"):
 
 
 def _layer(row):
-    options = LayerOptions(arch=row["arch"], pe=int(row["PE"]), simd=int(row["SIMD"]))
-    return reference_plan(*(int(row[c]) for c in "AKBNM"), options)
+    """The plan a CSV row was synthesized from (its ``table`` kind: random, linear or
+    saturating), as ``nomul calibrate`` builds it."""
+    return layer_plan(row)
 
 
 # the target: LUTs (gates) within 20 % for 90 % of held-out layers, on every family

@@ -396,8 +396,8 @@ def _folded(plan, lut_inputs):
     f["ff"] += index_width(plan.ii) + plan.weight_width + 2 * (tile_bits + tags)
     f["mux"] += vector
     ports = plan.lane_sequences()
-    memories = [Memory("weight ROM", plan.weight_depth, plan.weight_width, 1,
-                       plan.weight_style, tuple(plan.weight_words()))]
+    memories = [Memory("weight ROM", plan.weight_depth, plan.weight_width, 1, "auto",
+                       tuple(plan.weight_words()))]
     if plan.multiplies:                               # the multiplier baselines
         if plan.codebook_rom:                         # the weight from a K-entry ROM
             codebook = _bit_functions(plan.weights, plan.codeword_bits,

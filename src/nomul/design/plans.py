@@ -25,7 +25,7 @@ from .ports import Field, Vector, field_of
 from .tables import code_columns, products
 from .trees import ArgmaxPlan, ThresholdPlan, TreePlan, tree_levels, union
 
-__all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "WEIGHT_BLOCK_BITS", "table_style",
+__all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "table_style",
            "Memory", "QuantizerPlan", "DeserializerPlan", "LookupPlan", "MacUnrolledPlan",
            "FoldedPlan", "WindowPlan", "CollectorPlan", "FoldedConvPlan"]
 
@@ -37,9 +37,6 @@ __all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "WEIGHT_BLOCK_BITS", "tab
 # iCE40 block RAM cheaper and would spend one per sample.
 LOOKUP_MAX_TABLE_BITS = 1024
 BLOCK_THRESHOLD = 512      # folded ``table_style="auto"``: block RAM from this many entries up
-# a folded weight ROM of this many bits or more goes to block RAM: left to logic, its decoder
-# (an address of 8 bits or more) is the longest path of a folded layer on 4-input LUTs
-WEIGHT_BLOCK_BITS = 512
 
 
 def table_style(style, entries):
@@ -490,13 +487,6 @@ class FoldedPlan(_WeightedStage):
         if isinstance(self.activation, Argmax):
             return Field(index_width(self.outputs))
         return Vector(self.element, self.outputs)
-
-    @property
-    def weight_style(self):
-        """The weight ROM's style: ``"block"`` from :data:`WEIGHT_BLOCK_BITS` bits up, else
-        ``"auto"``."""
-        return "block" if self.weight_depth * self.weight_width >= WEIGHT_BLOCK_BITS \
-            else "auto"
 
     def weight_fields(self, k):
         """``(value, bits)`` the weight ROM stores for codeword ``k``: its index, or with

@@ -219,8 +219,7 @@ class FoldedDense(PlanComponent):
         plan = self.plan
         m.submodules.weights = weights = Memory(
             shape=unsigned(plan.weight_width), depth=plan.weight_depth,
-            init=plan.weight_words(),
-            attrs={"rom_style": "block"} if plan.weight_style == "block" else None)
+            init=plan.weight_words())
         weight_port = weights.read_port(domain="sync")
         weight_addr = Signal.like(n_waddr, name="weight_addr", reset_less=True)
         with m.If(enable):
