@@ -144,23 +144,23 @@ def test_grouped_layer_every_activation_and_folding(kind, pe, simd):
     (6, 4, 1, 2, 3), (6, 4, 2, 1, 1), (6, 4, 0, 0, 0), (1, 1, 1, 0, 0), (2, 4, 2, 1, 0),
     (3, 2, 1, 1, 2)])
 def test_latency_formula(kind, pe, simd, register_every, lt, la):
-    """``latency = nf*sf + Lt + 6`` (``+ 1`` for thresholds, ``+ La`` for argmax and 1 more
+    """``latency = nf*sf + Lt + 7`` (``+ 1`` for thresholds, ``+ La`` for argmax and 1 more
     when ``sf > 1``): ``Lt`` registers in the SIMD adder trees, ``La`` in the PE argmax tree;
     measured without stalls."""
     layer = _grouped_layer(kind)
     dut = _folded(layer, pe, simd, register_every=register_every)
     extra = {"thresholds": 1, "argmax": la + (simd < 4), "raw": 0}[kind]
-    assert dut.latency == (6 // pe) * (4 // simd) + lt + 6 + extra
+    assert dut.latency == (6 // pe) * (4 // simd) + lt + 7 + extra
     _check(dut, layer, np.random.default_rng(5).integers(0, 3, size=(4, 8)),
            idle=0.0, stall=0.0)
 
 
 def test_fully_parallel_layer_takes_one_vector_per_cycle():
     layer = _grouped_layer("raw")
-    dut = _folded(layer, 6, 4, register_every=0)           # latency 1 + 0 + 6
+    dut = _folded(layer, 6, 4, register_every=0)           # latency 1 + 0 + 7
     run = _check(dut, layer, np.random.default_rng(1).integers(0, 3, size=(10, 8)),
                  idle=0.0, stall=0.0)
-    assert dut.ii == 1 and set(run.latencies) == {dut.latency} == {7}
+    assert dut.ii == 1 and set(run.latencies) == {dut.latency} == {8}
 
 
 def test_next_vector_is_computed_while_the_output_waits():

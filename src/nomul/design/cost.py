@@ -414,6 +414,7 @@ def _folded(plan, lut_inputs):
             "product table", plan.table_depth, plan.term.width, distinct_ports,
             plan.table_style,
             logic=lambda f, lut_inputs: _table_logic(plan, ports, lut_inputs, f)))
+        f["ff"] += sum(b.width for lane in plan.lane_bounds for b in lane)  # reads registered
     seen = set()
     for p in range(plan.pe):
         _shared_tree([("port", s, ports[p][s]) for s in range(plan.simd)],

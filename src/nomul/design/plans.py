@@ -356,9 +356,9 @@ class FoldedPlan(_WeightedStage):
     :mod:`nomul.gateware.folded` for the pipeline).
 
     ``M`` outputs over ``G`` input groups (``N = G * group`` input indices); ``nf = M / pe``
-    output tiles, ``sf = G / simd`` input tiles; ``ii = nf * sf``; ``latency = nf*sf + Lt + 6``
-    (+ 1 with thresholds, + ``La`` for argmax and 1 more if ``sf > 1``, + 1 for
-    ``codebook_rom``), ``Lt``/``La`` the registers inside the SIMD adder trees and the PE
+    output tiles, ``sf = G / simd`` input tiles; ``ii = nf * sf``; ``latency = nf*sf + Lt + 7``
+    (+ 1 with thresholds, + ``La`` for argmax and 1 more if ``sf > 1``; 1 less for the
+    integer multiplier baseline), ``Lt``/``La`` the registers inside the SIMD adder trees and the PE
     argmax tree. The weight ROM holds ``nf * sf`` words of ``pe * simd`` fields (codeword
     indices, or with ``weights`` the integer weights themselves unless ``codebook_rom``: then
     indices again and a ``K``-entry codebook ROM of the weights); the product table is one
@@ -438,8 +438,10 @@ class FoldedPlan(_WeightedStage):
                     partial.append(total)
             acc_fields.append(field_of(union(partial)))
         tree_depth, max_depth = (simd - 1).bit_length(), (pe - 1).bit_length()
+        # the lookup (two registers) or the codebook baseline's codebook and multiply take a
+        # cycle more than the integer baseline's multiply
         latency = nf * sf + _registers(tree_depth, register_every) + 6 \
-            + isinstance(self.activation, Thresholds) + bool(self.codebook_rom)
+            + isinstance(self.activation, Thresholds) + (weights is None or self.codebook_rom)
         if isinstance(self.activation, Argmax):        # + the running maximum's compare
             latency += _registers(max_depth, register_every) + (sf > 1)
         weight_field = None

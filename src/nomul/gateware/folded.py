@@ -17,7 +17,8 @@ Pipeline (one global enable; registers named after their stage)::
       -> weight-index ROM (word = pe*simd codeword indices, read at the registered word
          address) -> the word registered again (off the block RAM's output), the working
          tile waiting beside it
-      -> product tables (pe*simd sync read ports, address Cat(group code, codeword index))
+      -> product tables (pe*simd sync read ports, address Cat(group code, codeword index)),
+         each read registered again
       -> per PE: adder tree over the simd lanes (a register every ``register_every`` levels)
       -> per PE: accumulator (starts from the bias of its output, chosen a stage ahead)
       -> after the last input tile: thresholds compared (a stage; the thresholds chosen a
@@ -33,13 +34,13 @@ Timing, with ``T = NF * SF``, ``Lt = floor(ceil(log2 simd) / register_every)`` a
 only) ``La = floor(ceil(log2 pe) / register_every)`` (both 0 when ``register_every == 0``):
 
 - ``ii = T``: one vector per ``T`` cycles, with no bubble while ``o.ready`` is high.
-- ``latency = T + Lt + 7`` (thresholds), ``T + Lt + 6`` (raw) or ``T + Lt + La + 6``
+- ``latency = T + Lt + 8`` (thresholds), ``T + Lt + 7`` (raw) or ``T + Lt + La + 7``
   (argmax; ``+ 1`` when ``SF > 1``: the running maximum's compare stage): cycles from the
   input transfer of a vector that finds the engine idle to its result being taken with
   ``o.ready`` high (input buffer 1, working vector 1, weight ROM 1, its output register 1,
-  product tables 1, tree ``Lt``, ``T`` accumulation cycles, threshold compare 1, argmax
-  tree ``La``, output register 1); the codebook multiplier baseline adds 1 (its codebook
-  ROM). A vector accepted while the engine is busy waits in the input buffer for the
+  product tables 2, tree ``Lt``, ``T`` accumulation cycles, threshold compare 1, argmax
+  tree ``La``, output register 1); the codebook multiplier baseline the same (codebook ROM
+  1, multiplier 1), the integer one a cycle less (multiplier 1). A vector accepted while the engine is busy waits in the input buffer for the
   current one to finish; under a full-rate input stream (input always valid) every vector
   after the first is accepted the cycle after the previous one starts, so its latency is
   ``latency + T - 2`` (``T == 1``: ``latency``).
@@ -237,9 +238,9 @@ class FoldedDense(PlanComponent):
         if plan.multiplies:
             leaves, stages = self._multiplied(m, enable, tile, weight_word)
         else:
-            leaves, stages = self._looked_up(m, enable, tile, weight_word), 1
+            leaves, stages = self._looked_up(m, enable, tile, weight_word), 2
         for n in range(stages):
-            tags = stage(tags, "products" if n == stages - 1 else f"codebook_{n}")
+            tags = stage(tags, "products" if n == stages - 1 else f"lookup_{n}")
 
         def combine(left, right, level, j, p):
             node = Signal(shape_of(plan.tree_bounds[p][level][j]), name=f"sum_{p}_l{level}_{j}")
@@ -277,7 +278,9 @@ class FoldedDense(PlanComponent):
     def _looked_up(self, m, enable, tile, weight_word):
         """Per PE, the ``simd`` products of ``tile`` (the ``simd`` group codes, slot 0 in the
         low bits) with the weight word, from one shared product-table memory with
-        ``pe * simd`` read ports (registered: latency 1)."""
+        ``pe * simd`` read ports, registered twice (latency 2): synthesis moves a logic ROM's
+        read register to its address side, so the second register is what keeps the lookup
+        and the adders after it in separate cycles."""
         plan = self.plan
         m.submodules.table = table = Memory(
             shape=shape_of(plan.term), depth=plan.table_depth, init=plan.table_words(),
@@ -292,8 +295,10 @@ class FoldedDense(PlanComponent):
                 m.d.comb += [port.addr.eq(Cat(tile[s * cb:(s + 1) * cb],
                                               weight_word[field:field + kb])),
                              port.en.eq(enable)]
-                leaf = Signal(shape_of(plan.lane_bounds[p][s]), name=f"term_{p}_{s}")
-                m.d.comb += leaf.eq(port.data)         # within the lane's bounds: exact
+                leaf = Signal(shape_of(plan.lane_bounds[p][s]), name=f"term_{p}_{s}",
+                              reset_less=True)
+                with m.If(enable):
+                    m.d.sync += leaf.eq(port.data)     # within the lane's bounds: exact
                 lane.append(leaf)
             leaves.append(lane)
         return leaves
