@@ -40,10 +40,11 @@ only) ``La = floor(ceil(log2 pe) / register_every)`` (both 0 when ``register_eve
   ``o.ready`` high (input buffer 1, working vector 1, weight ROM 1, its output register 1,
   product tables 2, tree ``Lt``, ``T`` accumulation cycles, threshold compare 1, argmax
   tree ``La``, output register 1); the codebook multiplier baseline the same (codebook ROM
-  1, multiplier 1), the integer one a cycle less (multiplier 1). A vector accepted while the engine is busy waits in the input buffer for the
-  current one to finish; under a full-rate input stream (input always valid) every vector
-  after the first is accepted the cycle after the previous one starts, so its latency is
-  ``latency + T - 2`` (``T == 1``: ``latency``).
+  1, multiplier 1), the integer one a cycle less (multiplier 1). A vector accepted while
+  the engine is busy waits in the input buffer for the current one to finish; under a
+  full-rate input stream (input always valid) every vector after the first is accepted the
+  cycle after the previous one starts, so its latency is ``latency + T - 2`` (``T == 1``:
+  ``latency``).
 
 Back-pressure: ``i.ready`` is the input buffer's emptiness, a register. The engine keeps
 computing the next vector while the output register waits for ``o.ready``; the whole pipeline
