@@ -396,8 +396,17 @@ def _folded(plan, lut_inputs):
     f["ff"] += index_width(plan.ii) + plan.weight_width + 2 * (tile_bits + tags)
     f["mux"] += vector
     ports = plan.lane_sequences()
-    memories = [Memory("weight ROM", plan.weight_depth, plan.weight_width, 1, "auto",
-                       tuple(plan.weight_words()))]
+    memories = []
+    if plan.weight_chunks:                            # logic, in two registered steps
+        words = plan.weight_words()
+        for c in range(plan.weight_chunks):
+            chunk = _bit_functions(words[c * 16:(c + 1) * 16], 4, plan.weight_width)
+            _add_rom(f, _function_costs(chunk, 4, lut_inputs))
+        f["select"] += plan.weight_width * (plan.weight_chunks - 1)
+        f["ff"] += plan.weight_chunks * plan.weight_width + index_width(plan.ii) - 4
+    else:
+        memories.append(Memory("weight ROM", plan.weight_depth, plan.weight_width, 1, "auto",
+                               tuple(plan.weight_words())))
     if plan.multiplies:                               # the multiplier baselines
         if plan.codebook_rom:                         # the weight from a K-entry ROM
             codebook = _bit_functions(plan.weights, plan.codeword_bits,

@@ -25,7 +25,8 @@ from .ports import Field, Vector, field_of
 from .tables import code_columns, products
 from .trees import ArgmaxPlan, ThresholdPlan, TreePlan, tree_levels, union
 
-__all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "table_style",
+__all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "WEIGHT_LOGIC_BITS", "WEIGHT_CHUNK",
+           "table_style",
            "Memory", "QuantizerPlan", "DeserializerPlan", "LookupPlan", "MacUnrolledPlan",
            "FoldedPlan", "WindowPlan", "CollectorPlan", "FoldedConvPlan"]
 
@@ -37,6 +38,11 @@ __all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "table_style",
 # iCE40 block RAM cheaper and would spend one per sample.
 LOOKUP_MAX_TABLE_BITS = 1024
 BLOCK_THRESHOLD = 512      # folded ``table_style="auto"``: block RAM from this many entries up
+# a folded weight ROM of fewer bits than this, deeper than one chunk, is built in logic in two
+# registered steps (16-word chunks, then the chunk): below it synthesis keeps a ROM in logic
+# on every family, and its one-step decoder was a folded layer's longest path on 4-input LUTs
+WEIGHT_LOGIC_BITS = 1024
+WEIGHT_CHUNK = 16
 
 
 def table_style(style, entries):
@@ -489,6 +495,16 @@ class FoldedPlan(_WeightedStage):
         if isinstance(self.activation, Argmax):
             return Field(index_width(self.outputs))
         return Vector(self.element, self.outputs)
+
+    @property
+    def weight_chunks(self):
+        """How many 16-word chunks the weight ROM is built from in logic (two registered
+        steps), or 0 when it is one memory that synthesis maps (see
+        :data:`WEIGHT_LOGIC_BITS`)."""
+        if self.weight_depth <= WEIGHT_CHUNK or \
+                self.weight_depth * self.weight_width >= WEIGHT_LOGIC_BITS:
+            return 0
+        return -(-self.weight_depth // WEIGHT_CHUNK)
 
     def weight_fields(self, k):
         """``(value, bits)`` the weight ROM stores for codeword ``k``: its index, or with

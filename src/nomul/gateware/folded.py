@@ -104,7 +104,7 @@ class FoldedDense(PlanComponent):
         enable = Signal(name="enable")        # low only when a result would overwrite o
         counters, work = self._controller(m, enable)
         run, sf, nf, wrap, n_waddr = counters
-        weight_port = self._weight_rom(m, enable, n_waddr)
+        weight_word = self._weight_rom(m, enable, n_waddr)
         history = []                          # the tags of every registered stage, in order
 
         def stage(tags, name):
@@ -127,7 +127,6 @@ class FoldedDense(PlanComponent):
 
         tile_bits = plan.simd * plan.code_bits
         tile = delayed(delayed(work[:tile_bits], "tile_codes"), "tile_codes_q")
-        weight_word = delayed(weight_port.data, "weight_word")    # the block RAM's own register
         tags = stage({"valid": run, "first": sf == 0, "last_sf": wrap,
                       "nf": nf, "last_nf": nf == plan.nf - 1}, "weights")
         tags = stage(tags, "weight_word")
@@ -212,22 +211,44 @@ class FoldedDense(PlanComponent):
     # -- the weight ROM ----------------------------------------------------------------------
 
     def _weight_rom(self, m, enable, n_waddr):
-        """The weight ROM, read at a registered word address: its word arrives a cycle after
-        the issue (and the caller registers it once more, off the block RAM's slow output),
-        so the tile and the tags wait for it. A register of its own (a copy of the word
-        address without the reset and the counter logic around it) keeps the address
-        arithmetic out of a ROM that synthesis leaves to logic; block RAM mapping is
-        unchanged."""
+        """The weight ROM, read at a registered word address, its word registered once more
+        (off the block RAM's slow output): the word is ready two cycles after the issue, so
+        the tile and the tags wait for it. A register of its own (a copy of the word address
+        without the reset and the counter logic around it) keeps the address arithmetic out
+        of the ROM. A small ROM (``plan.weight_chunks``) is built in logic in the same two
+        steps: 16-word chunks by the low four address bits, registered, then the chunk by the
+        high bits. Returns the registered word."""
         plan = self.plan
+        weight_addr = Signal.like(n_waddr, name="weight_addr", reset_less=True)
+        word = Signal(plan.weight_width, name="weight_word", reset_less=True)
+        with m.If(enable):
+            m.d.sync += weight_addr.eq(n_waddr)
+        if plan.weight_chunks:
+            words = plan.weight_words()
+            chunks = []
+            for c in range(plan.weight_chunks):
+                chunk = Signal(plan.weight_width, name=f"weight_chunk_{c}", reset_less=True)
+                with m.If(enable), m.Switch(weight_addr[:4]):
+                    for a, value in enumerate(words[c * 16:(c + 1) * 16]):
+                        with m.Case(a):
+                            m.d.sync += chunk.eq(value)
+                chunks.append(chunk)
+            high = Signal(len(weight_addr) - 4, name="weight_addr_high", reset_less=True)
+            with m.If(enable):
+                m.d.sync += high.eq(weight_addr[4:])
+            with m.If(enable), m.Switch(high):
+                for c, chunk in enumerate(chunks):
+                    with m.Case(c):
+                        m.d.sync += word.eq(chunk)
+            return word
         m.submodules.weights = weights = Memory(
             shape=unsigned(plan.weight_width), depth=plan.weight_depth,
             init=plan.weight_words())
         weight_port = weights.read_port(domain="sync")
-        weight_addr = Signal.like(n_waddr, name="weight_addr", reset_less=True)
-        with m.If(enable):
-            m.d.sync += weight_addr.eq(n_waddr)
         m.d.comb += [weight_port.addr.eq(weight_addr), weight_port.en.eq(enable)]
-        return weight_port
+        with m.If(enable):
+            m.d.sync += word.eq(weight_port.data)
+        return word
 
     # -- the PE lanes ------------------------------------------------------------------------
 
