@@ -38,6 +38,7 @@ import numpy as np
 from ..numeric import Bounds, index_width
 from .graph import Graph, InputLeaf, LookupLeaf, adder_cost
 from .plans import (
+    WEIGHT_CHUNK,
     DeserializerPlan,
     FoldedConvPlan,
     FoldedPlan,
@@ -398,12 +399,13 @@ def _folded(plan, lut_inputs):
     ports = plan.lane_sequences()
     memories = []
     if plan.weight_chunks:                            # logic, in two registered steps
-        words = plan.weight_words()
+        words, low = plan.weight_words(), WEIGHT_CHUNK.bit_length() - 1
         for c in range(plan.weight_chunks):
-            chunk = _bit_functions(words[c * 16:(c + 1) * 16], 4, plan.weight_width)
-            _add_rom(f, _function_costs(chunk, 4, lut_inputs))
+            chunk = _bit_functions(words[c * WEIGHT_CHUNK:(c + 1) * WEIGHT_CHUNK], low,
+                                   plan.weight_width)
+            _add_rom(f, _function_costs(chunk, low, lut_inputs))
         f["select"] += plan.weight_width * (plan.weight_chunks - 1)
-        f["ff"] += plan.weight_chunks * plan.weight_width + index_width(plan.ii) - 4
+        f["ff"] += plan.weight_chunks * plan.weight_width + index_width(plan.ii) - low
     else:
         memories.append(Memory("weight ROM", plan.weight_depth, plan.weight_width, 1, "auto",
                                tuple(plan.weight_words())))

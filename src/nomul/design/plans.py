@@ -39,10 +39,11 @@ __all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "WEIGHT_LOGIC_BITS", "WEI
 LOOKUP_MAX_TABLE_BITS = 1024
 BLOCK_THRESHOLD = 512      # folded ``table_style="auto"``: block RAM from this many entries up
 # a folded weight ROM of fewer bits than this, deeper than one chunk, is built in logic in two
-# registered steps (16-word chunks, then the chunk): below it synthesis keeps a ROM in logic
-# on every family, and its one-step decoder was a folded layer's longest path on 4-input LUTs
+# registered steps (64-word chunks, then the chunk: the address bits split evenly for a
+# 256-1024-word ROM): below it synthesis keeps a ROM in logic on every family, and its
+# one-step decoder was a folded layer's longest path on 4-input LUTs
 WEIGHT_LOGIC_BITS = 1024
-WEIGHT_CHUNK = 16
+WEIGHT_CHUNK = 64
 
 
 def table_style(style, entries):
@@ -498,7 +499,7 @@ class FoldedPlan(_WeightedStage):
 
     @property
     def weight_chunks(self):
-        """How many 16-word chunks the weight ROM is built from in logic (two registered
+        """How many 64-word chunks the weight ROM is built from in logic (two registered
         steps), or 0 when it is one memory that synthesis maps (see
         :data:`WEIGHT_LOGIC_BITS`)."""
         if self.weight_depth <= WEIGHT_CHUNK or \

@@ -70,7 +70,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib.memory import Memory
 
 from ..design.activation import Argmax
-from ..design.plans import FoldedPlan
+from ..design.plans import WEIGHT_CHUNK, FoldedPlan
 from ..design.trees import union
 from ..numeric import Bounds
 from .argmax import argmax_tree
@@ -216,26 +216,26 @@ class FoldedDense(PlanComponent):
         the tile and the tags wait for it. A register of its own (a copy of the word address
         without the reset and the counter logic around it) keeps the address arithmetic out
         of the ROM. A small ROM (``plan.weight_chunks``) is built in logic in the same two
-        steps: 16-word chunks by the low four address bits, registered, then the chunk by the
-        high bits. Returns the registered word."""
+        steps: chunks of ``WEIGHT_CHUNK`` words by the low address bits, registered, then the
+        chunk by the high bits. Returns the registered word."""
         plan = self.plan
         weight_addr = Signal.like(n_waddr, name="weight_addr", reset_less=True)
         word = Signal(plan.weight_width, name="weight_word", reset_less=True)
         with m.If(enable):
             m.d.sync += weight_addr.eq(n_waddr)
         if plan.weight_chunks:
-            words = plan.weight_words()
+            words, low = plan.weight_words(), WEIGHT_CHUNK.bit_length() - 1
             chunks = []
             for c in range(plan.weight_chunks):
                 chunk = Signal(plan.weight_width, name=f"weight_chunk_{c}", reset_less=True)
-                with m.If(enable), m.Switch(weight_addr[:4]):
-                    for a, value in enumerate(words[c * 16:(c + 1) * 16]):
+                with m.If(enable), m.Switch(weight_addr[:low]):
+                    for a, value in enumerate(words[c * WEIGHT_CHUNK:(c + 1) * WEIGHT_CHUNK]):
                         with m.Case(a):
                             m.d.sync += chunk.eq(value)
                 chunks.append(chunk)
-            high = Signal(len(weight_addr) - 4, name="weight_addr_high", reset_less=True)
+            high = Signal(len(weight_addr) - low, name="weight_addr_high", reset_less=True)
             with m.If(enable):
-                m.d.sync += high.eq(weight_addr[4:])
+                m.d.sync += high.eq(weight_addr[low:])
             with m.If(enable), m.Switch(high):
                 for c, chunk in enumerate(chunks):
                     with m.Case(c):
