@@ -153,7 +153,8 @@ def _quantizer(plan, lut_inputs):
         compared = len(plan.compared_thresholds)
         f["sample_compare"] += plan.elements * compared * bits
         f["sample_count"] += plan.elements * max(0, compared - 1)
-    f["ff"] += plan.elements * registers + 1
+    if plan.registered:
+        f["ff"] += plan.elements * registers + 1
     return f, []
 
 

@@ -313,6 +313,9 @@ def lower(model, options=None, *, baseline=None):
             continue
         stages.append((f"layer_{position}_{layer.kind}", plan))
         layers.append(plan.describe())
+    if len(stages) > 1 and isinstance(stages[1][1], FoldedPlan):
+        # a folded dense layer registers its input itself: the quantizer feeds it directly
+        stages[0] = (quantizer.name, replace(quantizer, registered=False))
     raw = field_of(Bounds(spec.raw_min, spec.raw_max))
     lanes = spec.elements if options.input_lanes is None else options.input_lanes
     deserializer = DeserializerPlan(spec.elements, lanes, raw) if lanes < spec.elements \

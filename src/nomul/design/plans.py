@@ -83,15 +83,17 @@ class QuantizerPlan:
     ``t`` with ``raw >= t``, read from a constant table of every raw code when that table has at
     most :data:`LOOKUP_MAX_TABLE_BITS` bits (``style == "lookup"``), otherwise counted from
     parallel comparisons (``"compare"``). Matches :func:`nomul.models.reference.quantize_input`.
-    Latency 1, ii 1.
+    Latency 1 (``registered``), or 0: combinational, in front of a stage whose input is a
+    register of its own (a folded layer's input buffer), so its indices are not registered
+    twice and no stall enable fans out to them; ii 1.
     """
 
     elements: int
     raw_min: int
     raw_max: int
     thresholds: tuple | None = None
+    registered: bool = True
 
-    latency = 1
     ii = 1
     name = "quantizer"
 
@@ -113,7 +115,8 @@ class QuantizerPlan:
         style = "identity" if thresholds is None else "lookup" \
             if (1 << raw.width) * index.width <= LOOKUP_MAX_TABLE_BITS else "compare"
         fill(self, elements=elements, raw_min=raw_min, raw_max=raw_max, thresholds=thresholds,
-             raw=raw, index=index, levels=levels, style=style)
+             raw=raw, index=index, levels=levels, style=style,
+             registered=bool(self.registered), latency=int(bool(self.registered)))
 
     @property
     def in_port(self):

@@ -17,8 +17,9 @@ class InputQuantizer(PlanComponent):
     ``t`` with ``raw >= t`` (a sample equal to a threshold goes up), read from a constant table
     of every raw code (``style == "lookup"``) or counted from parallel comparisons
     (``"compare"``). Matches :func:`nomul.models.reference.quantize_input` (its tensor
-    flattened in C order). Latency 1; one vector per cycle (``ii = 1``) while ``o.ready`` is
-    high.
+    flattened in C order). Latency 1, or 0 when the plan is not ``registered`` (the indices
+    pass straight to the next stage's own input register, the handshake too); one vector per
+    cycle (``ii = 1``) while ``o.ready`` is high.
 
     Ports
     -----
@@ -39,13 +40,19 @@ class InputQuantizer(PlanComponent):
     def elaborate(self, platform):
         m = Module()
         plan = self.plan
-        enable = register_stage(m, self.i, self.o)
+        if plan.registered:
+            enable = register_stage(m, self.i, self.o)
+        else:
+            m.d.comb += [self.o.valid.eq(self.i.valid), self.i.ready.eq(self.o.ready)]
         table = None
         if plan.style == "lookup":
             table = Array(Const(v, shape_of(plan.index)) for v in plan.lookup_table())
         for n in range(plan.elements):
             index = Signal(shape_of(plan.index), name=f"index_{n}")
             m.d.comb += index.eq(self._index(self.i.payload[n], table))
+            if not plan.registered:
+                m.d.comb += self.o.payload[n].eq(index)
+                continue
             with m.If(enable):
                 m.d.sync += self.o.payload[n].eq(index)
         return m
