@@ -40,7 +40,7 @@ from . import families
 
 __all__ = ["PARTS", "POINTS", "CHECK_POINTS", "QUANTIZER_POINTS", "KEY_COLUMNS", "LAYER_COLUMNS",
            "QUANTIZER_COLUMNS", "PRIORS", "layer_plan", "quantizer_plan", "synthesize_point",
-           "sweep", "fit", "write_fit", "check_calibration", "calibrate"]
+           "sweep", "fit", "write_fit", "check_calibration", "calibrate", "missing_points"]
 
 PARTS = ("sweep", "check", "quantizers")
 FILES = {"sweep": "sweep.csv", "check": "check.csv", "quantizers": "quantizers.csv"}
@@ -551,6 +551,23 @@ def calibrate(family, *, synthesize=True, parts=PARTS, arch=None, jobs=2, data_d
     written += write_fit(result, data_dir)
     return {**result, "data_dir": str(data_dir), "written": [str(p) for p in written],
             "synthesized": synthesized}
+
+
+def missing_points(family, data_dir=None):
+    """``{part: points}``: the layer points of the current sweep (:data:`POINTS`,
+    :data:`CHECK_POINTS`) that ``family``'s CSVs lack. A family calibrated before points were
+    added, or before a change of the hardware they measure, lacks them until ``nomul
+    calibrate FAMILY`` runs again; its figures then describe the older calibration."""
+    data_dir = families.data_dir(family) if data_dir is None else data_dir
+    missing = {}
+    for part in ("sweep", "check"):
+        path = _part_path(family, part, data_dir)
+        with open(path, newline="") as handle:
+            have = {tuple(str(row.get(c, "random")) for c in KEY_COLUMNS)
+                    for row in csv.DictReader(handle)}
+        missing[part] = [p for p in PART_POINTS[part]
+                         if tuple(str(v) for v in p) not in have]
+    return missing
 
 
 def _write_rows(path, part, rows):
