@@ -233,7 +233,7 @@ def test_calibrate_synthesizes_one_architecture_and_keeps_the_other_rows(tmp_pat
     """The sweep of the folded layers (here one small one) replaces only the folded rows of
     sweep.csv, in point order, then the fit runs on the result."""
     folder = _copy("ice40", tmp_path)
-    point = (2, 4, 6, 32, 16, "folded", 2, 2)
+    point = (2, 4, 6, 32, 16, "folded", 2, 2, "random")
     unrolled = [p for p in calibrate.POINTS if p[5] == "unrolled"]
     monkeypatch.setitem(calibrate.PART_POINTS, "sweep", (*unrolled[:3], point, *unrolled[3:]))
     with open(folder / "sweep.csv", newline="") as handle:
@@ -246,7 +246,7 @@ def test_calibrate_synthesizes_one_architecture_and_keeps_the_other_rows(tmp_pat
     with open(folder / "sweep.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert rows[:3] == before[:3] and rows[4:] == before[3:]
-    assert tuple(rows[3][c] for c in calibrate.LAYER_COLUMNS[:8]) == tuple(map(str, point))
+    assert tuple(rows[3][c] for c in calibrate.KEY_COLUMNS) == tuple(map(str, point))
     assert int(rows[3]["luts"]) > 0 and rows[3]["multipliers"] == "0"
     written = json.loads((folder / "coefficients.json").read_text())
     assert written["coefficients"] == result["coefficients"]
