@@ -79,6 +79,15 @@ from .pipeline import PlanComponent, layout_of, reduce_trees, shape_of
 __all__ = ["FoldedDense"]
 
 
+def _held(m, enable, value, name, shape=None):
+    """A register named ``name`` loaded with ``value`` while ``enable`` is high (the engine's
+    one stall rule); ``shape`` defaults to the value's."""
+    reg = Signal(value.shape() if shape is None else shape, name=name, reset_less=True)
+    with m.If(enable):
+        m.d.sync += reg.eq(value)
+    return reg
+
+
 class FoldedDense(PlanComponent):
     """A dense layer folded onto ``pe`` x ``simd`` product lookups per cycle (a
     :class:`~nomul.design.plans.FoldedPlan`; see the module docstring for the pipeline).
@@ -118,15 +127,8 @@ class FoldedDense(PlanComponent):
             history.append(out)
             return out
 
-        def delayed(value, name):
-            """``value`` one register later (under the global enable)."""
-            reg = Signal(value.shape(), name=name, reset_less=True)
-            with m.If(enable):
-                m.d.sync += reg.eq(value)
-            return reg
-
         tile_bits = plan.simd * plan.code_bits
-        tile = delayed(delayed(work[:tile_bits], "tile_codes"), "tile_codes_q")
+        tile = _held(m, enable, _held(m, enable, work[:tile_bits], "tile_codes"), "tile_codes_q")
         tags = stage({"valid": run, "first": sf == 0, "last_sf": wrap,
                       "nf": nf, "last_nf": nf == plan.nf - 1}, "weights")
         tags = stage(tags, "weight_word")
@@ -270,10 +272,7 @@ class FoldedDense(PlanComponent):
             return node
 
         def register(node, level, j, p):
-            reg = Signal(node.shape(), name=f"sum_{p}_l{level}_{j}_q", reset_less=True)
-            with m.If(enable):
-                m.d.sync += reg.eq(node)
-            return reg
+            return _held(m, enable, node, f"sum_{p}_l{level}_{j}_q")
 
         def after(level):
             nonlocal tags
@@ -387,10 +386,7 @@ class FoldedDense(PlanComponent):
         shape = shape_of(Bounds.of(values))
 
         def registered(value, label):
-            reg = Signal(shape, name=label, reset_less=True)
-            with m.If(enable):
-                m.d.sync += reg.eq(value)
-            return reg
+            return _held(m, enable, value, label, shape)
 
         if len(values) <= 16:
             return registered(self._per_tile(m, values, history[-2]["nf"], name),
@@ -471,11 +467,9 @@ class FoldedDense(PlanComponent):
             return tags["valid"] & tags["last_nf"], Mux(beats, candidate, best_index)
         # a tile at most every other cycle: the comparison gets a stage of its own, and the
         # running maximum takes its result a cycle later, before the next tile compares
-        beats_q, value_q, index_q = (Signal(v.shape(), name=f"{n}_decided", reset_less=True)
+        beats_q, value_q, index_q = (_held(m, enable, v, f"{n}_decided")
                                      for v, n in ((beats, "beats"), (tile_max, "value"),
                                                   (candidate, "index")))
-        with m.If(enable):
-            m.d.sync += [beats_q.eq(beats), value_q.eq(tile_max), index_q.eq(candidate)]
         tags = stage(tags, "decide")
         with m.If(enable & tags["valid"] & beats_q):
             m.d.sync += [best.eq(value_q), best_index.eq(index_q)]
