@@ -26,7 +26,7 @@ from .tables import code_columns, products
 from .trees import ArgmaxPlan, ThresholdPlan, TreePlan, tree_levels, union
 
 __all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "WEIGHT_LOGIC_BITS", "WEIGHT_CHUNK",
-           "table_style",
+           "ACC_SPLIT_BITS", "table_style",
            "Memory", "QuantizerPlan", "DeserializerPlan", "LookupPlan", "MacUnrolledPlan",
            "FoldedPlan", "WindowPlan", "CollectorPlan", "FoldedConvPlan"]
 
@@ -44,6 +44,10 @@ BLOCK_THRESHOLD = 512      # folded ``table_style="auto"``: block RAM from this 
 # one-step decoder was a folded layer's longest path on 4-input LUTs
 WEIGHT_LOGIC_BITS = 1024
 WEIGHT_CHUNK = 64
+# a folded accumulator wider than this adds in two cycles (low half, then the high half with
+# the low half's registered carry): its input select and a 20-bit carry chain were a folded
+# layer's longest path on the iCE40 (15.2 ns)
+ACC_SPLIT_BITS = 12
 
 
 def table_style(style, entries):
@@ -367,7 +371,8 @@ class FoldedPlan(_WeightedStage):
 
     ``M`` outputs over ``G`` input groups (``N = G * group`` input indices); ``nf = M / pe``
     output tiles, ``sf = G / simd`` input tiles; ``ii = nf * sf``; ``latency = nf*sf + Lt + 7``
-    (+ 1 with thresholds, + ``La`` for argmax and 1 more if ``sf > 1``; 1 less for the
+    (+ 1 with thresholds, + 1 when the accumulators add in two cycles (``acc_split``: one
+    wider than :data:`ACC_SPLIT_BITS`), + ``La`` for argmax and 1 more if ``sf > 1``; 1 less for the
     integer multiplier baseline), ``Lt``/``La`` the registers inside the SIMD adder trees and the PE
     argmax tree. The weight ROM holds ``nf * sf`` words of ``pe * simd`` fields (codeword
     indices, or with ``weights`` the integer weights themselves unless ``codebook_rom``: then
@@ -454,6 +459,9 @@ class FoldedPlan(_WeightedStage):
             + isinstance(self.activation, Thresholds) + (weights is None or self.codebook_rom)
         if isinstance(self.activation, Argmax):        # + the running maximum's compare
             latency += _registers(max_depth, register_every) + (sf > 1)
+        # the accumulators add in two cycles (split low / high) when any is wide
+        acc_split = max(f.width for f in acc_fields) > ACC_SPLIT_BITS
+        latency += acc_split
         weight_field = None
         if weights is not None:
             weight_field = field_of(Bounds.of(weights).union(Bounds(-1, 0)))
@@ -467,7 +475,7 @@ class FoldedPlan(_WeightedStage):
              weight_field=weight_field, term=field_of(Bounds.of([v for r in table for v in r])),
              sum_bounds=sums, acc=field_of(union(sums + (Bounds(0, 0),))), lane_bounds=lanes,
              tree_bounds=tuple(tree_levels(lane, lambda a, b: a + b) for lane in lanes),
-             acc_fields=tuple(acc_fields),
+             acc_fields=tuple(acc_fields), acc_split=acc_split,
              final_bounds=tuple(union(sums[o] for o in lane_outputs[p]) for p in range(pe)),
              tree_depth=tree_depth, max_depth=max_depth, latency=latency, ii=nf * sf)
 

@@ -20,22 +20,27 @@ Pipeline (one global enable; registers named after their stage)::
       -> product tables (pe*simd sync read ports, address Cat(group code, codeword index)),
          each read registered again
       -> per PE: adder tree over the simd lanes (a register every ``register_every`` levels)
-      -> per PE: accumulator (starts from the bias of its output, chosen a stage ahead)
+      -> per PE: accumulator (starts from the bias of its output, chosen a stage ahead;
+         wider than ``ACC_SPLIT_BITS``: the low half, then the high half with its carry)
       -> after the last input tile: thresholds compared (a stage; the thresholds chosen a
          stage ahead) and counted, or raw, shifted into the result collector; or argmax
       -> output register
 
 Every register-to-register path is short: the counters' end tests are registers computed a
 cycle ahead, per-tile constants (biases, thresholds) are registered, the block RAM output is
-registered before the lookup, and the stall (``enable``) is a function of the engine's own
-registers (see Back-pressure).
+registered before the lookup, a wide accumulator adds in two half-width steps, and the
+stall (``enable``), the load of the next vector and the output register's load
+(``deliver``) are registers computed a cycle ahead from the engine's own registers (see
+Back-pressure), so the nets that fan out to hundreds of clock enables and multiplexers start
+at flip-flops.
 
 Timing, with ``T = NF * SF``, ``Lt = floor(ceil(log2 simd) / register_every)`` and (argmax
 only) ``La = floor(ceil(log2 pe) / register_every)`` (both 0 when ``register_every == 0``):
 
 - ``ii = T``: one vector per ``T`` cycles, with no bubble while ``o.ready`` is high.
 - ``latency = T + Lt + 8`` (thresholds), ``T + Lt + 7`` (raw) or ``T + Lt + La + 7``
-  (argmax; ``+ 1`` when ``SF > 1``: the running maximum's compare stage): cycles from the
+  (argmax; ``+ 1`` when ``SF > 1``: the running maximum's compare stage), each ``+ 1`` with
+  ``plan.acc_split`` (the high half's cycle): cycles from the
   input transfer of a vector that finds the engine idle to its result being taken with
   ``o.ready`` high (input buffer 1, working vector 1, weight ROM 1, its output register 1,
   product tables 2, tree ``Lt``, ``T`` accumulation cycles, threshold compare 1, argmax
@@ -66,7 +71,7 @@ enable), the weight ROM, the PE lanes (products, lane trees, accumulators) and t
 (threshold counts or raw values shifted into a collector, or a running argmax).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib.memory import Memory
 
 from ..design.activation import Argmax
@@ -110,19 +115,26 @@ class FoldedDense(PlanComponent):
     def elaborate(self, platform):
         m = Module()
         plan = self.plan
-        enable = Signal(name="enable")        # low only when a result would overwrite o
+        # high except when a finished result would overwrite o; with ii >= 2 a register
+        # computed a cycle ahead, so the net fanning out to every clock enable starts at a
+        # flip-flop (no reset and initially low: an iCE40 flip-flop starts at 0, and the
+        # engine's first cycle has nothing to advance)
+        enable = Signal(name="enable", reset_less=True)
         counters, work = self._controller(m, enable)
         run, sf, nf, wrap, n_waddr = counters
         weight_word = self._weight_rom(m, enable, n_waddr)
         history = []                          # the tags of every registered stage, in order
+        loaded = {}                           # tag register name -> the value it loads
 
         def stage(tags, name):
             """Register a dict of tag signals (valid first) under the global enable."""
             out = {}
             for key, value in tags.items():
-                reg = Signal(value.shape(), name=f"{key}_{name}", reset_less=key != "valid")
+                reg = Signal(value.shape(), name=f"{key}_{name}",
+                             reset_less=key not in ("valid", "done"))
                 with m.If(enable):
                     m.d.sync += reg.eq(value)
+                loaded[reg.name] = value
                 out[key] = reg
             history.append(out)
             return out
@@ -143,13 +155,18 @@ class FoldedDense(PlanComponent):
         # result ready while the last one still waits), so no ready crosses it
         # combinationally; o is then always empty again before the next result with o.ready
         # high. One cycle per vector needs the downstream ready to keep full rate.
-        stall = done & self.o.valid
-        if plan.ii == 1:
-            stall = stall & ~self.o.ready
-        m.d.comb += enable.eq(~stall)
         with m.If(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
-        with m.If(done & enable):
+        if plan.ii == 1:
+            deliver = done & enable
+            m.d.comb += enable.eq(~(done & self.o.valid & ~self.o.ready))
+        else:       # the same rule on the next values of done and o.valid, a cycle ahead
+            deliver = Signal(name="deliver")           # done & enable == done & ~o.valid
+            next_done = Mux(enable, loaded[done.name], done)
+            next_valid = (self.o.valid & ~self.o.ready) | deliver
+            m.d.sync += [enable.eq(~(next_done & next_valid)),
+                         deliver.eq(next_done & ~next_valid)]
+        with m.If(deliver):
             m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(result)]
         return m
 
@@ -176,34 +193,48 @@ class FoldedDense(PlanComponent):
         run = Signal()
         waddr, sf, nf = Signal(range(total)), Signal(range(plan.sf)), Signal(range(plan.nf))
         at_end = Signal(init=total == 1)               # waddr == total - 1
+        near_end = Signal(init=total == 2)             # waddr == total - 2
         wrap = Signal(init=plan.sf == 1)               # sf == plan.sf - 1
-        n_run, n_at_end, n_wrap = Signal(), Signal(), Signal()
+        n_run, n_at_end, n_near_end, n_wrap = Signal(), Signal(), Signal(), Signal()
         n_waddr = Signal.like(waddr)
         n_sf, n_nf = Signal.like(sf), Signal.like(nf)
         last_issue = run & at_end
-        load = next_full & (~run | last_issue)
+        # load the next vector this cycle: next_full & (~run | last_issue), as a register
+        # computed a cycle ahead from the next values of those registers (its fan-out, the
+        # working vector's load multiplexer, then starts at a flip-flop)
+        load = Signal(name="load")
 
         ready = ~next_full
         if total == 1:
             ready = ready | (load & enable)
         m.d.comb += self.i.ready.eq(ready)
-        with m.If(self.i.valid & self.i.ready):
+        taken = self.i.valid & self.i.ready
+        with m.If(taken):
             m.d.sync += [next_vector.eq(self.i.payload), next_full.eq(1)]
         with m.Elif(load & enable):
             m.d.sync += next_full.eq(0)
+        if total == 1:
+            will_be_full = taken | (next_full & ~(load & enable))
+            will_run, will_end = Mux(enable, n_run, run), Mux(enable, n_at_end, at_end)
+            m.d.sync += load.eq(will_be_full & (~will_run | will_end))
+        else:       # the same, simplified to two 4-input functions and their AND
+            m.d.sync += load.eq((self.i.valid | next_full) & ~(enable & load)
+                                & (~run | at_end | (enable & near_end)))
 
-        m.d.comb += [n_at_end.eq(total == 1), n_wrap.eq(plan.sf == 1)]
+        m.d.comb += [n_at_end.eq(total == 1), n_near_end.eq(total == 2),
+                     n_wrap.eq(plan.sf == 1)]
         with m.If(load):
             m.d.comb += n_run.eq(1)               # counters restart at 0
         with m.Elif(run & ~last_issue):
             m.d.comb += [n_run.eq(1), n_waddr.eq(waddr + 1),
                          n_sf.eq(Mux(wrap, 0, sf + 1)), n_nf.eq(Mux(wrap, nf + 1, nf)),
-                         n_at_end.eq(waddr == total - 2 if total > 1 else 0),
+                         n_at_end.eq(near_end),
+                         n_near_end.eq(waddr == total - 3 if total > 2 else 0),
                          n_wrap.eq(Mux(wrap, plan.sf == 1,
                                        sf == plan.sf - 2 if plan.sf > 1 else 0))]
         with m.If(enable):
             m.d.sync += [run.eq(n_run), waddr.eq(n_waddr), sf.eq(n_sf), nf.eq(n_nf),
-                         at_end.eq(n_at_end), wrap.eq(n_wrap)]
+                         at_end.eq(n_at_end), near_end.eq(n_near_end), wrap.eq(n_wrap)]
             with m.If(load):
                 m.d.sync += work.eq(next_vector)
             with m.Else():
@@ -283,18 +314,67 @@ class FoldedDense(PlanComponent):
             register=register, after=after,
             registered=lambda level: plan.register_every and level % plan.register_every == 0)
 
-        accs = []
-        for p in range(plan.pe):
-            acc = Signal(shape_of(plan.acc_fields[p]), name=f"acc_{p}", reset_less=True)
-            start = self._per_tile_ahead(
-                m, enable, [plan.bias[n * plan.pe + p] for n in range(plan.nf)], history,
-                f"bias_{p}")
-            with m.If(enable):
-                m.d.sync += acc.eq(Mux(tags["first"], start, acc) + roots[p])
-            accs.append(acc)
-        tags = stage(tags, "acc")
+        starts = [self._per_tile_ahead(
+            m, enable, [plan.bias[n * plan.pe + p] for n in range(plan.nf)], history,
+            f"bias_{p}") for p in range(plan.pe)]
+        first = tags["first"]
+        tags = stage(tags | {"done": tags["valid"] & tags["last_sf"] & tags["last_nf"]}, "acc")
+        accs = [self._accumulate(m, enable, first, tags["first"], starts[p], roots[p],
+                                 plan.acc_fields[p], f"acc_{p}")
+                for p in range(plan.pe)]
+        if plan.acc_split:
+            tags = stage(tags, "acc_high")
         return accs, {"valid": tags["valid"] & tags["last_sf"], "nf": tags["nf"],
-                      "last_nf": tags["last_nf"]}
+                      "last_nf": tags["last_nf"], "done": tags["done"]}
+
+    def _accumulate(self, m, enable, first, first_q, start, term, field, name):
+        """An accumulator of ``field``: ``acc = (start if first else acc) + term`` each
+        enabled cycle (``first_q``: ``first`` a cycle later). With ``plan.acc_split`` the
+        sum takes two cycles, modulo ``2**width`` (exact: every partial sum fits the field):
+        the low half and its carry, then the high half with that carry and the high parts of
+        ``start`` and ``term`` registered beside it; the value returned (the low half delayed
+        to meet the high half) is the same sum a cycle later. Each cycle then holds one
+        select and a half-width carry chain."""
+        acc = Signal(shape_of(field), name=name, reset_less=not self.plan.acc_split)
+        if not self.plan.acc_split:
+            with m.If(enable):
+                m.d.sync += acc.eq(Mux(first, start, acc) + term)
+            return acc
+        width = field.width
+        low = width // 2
+
+        def wide(value, label):
+            """``value`` modulo ``2**width`` (sign- or zero-extended as it is)."""
+            if isinstance(value, Const):
+                return Const(value.value % (1 << width), width)
+            extended = Signal(width, name=f"{name}_{label}")
+            m.d.comb += extended.eq(value)
+            return extended
+
+        def high_part(value, extended, label):
+            """``value``'s bits from ``low`` up, registered; no wider than ``value`` needs
+            (the bits above it repeat its sign, restored when the part is added)."""
+            if isinstance(value, Const):
+                return Const(extended.value >> low, width - low)
+            part = extended[low:low + max(1, min(width, len(value)) - low)]
+            return _held(m, enable, part.as_signed() if value.shape().signed else part,
+                         f"{name}_{label}_hi")
+
+        lo = Signal(low, name=f"{name}_lo", reset_less=True)
+        lo_sum = Signal(low + 1, name=f"{name}_lo_sum")
+        start_w, term_w = wide(start, "start"), wide(term, "term")
+        m.d.comb += lo_sum.eq(Mux(first, start_w[:low], lo) + term_w[:low])
+        with m.If(enable):
+            m.d.sync += lo.eq(lo_sum[:low])
+        carry = _held(m, enable, lo_sum[low], f"{name}_carry")
+
+        start_hi = high_part(start, start_w, "start")
+        term_hi = high_part(term, term_w, "term")
+        hi = Signal(width - low, name=f"{name}_hi", reset_less=True)
+        with m.If(enable):
+            m.d.sync += hi.eq(Mux(first_q, start_hi, hi) + term_hi + carry)
+        m.d.comb += acc.eq(Cat(_held(m, enable, lo, f"{name}_lo_q"), hi))
+        return acc
 
     def _looked_up(self, m, enable, tile, weight_word):
         """Per PE, the ``simd`` products of ``tile`` (the ``simd`` group codes, slot 0 in the
@@ -428,7 +508,7 @@ class FoldedDense(PlanComponent):
                 m.d.comb += value.eq(sum(compares[p]))      # thermometer -> count
             values.append(value)
         tile = Cat(*values)
-        done = tags["valid"] & tags["last_nf"]
+        done = tags["done"]
         if plan.nf == 1:
             return done, tile
         # tiles 0 .. NF-2 shift in at the top; the last one completes the vector below them
@@ -464,7 +544,7 @@ class FoldedDense(PlanComponent):
         if plan.sf == 1:                   # a tile every cycle: compare and update at once
             with m.If(enable & tags["valid"] & beats):
                 m.d.sync += [best.eq(tile_max), best_index.eq(candidate)]
-            return tags["valid"] & tags["last_nf"], Mux(beats, candidate, best_index)
+            return tags["done"], Mux(beats, candidate, best_index)
         # a tile at most every other cycle: the comparison gets a stage of its own, and the
         # running maximum takes its result a cycle later, before the next tile compares
         beats_q, value_q, index_q = (_held(m, enable, v, f"{n}_decided")
@@ -473,4 +553,4 @@ class FoldedDense(PlanComponent):
         tags = stage(tags, "decide")
         with m.If(enable & tags["valid"] & beats_q):
             m.d.sync += [best.eq(value_q), best_index.eq(index_q)]
-        return tags["valid"] & tags["last_nf"], Mux(beats_q, index_q, best_index)
+        return tags["done"], Mux(beats_q, index_q, best_index)
