@@ -392,7 +392,9 @@ def _folded(plan, lut_inputs):
     vector = plan.in_port.bits
     tile_bits = plan.simd * plan.code_bits
     tags = index_width(plan.nf) + 4                   # valid, first, last_sf, nf, last_nf
-    f["ff"] += 2 * vector + 2 * index_width(plan.ii) + 10
+    # the controller: buffers, counters, end tests, load, enable, deliver; the acc_high
+    # stage's tags
+    f["ff"] += 2 * vector + 2 * index_width(plan.ii) + 13 + (tags + 1) * plan.acc_split
     # the weight ROM address register; its word registered; the tile and the tags waiting
     # two cycles for it
     f["ff"] += index_width(plan.ii) + plan.weight_width + 2 * (tile_bits + tags)
@@ -437,6 +439,11 @@ def _folded(plan, lut_inputs):
         f["adder"] += acc
         f["mux"] += acc
         f["ff"] += acc
+        if plan.acc_split:             # the low half delayed, its carry, the high parts
+            low, biases = acc // 2, {plan.bias[n * plan.pe + p] for n in range(plan.nf)}
+            term = plan.tree_bounds[p][-1][0].width
+            f["ff"] += low + 1 + max(1, term - low) + (max(1, acc - low) if len(biases) > 1
+                                                       else 0)
         _per_tile_registered([plan.bias[n * plan.pe + p] for n in range(plan.nf)], plan.nf,
                              lut_inputs, f)
     if plan.kind == "argmax":
@@ -582,29 +589,37 @@ def _graph_layer(plan, lut_inputs):
     f["ff"] += sum(field.width for term, field in zip(plan.outputs, plan.value_fields,
                                                       strict=True) if term is not None)
     f["ff"] += plan.stages
-    activation_features(plan.act, plan.values, f)
+    activation_features(plan.act, plan.values, f, lut_inputs=lut_inputs)
     f["stage"] += 1
     return f, []
 
 
-def activation_features(act, values, f):
+def activation_features(act, values, f, *, lut_inputs):
     """Add an unrolled layer's activation unit (``act`` on inputs within ``values``) to
-    ``f``: comparisons with constants (``compare_const``: logic, no carry chain), counts and
-    subtractions (``adder``), multiplexers, a binary search's threshold selection (``rom``)
-    and comparisons with a selected threshold (``compare``), registers."""
+    ``f``, counted as :class:`~nomul.gateware.threshold.ThresholdBank` and
+    :class:`~nomul.gateware.threshold.Clamp` build it: comparisons with constants
+    (``compare_const``, :func:`_compared_bits`), counts and subtractions (``adder``),
+    multiplexers, a binary search's threshold selection and comparisons with the selected
+    threshold (:func:`_search_stage`), registers. ``lut_inputs``: the family's LUT size (2 for
+    2-input gates)."""
     if isinstance(act, ThresholdPlan):
         width, out = act.in_field.width, act.out.width
-        reachable = [sum(1 for t in row if value.lo < t <= value.hi)
-                     for row, value in zip(act.rows, values, strict=True)]
-        if act.method == "parallel":
-            f["compare_const"] += sum(reachable) * width
-            f["adder"] += sum(max(0, r - 1) for r in reachable)
+        lo = act.in_field.bounds.lo
+        if act.method == "parallel":        # a comparator per threshold, then a count
+            for row, value in zip(act.rows, values, strict=True):
+                reachable = [t for t in row if value.lo < t <= value.hi]
+                f["compare_const"] += _compared_bits(reachable, lo, width)
+                f["adder"] += _popcount_units(len(reachable), lut_inputs)
             f["ff"] += len(act.rows) * out
         else:     # one stage per count bit, a threshold selected from the bits found so far
             stages = act.stages
-            f["rom"] += len(act.rows) * width * (stages - 1)
-            f["compare"] += len(act.rows) * width * stages
-            f["ff"] += len(act.rows) * (stages * width + stages * (stages + 1) // 2)
+            for row in act.clamped:
+                for stage in range(stages):
+                    _search_stage(act, row, stage, lut_inputs, f)
+            # per row: the input and the bits found so far carried to the next stage, the
+            # count out; a valid bit per stage
+            f["ff"] += len(act.rows) * ((stages - 1) * width + stages * (stages + 1) // 2) \
+                + stages
     elif isinstance(act, ClampPlan):
         width, out = act.in_field.width, act.out.width
         for _, count, _, shift in act.units:
@@ -618,6 +633,83 @@ def activation_features(act, values, f):
         f["ff"] += len(act.units) * out
     elif isinstance(act, ArgmaxPlan):
         _argmax_features(act.bounds, act.depth, act.register_every, f)
+
+
+WHOLE_COMPARATORS = 3   # up to this many comparators of one value are counted whole
+
+
+def _compared_bits(thresholds, lo, width):
+    """The ``compare_const`` units of comparing one ``width``-bit value (field minimum ``lo``)
+    with each of ``thresholds`` (``>=``, every one inside the field).
+
+    Up to :data:`WHOLE_COMPARATORS` comparators count ``width`` bits each, the unit the
+    coefficient is fitted in (the sweep's unrolled layers compare with 3 random thresholds:
+    on xc7 they cost about that, ABC shares nothing measurable among so few). A bank of more
+    shares logic: ``x >= t`` splits, below its top ``width - m`` bits, into ``x mod 2**m >=
+    t mod 2**m``, the same function for every threshold with the same low bits, which ABC
+    builds once. Such a bank counts the nodes of the comparators' shared decision diagram:
+    at each level ``m``, the distinct non-zero ``t mod 2**m`` (offset binary). Evenly spaced
+    thresholds share all their low bits: 127 thresholds 16 apart in 12 bits are 384 nodes, not
+    1 524 compared bits (Yosys: 277 LUTs with the count where 127 comparators of 12 bits would
+    be 427).
+    """
+    if len(thresholds) <= WHOLE_COMPARATORS:
+        return len(thresholds) * width
+    offsets = [t - lo for t in thresholds]
+    return sum(len({t & ((1 << m) - 1) for t in offsets} - {0}) for m in range(1, width + 1))
+
+
+def _popcount_units(count, lut_inputs):
+    """``adder`` units of counting ``count`` comparison bits (Yosys: full adders in a tree,
+    then a short carry adder). Each full adder takes three bits of one weight and leaves two,
+    so about ``count - bits`` of them make the ``bits``-bit count: on LUT families each is
+    two LUTs (its sum and its carry, separate functions of three bits; a carry-chain adder
+    bit, the ``adder`` unit, is one), for 2-input gates one adder bit (about five gates).
+    Never below ``count - 1``, the count of up to 3 comparators the coefficient is fitted
+    on (xc7 and iCE40: a 127-bit count is 207 and 246 LUTs, 240 units)."""
+    if lut_inputs <= 2:
+        return max(0, count - 1)
+    return max(0, count - 1, 2 * (count - index_width(count + 1)))
+
+
+def _search_stage(act, row, stage, lut_inputs, f):
+    """One stage of a binary search (:class:`~nomul.gateware.threshold.ThresholdBank`): the
+    threshold selected by the ``stage`` count bits found so far, compared with the input.
+
+    Stage 0 compares with one constant (``compare_const``). Later stages select among
+    ``2**stage`` thresholds: a constant table of the found bits, whose bit functions are
+    counted as every constant table's (``rom``/``rom_wide``: a bit that is constant or a copy
+    of one found bit costs nothing; evenly spaced thresholds differ only in a few high bits).
+    The comparison with the selected threshold is a carry chain (``compare``), except on
+    6-input LUTs: Yosys's xc7 flow (``cmp2lcu``) splits it into LUT-size chunks, each an
+    equal and a greater function (2 ``rom`` units) into a short carry chain; a compared bit
+    that varies takes two chunk inputs, a constant one one. Or, with few found bits, the
+    found bits themselves go into every chunk beside the input bits and the table costs
+    nothing; the cheaper of the two is counted. (``compare``'s xc7 coefficient, fitted on the
+    folded thresholds, is 0 LUTs, where these chunks are about 0.6 LUT per compared bit.)"""
+    width = act.in_field.width
+    bit = act.stages - 1 - stage
+    never = act.const_bounds.hi
+    options = [row[c - 1] if c <= len(row) else never
+               for c in ((prefix << (bit + 1)) | (1 << bit) for prefix in range(1 << stage))]
+    if stage == 0:
+        f["compare_const"] += _compared_bits(options, act.in_field.bounds.lo, width)
+        return
+    words = tuple(t - act.in_field.bounds.lo for t in options)     # offset binary, 0..2**width
+    distinct = _bit_functions(words, stage, width + 1)
+    narrow, wide = _function_costs(distinct, stage, lut_inputs)
+    if lut_inputs < 6:
+        _add_rom(f, (narrow, wide))
+        f["compare"] += width
+        return
+    varying = sum(1 for b in range(width + 1) if len({(w >> b) & 1 for w in words}) > 1)
+    chunks = 2 * -(-(width + varying) // lut_inputs)
+    direct = 2 * -(-width // (lut_inputs - stage)) if stage < lut_inputs else None
+    if direct is not None and direct <= narrow + wide + chunks:
+        f["rom"] += direct
+    else:
+        _add_rom(f, (narrow, wide))
+        f["rom"] += chunks
 
 
 def _graph_of(plan):
