@@ -91,9 +91,10 @@ def _synth(plan, name, family, work):
 def _activation_estimate(plan, family):
     """The estimate of the plan's activation unit alone (its features only)."""
     from nomul.design.cost import activation_features, new_features
+    from nomul.hw.families import family as family_spec
 
     f = new_features()
-    activation_features(plan.act, plan.values, f)
+    activation_features(plan.act, plan.values, f, lut_inputs=family_spec(family).lut_inputs)
     return cells_from_features(f, family)
 
 

