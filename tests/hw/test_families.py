@@ -21,7 +21,8 @@ from nomul.hw.families import DATA_FILES, FAMILIES, Device, Family, data_dir, fa
 COUNTS = ("luts", "ffs", "carry")
 # fields that may be None, and when
 OPTIONAL = {"multiplier_cells": "no DSP", "dsp_min_product_bits": "no DSP",
-            "device": "no place and route", "bitstream_suffix": "no board"}
+            "device": "no place and route", "bitstream_suffix": "no board",
+            "pnr_yosys_script": "place and route maps as synthesis does"}
 
 
 def test_the_registry_lists_every_family_module_in_order():

@@ -198,8 +198,7 @@ class FoldedDense(PlanComponent):
         n_run, n_at_end, n_near_end, n_wrap = Signal(), Signal(), Signal(), Signal()
         n_waddr = Signal.like(waddr)
         n_sf, n_nf = Signal.like(sf), Signal.like(nf)
-        last_issue = run & at_end
-        # load the next vector this cycle: next_full & (~run | last_issue), as a register
+        # load the next vector this cycle: next_full & (~run | at_end), as a register
         # computed a cycle ahead from the next values of those registers (its fan-out, the
         # working vector's load multiplexer, then starts at a flip-flop)
         load = Signal(name="load")
@@ -209,8 +208,13 @@ class FoldedDense(PlanComponent):
             ready = ready | (load & enable)
         m.d.comb += self.i.ready.eq(ready)
         taken = self.i.valid & self.i.ready
+        # the buffer copies the payload on every cycle it is empty (valid or not: only a
+        # taken one is kept), so its 100-odd clock enables read a register, not the
+        # upstream valid
+        with m.If(~next_full if total > 1 else taken):
+            m.d.sync += next_vector.eq(self.i.payload)
         with m.If(taken):
-            m.d.sync += [next_vector.eq(self.i.payload), next_full.eq(1)]
+            m.d.sync += next_full.eq(1)
         with m.Elif(load & enable):
             m.d.sync += next_full.eq(0)
         if total == 1:
@@ -221,11 +225,19 @@ class FoldedDense(PlanComponent):
             m.d.sync += load.eq((self.i.valid | next_full) & ~(enable & load)
                                 & (~run | at_end | (enable & near_end)))
 
+        # the counters advance: run & ~at_end (a register computed a cycle ahead: it drives
+        # every counter bit)
+        going = Signal(name="going")
+        if total == 1:
+            m.d.comb += going.eq(0)
+        else:
+            m.d.sync += going.eq(Mux(enable, load | (going & ~near_end), going))
+
         m.d.comb += [n_at_end.eq(total == 1), n_near_end.eq(total == 2),
                      n_wrap.eq(plan.sf == 1)]
         with m.If(load):
             m.d.comb += n_run.eq(1)               # counters restart at 0
-        with m.Elif(run & ~last_issue):
+        with m.Elif(going):
             m.d.comb += [n_run.eq(1), n_waddr.eq(waddr + 1),
                          n_sf.eq(Mux(wrap, 0, sf + 1)), n_nf.eq(Mux(wrap, nf + 1, nf)),
                          n_at_end.eq(near_end),

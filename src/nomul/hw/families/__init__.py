@@ -85,6 +85,9 @@ class Family:
         family only through it.
     yosys_script : str
         Yosys commands after ``read_verilog`` (``;``-separated, ``{top}`` the top module).
+    pnr_yosys_script : str or None
+        The script before place and route where it differs (timing-driven mapping); None:
+        ``yosys_script``.
     cell_classes : tuple of (str, str)
         ``(report class, cell-type pattern)``; the first whose pattern matches the whole cell
         type claims the cell.
@@ -128,6 +131,7 @@ class Family:
     tools: MappingProxyType = field(default_factory=dict)
     bitstream_suffix: str | None = None
     tool_packages: MappingProxyType = field(default_factory=dict)
+    pnr_yosys_script: str | None = None
 
     def __post_init__(self):
         if self.logic not in ("luts", "gates"):
