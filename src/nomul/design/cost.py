@@ -46,6 +46,7 @@ from .plans import (
     MacUnrolledPlan,
     Memory,
     QuantizerPlan,
+    acc_low_bits,
 )
 from .tables import group_code_table
 from .trees import ArgmaxPlan, ClampPlan, ThresholdPlan
@@ -441,7 +442,7 @@ def _folded(plan, lut_inputs):
         f["mux"] += acc
         f["ff"] += acc
         if plan.acc_split:             # the low half delayed, its carry, the high parts
-            low, biases = acc // 2, {plan.bias[n * plan.pe + p] for n in range(plan.nf)}
+            low, biases = acc_low_bits(acc), {plan.bias[n * plan.pe + p] for n in range(plan.nf)}
             term = plan.tree_bounds[p][-1][0].width
             f["ff"] += low + 1 + max(1, term - low) + (max(1, acc - low) if len(biases) > 1
                                                        else 0)

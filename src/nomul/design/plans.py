@@ -26,7 +26,7 @@ from .tables import code_columns, products
 from .trees import ArgmaxPlan, ThresholdPlan, TreePlan, tree_levels, union
 
 __all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "WEIGHT_LOGIC_BITS", "WEIGHT_CHUNK",
-           "ACC_SPLIT_BITS", "table_style",
+           "ACC_SPLIT_BITS", "acc_low_bits", "table_style",
            "Memory", "QuantizerPlan", "DeserializerPlan", "LookupPlan", "MacUnrolledPlan",
            "FoldedPlan", "WindowPlan", "CollectorPlan", "FoldedConvPlan"]
 
@@ -44,10 +44,17 @@ BLOCK_THRESHOLD = 512      # folded ``table_style="auto"``: block RAM from this 
 # one-step decoder was a folded layer's longest path on 4-input LUTs
 WEIGHT_LOGIC_BITS = 1024
 WEIGHT_CHUNK = 64
-# a folded accumulator wider than this adds in two cycles (low half, then the high half with
-# the low half's registered carry): its input select and a 20-bit carry chain were a folded
-# layer's longest path on the iCE40 (15.2 ns)
+# a folded accumulator wider than this adds in two cycles (the low part, then the high part
+# with the low part's registered carry): its input select and a 20-bit carry chain were a
+# folded layer's longest path on the iCE40 (15.2 ns)
 ACC_SPLIT_BITS = 12
+
+
+def acc_low_bits(width):
+    """The low part of a split accumulator of ``width`` bits: 2 bits short of half, as its
+    carry out costs about a routed hop more than the high part's end (iCE40, measured: an
+    11 + 11 split of 22 bits put the low part 1.8 ns behind the high part)."""
+    return (width - 4) // 2
 
 
 def table_style(style, entries):

@@ -71,11 +71,11 @@ enable), the weight ROM, the PE lanes (products, lane trees, accumulators) and t
 (threshold counts or raw values shifted into a collector, or a running argmax).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib.memory import Memory
 
 from ..design.activation import Argmax
-from ..design.plans import WEIGHT_CHUNK, FoldedPlan
+from ..design.plans import WEIGHT_CHUNK, FoldedPlan, acc_low_bits
 from ..design.trees import union
 from ..numeric import Bounds
 from .argmax import argmax_tree
@@ -343,17 +343,18 @@ class FoldedDense(PlanComponent):
         """An accumulator of ``field``: ``acc = (start if first else acc) + term`` each
         enabled cycle (``first_q``: ``first`` a cycle later). With ``plan.acc_split`` the
         sum takes two cycles, modulo ``2**width`` (exact: every partial sum fits the field):
-        the low half and its carry, then the high half with that carry and the high parts of
-        ``start`` and ``term`` registered beside it; the value returned (the low half delayed
-        to meet the high half) is the same sum a cycle later. Each cycle then holds one
-        select and a half-width carry chain."""
+        the low part (:func:`~nomul.design.plans.acc_low_bits` bits) and its carry, then the
+        high part with that carry and the high parts of ``start`` and ``term`` registered
+        beside it; the value returned (the low part delayed to meet the high part) is the
+        same sum a cycle later. Each cycle then holds one select and a half-length carry
+        chain."""
         acc = Signal(shape_of(field), name=name, reset_less=not self.plan.acc_split)
         if not self.plan.acc_split:
             with m.If(enable):
                 m.d.sync += acc.eq(Mux(first, start, acc) + term)
             return acc
         width = field.width
-        low = width // 2
+        low = acc_low_bits(width)
 
         def wide(value, label):
             """``value`` modulo ``2**width`` (sign- or zero-extended as it is)."""
