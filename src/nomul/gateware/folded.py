@@ -233,17 +233,20 @@ class FoldedDense(PlanComponent):
         else:
             m.d.sync += going.eq(Mux(enable, load | (going & ~near_end), going))
 
-        m.d.comb += [n_at_end.eq(total == 1), n_near_end.eq(total == 2),
-                     n_wrap.eq(plan.sf == 1)]
+        # run and the end tests follow the issue; the counters restart on load and otherwise
+        # count on, also when idle (nothing reads them then): their only control is load, a
+        # flip-flop, which synthesis puts on the registers' synchronous reset
+        m.d.comb += [n_at_end.eq(total == 1), n_near_end.eq(total == 2)]
         with m.If(load):
-            m.d.comb += n_run.eq(1)               # counters restart at 0
+            m.d.comb += n_run.eq(1)
         with m.Elif(going):
-            m.d.comb += [n_run.eq(1), n_waddr.eq(waddr + 1),
-                         n_sf.eq(Mux(wrap, 0, sf + 1)), n_nf.eq(Mux(wrap, nf + 1, nf)),
-                         n_at_end.eq(near_end),
-                         n_near_end.eq(waddr == total - 3 if total > 2 else 0),
-                         n_wrap.eq(Mux(wrap, plan.sf == 1,
-                                       sf == plan.sf - 2 if plan.sf > 1 else 0))]
+            m.d.comb += [n_run.eq(1), n_at_end.eq(near_end),
+                         n_near_end.eq(waddr == total - 3 if total > 2 else 0)]
+        m.d.comb += [n_waddr.eq(Mux(load, 0, waddr + 1)),
+                     n_sf.eq(Mux(load | wrap, 0, sf + 1)),
+                     n_nf.eq(Mux(load, 0, Mux(wrap, nf + 1, nf))),
+                     n_wrap.eq(Mux(load | wrap, plan.sf == 1,
+                                   sf == plan.sf - 2 if plan.sf > 1 else 0))]
         with m.If(enable):
             m.d.sync += [run.eq(n_run), waddr.eq(n_waddr), sf.eq(n_sf), nf.eq(n_nf),
                          at_end.eq(n_at_end), near_end.eq(n_near_end), wrap.eq(n_wrap)]
