@@ -65,8 +65,10 @@ def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq
     ``"ecp5-25k"``) and place and route it.
 
     Returns ``{"device", "fits", "fmax_mhz", "utilization": {cell: [used, available]},
-    "cells": classify() counts, "shell_ffs", "short"}``; ``short`` names the resources a design
-    that does not fit lacks (then ``fmax_mhz`` is None and nextpnr does not run).
+    "cells": classify() counts (as Yosys left them), "shell_ffs", "short", "netlist_passes":
+    {pass: what it changed}}`` (the family's passes run on the netlist first); ``short``
+    names the resources a design that does not fit lacks (then ``fmax_mhz`` is None and
+    nextpnr does not run).
     """
     from ..progress import step
 
@@ -86,8 +88,14 @@ def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq
                  timeout=timeout)
     stat = json.loads((work_dir / "stat.json").read_text())
     cells = classify(stat["design"].get("num_cells_by_type", {}), spec.family)
+    passes = families.family(spec.family).netlist_passes
+    if passes:
+        netlist = json.loads((work_dir / "netlist.json").read_text())
+        changed = {run.__name__: run(netlist) for run in passes}
+        (work_dir / "netlist.json").write_text(json.dumps(netlist))
     report = {"device": spec.name, "cells": cells, "shell_ffs": in_width + 3,
-              "fmax_mhz": None, "utilization": {}}
+              "fmax_mhz": None, "utilization": {},
+              "netlist_passes": changed if passes else {}}
     short = [f"{cells[k]} {k} of {n}" for k, n in spec.capacity.items() if cells[k] > n]
     report["short"], report["fits"] = short, not short
     if short:

@@ -88,6 +88,9 @@ class Family:
     pnr_yosys_script : str or None
         The script before place and route where it differs (timing-driven mapping); None:
         ``yosys_script``.
+    netlist_passes : tuple of callables
+        Run in order on the synthesized JSON netlist before place and route (each changes it
+        in place and returns a count; :mod:`nomul.hw.netlist`).
     cell_classes : tuple of (str, str)
         ``(report class, cell-type pattern)``; the first whose pattern matches the whole cell
         type claims the cell.
@@ -132,6 +135,7 @@ class Family:
     bitstream_suffix: str | None = None
     tool_packages: MappingProxyType = field(default_factory=dict)
     pnr_yosys_script: str | None = None
+    netlist_passes: tuple = ()
 
     def __post_init__(self):
         if self.logic not in ("luts", "gates"):
