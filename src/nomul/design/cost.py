@@ -430,7 +430,10 @@ def _folded(plan, lut_inputs):
             "product table", plan.table_depth, plan.term.width, distinct_ports,
             plan.table_style,
             logic=lambda f, lut_inputs: _table_logic(plan, ports, lut_inputs, f)))
-        f["ff"] += sum(b.width for lane in plan.lane_bounds for b in lane)  # reads registered
+        reads = sum(b.width for lane in plan.lane_bounds for b in lane)
+        f["ff"] += reads                                              # reads registered
+        if plan.table_style == "logic":      # in halves: a second half and the half bit
+            f["ff"] += plan.pe * plan.simd * (plan.term.width + 1)
     seen = set()
     for p in range(plan.pe):
         _shared_tree([("port", s, ports[p][s]) for s in range(plan.simd)],

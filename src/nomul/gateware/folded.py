@@ -18,7 +18,8 @@ Pipeline (one global enable; registers named after their stage)::
          address) -> the word registered again (off the block RAM's output), the working
          tile waiting beside it
       -> product tables (pe*simd sync read ports, address Cat(group code, codeword index)),
-         each read registered again
+         each read registered again (in logic: both halves of the table registered, then
+         the half chosen by the top address bit)
       -> per PE: adder tree over the simd lanes (a register every ``register_every`` levels)
       -> per PE: accumulator (starts from the bias of its output, chosen a stage ahead;
          wider than ``ACC_SPLIT_BITS``: the low half, then the high half with its carry)
@@ -97,12 +98,12 @@ class FoldedDense(PlanComponent):
     """A dense layer folded onto ``pe`` x ``simd`` product lookups per cycle (a
     :class:`~nomul.design.plans.FoldedPlan`; see the module docstring for the pipeline).
 
-    ``latency`` and ``ii`` are the plan's. The product tables are **one shared**
+    ``latency`` and ``ii`` are the plan's. In block RAM the product tables are **one shared**
     :class:`~amaranth.lib.memory.Memory` with ``pe * simd`` synchronous read ports (all read
-    the same contents). Synthesis maps it as the target allows: as LUT ROM every port is its
-    own ROM; as block RAM Yosys packs the ports onto the RAM primitives' read ports and
+    the same contents): Yosys packs the ports onto the RAM primitives' read ports and
     replicates the memory only as far as needed (one copy per port on iCE40, two ports per
-    dual-port block on ECP5 and Xilinx).
+    dual-port block on ECP5 and Xilinx). In logic they are the table's two halves (by the top
+    address bit), two such memories, each port a ROM of its own (see ``_looked_up``).
 
     Members
     -------
@@ -394,28 +395,51 @@ class FoldedDense(PlanComponent):
 
     def _looked_up(self, m, enable, tile, weight_word):
         """Per PE, the ``simd`` products of ``tile`` (the ``simd`` group codes, slot 0 in the
-        low bits) with the weight word, from one shared product-table memory with
-        ``pe * simd`` read ports, registered twice (latency 2): synthesis moves a logic ROM's
-        read register to its address side, so the second register is what keeps the lookup
-        and the adders after it in separate cycles."""
+        low bits) with the weight word, registered twice (latency 2).
+
+        In block RAM: one shared product-table memory with ``pe * simd`` read ports, each
+        read registered again (synthesis moves a logic ROM's read register to its address
+        side, so the second register is what keeps the lookup and the adders after it in
+        separate cycles). In logic: per port, the two halves of the table by the address's
+        top bit (the codeword's), each a function of one bit fewer, registered, then the
+        half selected by that bit: a 6-input lookup on 4-input LUTs is two levels, then one,
+        where one step of it is three."""
         plan = self.plan
-        m.submodules.table = table = Memory(
-            shape=shape_of(plan.term), depth=plan.table_depth, init=plan.table_words(),
-            attrs={"rom_style": plan.table_style})
         cb, kb = plan.code_bits, plan.codeword_bits
+        words = plan.table_words()
+        if plan.table_style == "logic":
+            half = 1 << (cb + kb - 1)             # addresses past the table are never read
+            words = list(words) + [0] * (2 * half - len(words))
+            halves = [Memory(shape=shape_of(plan.term), depth=half, init=part,
+                             attrs={"rom_style": "logic"})
+                      for part in (words[:half], words[half:])]
+            m.submodules.table_low, m.submodules.table_high = halves
+        else:
+            m.submodules.table = table = Memory(
+                shape=shape_of(plan.term), depth=plan.table_depth, init=words,
+                attrs={"rom_style": plan.table_style})
         leaves = []
         for p in range(plan.pe):
             lane = []
             for s in range(plan.simd):
-                port = table.read_port(domain="sync")
                 field = (p * plan.simd + s) * kb
-                m.d.comb += [port.addr.eq(Cat(tile[s * cb:(s + 1) * cb],
-                                              weight_word[field:field + kb])),
-                             port.en.eq(enable)]
+                address = Cat(tile[s * cb:(s + 1) * cb], weight_word[field:field + kb])
                 leaf = Signal(shape_of(plan.lane_bounds[p][s]), name=f"term_{p}_{s}",
                               reset_less=True)
+                if plan.table_style == "logic":
+                    reads = []
+                    for memory in halves:
+                        port = memory.read_port(domain="sync")
+                        m.d.comb += [port.addr.eq(address[:-1]), port.en.eq(enable)]
+                        reads.append(port.data)
+                    top = _held(m, enable, address[-1], f"term_{p}_{s}_half")
+                    value = Mux(top, reads[1], reads[0])
+                else:
+                    port = table.read_port(domain="sync")
+                    m.d.comb += [port.addr.eq(address), port.en.eq(enable)]
+                    value = port.data
                 with m.If(enable):
-                    m.d.sync += leaf.eq(port.data)     # within the lane's bounds: exact
+                    m.d.sync += leaf.eq(value)         # within the lane's bounds: exact
                 lane.append(leaf)
             leaves.append(lane)
         return leaves
