@@ -31,6 +31,9 @@ def test_a_layer_places_and_routes_with_an_fmax(tmp_path, device, logic_cell):
     assert report["cells"]["multipliers"] == 0
     assert report["cells"]["ffs"] >= report["shell_ffs"]       # the shell's shift register
     assert report["shell_ffs"] == in_width + 3
+    # the family's netlist passes ran before nextpnr (ECP5: block-RAM output registers)
+    passes = {"up5k": set(), "ecp5-25k": {"absorb_bram_output_registers"}}[device]
+    assert set(report["netlist_passes"]) == passes
 
 
 @pytest.mark.slow

@@ -218,10 +218,8 @@ class FoldedDense(PlanComponent):
             m.d.sync += next_full.eq(1)
         with m.Elif(load & enable):
             m.d.sync += next_full.eq(0)
-        if total == 1:
-            will_be_full = taken | (next_full & ~(load & enable))
-            will_run, will_end = Mux(enable, n_run, run), Mux(enable, n_at_end, at_end)
-            m.d.sync += load.eq(will_be_full & (~will_run | will_end))
+        if total == 1:      # every cycle ends a vector: load whenever the buffer will be full
+            m.d.sync += load.eq(self.i.valid | (next_full & ~(load & enable)))
         else:       # the same, simplified to two 4-input functions and their AND
             m.d.sync += load.eq((self.i.valid | next_full) & ~(enable & load)
                                 & (~run | at_end | (enable & near_end)))

@@ -55,10 +55,6 @@ endmodule
 """
 
 
-def _pnr_script(family):
-    return family.pnr_yosys_script or family.yosys_script
-
-
 def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq_mhz=12,
                     seed=1, timeout=None):
     """Synthesize ``top`` in the pin shell for ``device`` (a key of :data:`DEVICES`: ``"up5k"``,
@@ -75,12 +71,13 @@ def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq
     if device not in DEVICES:
         raise ToolError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
     spec = DEVICES[device]
+    family = families.family(spec.family)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(verilog, work_dir / "design.v")
     (work_dir / "shell.v").write_text(pin_shell(top, in_width, out_width))
     script = ["read_verilog design.v shell.v",
-              _pnr_script(families.family(spec.family)).format(top="pnr_shell"),
+              family.place_and_route_script.format(top="pnr_shell"),
               "tee -q -o stat.json stat -json", "write_json netlist.json"]
     (work_dir / "pnr.ys").write_text("\n".join(script).replace("; ", "\n") + "\n")
     with step(f"synthesizing the whole design in its pin shell ({spec.family})"):
@@ -88,18 +85,16 @@ def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq
                  timeout=timeout)
     stat = json.loads((work_dir / "stat.json").read_text())
     cells = classify(stat["design"].get("num_cells_by_type", {}), spec.family)
-    passes = families.family(spec.family).netlist_passes
-    if passes:
-        netlist = json.loads((work_dir / "netlist.json").read_text())
-        changed = {run.__name__: run(netlist) for run in passes}
-        (work_dir / "netlist.json").write_text(json.dumps(netlist))
     report = {"device": spec.name, "cells": cells, "shell_ffs": in_width + 3,
-              "fmax_mhz": None, "utilization": {},
-              "netlist_passes": changed if passes else {}}
+              "fmax_mhz": None, "utilization": {}, "netlist_passes": {}}
     short = [f"{cells[k]} {k} of {n}" for k, n in spec.capacity.items() if cells[k] > n]
     report["short"], report["fits"] = short, not short
     if short:
         return report
+    if family.netlist_passes:
+        netlist = json.loads((work_dir / "netlist.json").read_text())
+        report["netlist_passes"] = {run.__name__: run(netlist) for run in family.netlist_passes}
+        (work_dir / "netlist.json").write_text(json.dumps(netlist))
     with step(f"placing and routing on the {spec.name} with nextpnr"):
         run_tool(spec.tool, [*spec.args, "--json", "netlist.json", "--freq", str(freq_mhz),
                              "--seed", str(seed), "--report", "report.json",

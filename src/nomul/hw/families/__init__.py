@@ -137,6 +137,11 @@ class Family:
     pnr_yosys_script: str | None = None
     netlist_passes: tuple = ()
 
+    @property
+    def place_and_route_script(self):
+        """The Yosys script before place and route: ``pnr_yosys_script`` where set."""
+        return self.pnr_yosys_script or self.yosys_script
+
     def __post_init__(self):
         if self.logic not in ("luts", "gates"):
             raise ValueError(f"{self.name}: logic must be 'luts' or 'gates', not {self.logic!r}")
