@@ -219,7 +219,13 @@ def _mnist1d():
                    f"last {len(y_test)} test (seed={MNIST1D_SEED})")
 
 
-DATASETS = {"digits": _digits, "mnist1d": _mnist1d}
+def _mnist():
+    from .mnist import load_mnist
+
+    return load_mnist()
+
+
+DATASETS = {"digits": _digits, "mnist1d": _mnist1d, "mnist": _mnist}
 
 
 def load_dataset(name):
