@@ -32,6 +32,12 @@ CASES = {
                             thresholds=[-2001, -700, 0, 1, 1999, 2000, 2001]),
     "thresholds-many": dict(shape=(2,), raw_min=-128, raw_max=127,
                             thresholds=list(range(-120, 128, 8))[:31]),
+    # one row per element (sensor channels of different ranges), lookup and compare forms;
+    # two elements share a row, one row has a threshold below the range and one above it
+    "per-feature-lookup": dict(shape=(2, 2), raw_min=0, raw_max=16,
+                               thresholds=[[1, 2, 3], [4, 8, 12], [4, 8, 12], [-1, 15, 17]]),
+    "per-feature-compare": dict(shape=(3,), raw_min=-2000, raw_max=2000,
+                                thresholds=[[-1500, 0, 1500], [-3, -1, 1], [0, 0, 2001]]),
 }
 
 STALLS = [(0.0, 0.0), (0.4, 0.5)]
@@ -61,7 +67,12 @@ def test_matches_reference(name, idle, stall):
     raw = rng.integers(spec.raw_min, spec.raw_max + 1, size=(24, *spec.shape))
     raw[0] = spec.raw_min                              # both ends of the range
     raw[1] = spec.raw_max
-    if spec.thresholds is not None:                    # every threshold inside the range
+    if spec.per_feature:                               # each element at its own thresholds
+        for n, row in enumerate(spec.thresholds):
+            inside = [int(t) for t in row if spec.raw_min <= t <= spec.raw_max]
+            for k, t in enumerate(inside[:len(raw) - 2]):
+                raw[2 + k].flat[n] = t
+    elif spec.thresholds is not None:                  # every threshold inside the range
         inside = [int(t) for t in spec.thresholds if spec.raw_min <= t <= spec.raw_max]
         raw[2].flat[:len(inside)] = inside[:spec.elements]
     expected = quantize_input(spec, raw).reshape(len(raw), -1)
@@ -92,6 +103,7 @@ def test_shapes():
     ("identity-signed", "identity"), ("thresholds-pixels", "lookup"),
     ("thresholds-signed", "lookup"), ("thresholds-unsigned", "lookup"),
     ("thresholds-offset", "compare"), ("thresholds-wide", "compare"),
+    ("per-feature-lookup", "lookup"), ("per-feature-compare", "compare"),
     ("thresholds-many", "compare"),
 ])
 def test_style_follows_table_size(name, style):
@@ -123,6 +135,17 @@ def test_lookup_table_equals_the_reference_on_every_raw_value(spec):
     raw = np.arange(spec.raw_min, spec.raw_max + 1)
     expected = quantize_input(spec, raw[:, None])[:, 0]
     assert [table[int(r) & ((1 << width) - 1)] for r in raw] == expected.tolist()
+
+
+def test_per_feature_lookup_tables_are_the_elements_own():
+    plan = QuantizerPlan(2, 0, 3, [[1, 2, 3], [3, 3, 9]])
+    assert plan.per_feature and plan.levels == 4
+    assert [plan.lookup_table(0), plan.lookup_table(1)] == [[0, 1, 2, 3], [0, 0, 0, 2]]
+
+
+def test_per_feature_thresholds_need_one_row_per_element():
+    with pytest.raises(ValueError, match="need 2 rows, not 3"):
+        QuantizerPlan(2, 0, 3, [[1], [2], [3]])
 
 
 def test_lookup_table_counts_thresholds_met():

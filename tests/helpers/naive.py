@@ -97,8 +97,10 @@ def quantize(spec, raw):
         value = int(raw[index])
         if spec.quantizer == "identity":
             out[index] = value - spec.raw_min
-        else:
-            out[index] = sum(1 for t in spec.thresholds if value >= int(t))
+        else:                           # per-feature rows follow the element's C-order place
+            element = int(np.ravel_multi_index(index, raw.shape))     # one sample
+            row = spec.thresholds[element] if spec.thresholds.ndim == 2 else spec.thresholds
+            out[index] = sum(1 for t in row if value >= int(t))
     return out
 
 

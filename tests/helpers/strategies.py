@@ -64,8 +64,8 @@ def integer_models(draw, kinds=KINDS):
     raw_max = raw_min + draw(st.integers(1, 12))
     if draw(st.booleans()):
         levels = draw(st.integers(2, 5))
-        quantizer = dict(quantizer="thresholds",
-                         thresholds=np.sort(rng.integers(raw_min, raw_max + 2, size=levels - 1)))
+        per_feature = draw(st.booleans())        # one threshold row per input element
+        quantizer = dict(quantizer="thresholds")
     else:
         quantizer = {}
     if kind == "mlp":
@@ -74,6 +74,10 @@ def integer_models(draw, kinds=KINDS):
         shape = (draw(st.integers(1, 3)), draw(st.integers(3, 10)))
     else:
         shape = (draw(st.integers(1, 2)), draw(st.integers(3, 6)), draw(st.integers(3, 6)))
+    if quantizer:
+        rows = (int(np.prod(shape)),) if per_feature else ()
+        quantizer["thresholds"] = np.sort(rng.integers(raw_min, raw_max + 2,
+                                                       size=(*rows, levels - 1)), axis=-1)
     spec = InputSpec(shape=shape, raw_min=raw_min, raw_max=raw_max, **quantizer)
     levels, layers = spec.levels, []
     final = draw(st.sampled_from(["argmax", "raw", "thresholds"]))

@@ -40,6 +40,15 @@ from nomul.models.synthetic import check_options, random_model
 # ---------------------------------------------------------------- models
 
 
+def _per_feature_model():
+    """The hand model with one row of input thresholds per input element."""
+    hand = _hand_model()
+    rows = np.sort(np.random.default_rng(9).integers(-120, 121, size=(12, 4)), axis=1)
+    spec = InputSpec(shape=(2, 6), raw_min=-100, raw_max=100, quantizer="thresholds",
+                     thresholds=rows)
+    return IntegerModel(input=spec, layers=hand.layers, meta=hand.meta)
+
+
 def _hand_model():
     """Thresholds input quantizer, a padded grouped conv1d with per-output thresholds, raw out."""
     rng = np.random.default_rng(1234)
@@ -86,6 +95,7 @@ def _models():
                                 InputSpec(shape=(1, 8, 8), raw_min=0, raw_max=16), seed=2),
                    (0, 16)),
         "hand-thresholds": (_hand_model(), (-100, 100)),
+        "hand-per-feature": (_per_feature_model(), (-100, 100)),
     }
 
 
@@ -423,9 +433,12 @@ FILE_CASES = [
      lambda g: rewrite(g, replace={"layers.0.thresholds": np.zeros(LIMITS.levels,
                                                                     dtype=np.int8)}),
      ModelError, ["layers[0].thresholds", "need 1 to"]),
-    ("input-thresholds-2d", "hand",
-     lambda g: rewrite(g, replace={"input.thresholds": np.zeros((2, 2), dtype=np.int64)}),
+    ("input-thresholds-3d", "hand",
+     lambda g: rewrite(g, replace={"input.thresholds": np.zeros((2, 2, 2), dtype=np.int64)}),
      ModelError, ["input.thresholds", "dimension"]),
+    ("input-thresholds-rows", "hand",       # per-feature rows for 2 of the 12 elements
+     lambda g: rewrite(g, replace={"input.thresholds": np.zeros((2, 2), dtype=np.int64)}),
+     ModelError, ["input.thresholds", "2 rows for 12 input elements"]),
     ("npy-header-length-huge", "mlp",
      lambda g: rewrite(g, replace={"layers.0.bias": b"\x93NUMPY\x02\x00" + struct.pack(
          "<I", 1 << 31) + b"{"}),

@@ -64,6 +64,23 @@ def test_input_out_of_range_or_wrong_shape_is_refused():
         reference.run(model, np.zeros((1, 63), dtype=np.int64))
 
 
+def test_per_feature_input_thresholds_count_each_elements_own_row():
+    """(E, T) input thresholds: element e of a C-order flattened sample counts row e's
+    thresholds met, checked against a plain per-element loop."""
+    rows = np.array([[-5, 0, 5], [0, 0, 1], [-100, 90, 100], [2, 3, 4], [-1, 1, 3], [7, 8, 9]])
+    spec = InputSpec(shape=(2, 3), raw_min=-100, raw_max=100, quantizer="thresholds",
+                     thresholds=rows)
+    raw = np.random.default_rng(4).integers(-100, 101, size=(40, 2, 3))
+    raw[0] = [[-5, 0, 90], [2, 1, 7]]                       # samples on thresholds go up
+    got = reference.quantize_input(spec, raw)
+    flat = raw.reshape(40, 6)
+    expected = [[sum(int(v) >= int(t) for t in rows[e]) for e, v in enumerate(sample)]
+                for sample in flat]
+    assert got.shape == raw.shape and got.reshape(40, 6).tolist() == expected
+    assert got[0].tolist() == [[1, 2, 2], [1, 2, 1]]
+    assert spec.levels == 4 and spec.per_feature
+
+
 def _dyadic_network(arch, spec, seed, nonlinearity="hard_tanh"):
     """Codebooks, biases and levels that are multiples of powers of two: exact at modest F."""
     rng = np.random.default_rng(seed)

@@ -144,20 +144,42 @@ def new_features():
 
 def _quantizer(plan, lut_inputs):
     f = new_features()
-    bits, registers = plan.raw.width, plan.index.width
+    bits, registers = plan.raw.width, plan.elements * plan.index.width
     if plan.style == "identity":
-        f["adder"] += plan.elements * registers
+        f["adder"] += registers
     elif plan.style == "lookup":           # one step function of the raw bits per sample
-        units, registers = _step_function(tuple(plan.lookup_table()), bits, registers,
-                                          lut_inputs)
-        f["step"] += plan.elements * units
+        registers = 0
+        for n in _distinct_elements(plan):
+            units, varying = _step_function(tuple(plan.lookup_table(n)), bits,
+                                            plan.index.width, lut_inputs)
+            f["step"] += _elements_like(plan, n) * units
+            registers += _elements_like(plan, n) * varying
     else:                                  # comparators against constants, then a count
-        compared = len(plan.compared_thresholds)
-        f["sample_compare"] += plan.elements * compared * bits
-        f["sample_count"] += plan.elements * max(0, compared - 1)
+        for n in _distinct_elements(plan):
+            compared = len(plan.compared_thresholds(n))
+            f["sample_compare"] += _elements_like(plan, n) * compared * bits
+            f["sample_count"] += _elements_like(plan, n) * max(0, compared - 1)
     if plan.registered:
-        f["ff"] += plan.elements * registers + 1
+        f["ff"] += registers + 1
     return f, []
+
+
+def _distinct_elements(plan):
+    """One sample element per distinct threshold set (all of them share one when the
+    thresholds are shared)."""
+    if not plan.per_feature:
+        return [0]
+    first = {}
+    for n, row in enumerate(plan.thresholds):
+        first.setdefault(row, n)
+    return sorted(first.values())
+
+
+def _elements_like(plan, n):
+    """How many sample elements have element ``n``'s thresholds."""
+    if not plan.per_feature:
+        return plan.elements
+    return sum(1 for row in plan.thresholds if row == plan.thresholds[n])
 
 
 @lru_cache(maxsize=256)

@@ -298,8 +298,7 @@ def lower(model, options=None, *, baseline=None):
     resolved = layer_options(model, options)
     spec = model.input
     quantizer = QuantizerPlan(spec.elements, spec.raw_min, spec.raw_max,
-                              None if spec.thresholds is None
-                              else tuple(int(t) for t in spec.thresholds))
+                              None if spec.thresholds is None else spec.thresholds.tolist())
     stages, layers = [(quantizer.name, quantizer)], []
     for position, layer in enumerate(model.layers):
         in_shape = model.shapes[position]

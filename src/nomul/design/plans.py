@@ -93,7 +93,10 @@ class QuantizerPlan:
     ``identity``: ``index = raw - raw_min``; thresholds: ``index`` = the number of thresholds
     ``t`` with ``raw >= t``, read from a constant table of every raw code when that table has at
     most :data:`LOOKUP_MAX_TABLE_BITS` bits (``style == "lookup"``), otherwise counted from
-    parallel comparisons (``"compare"``). Matches :func:`nomul.models.reference.quantize_input`.
+    parallel comparisons (``"compare"``). ``thresholds`` is one ascending tuple shared by every
+    sample element, or one tuple per element (``per_feature``: sensor channels of different
+    ranges and units quantized onto the same levels). Matches
+    :func:`nomul.models.reference.quantize_input`.
     Latency 1 (``registered``), or 0: combinational, in front of a stage whose input is a
     register of its own (a folded layer's input buffer), so its indices are not registered
     twice and no stall enable fans out to them; ii 1.
@@ -115,19 +118,40 @@ class QuantizerPlan:
             raise ValueError(f"raw_min {raw_min} is above raw_max {raw_max}")
         thresholds = None
         if self.thresholds is not None:
-            thresholds = as_ints(self.thresholds, "thresholds")
-            if not thresholds:
-                raise ValueError("thresholds must not be empty (use None for identity)")
-            if list(thresholds) != sorted(thresholds):
-                raise ValueError(f"thresholds must be ascending, not {thresholds!r}")
+            thresholds = self._checked_thresholds(self.thresholds, elements)
         raw = field_of(Bounds(raw_min, raw_max))
-        levels = raw_max - raw_min + 1 if thresholds is None else len(thresholds) + 1
+        levels = raw_max - raw_min + 1 if thresholds is None else \
+            len(thresholds[0] if _nested(thresholds) else thresholds) + 1
         index = Field(index_width(levels))
         style = "identity" if thresholds is None else "lookup" \
             if (1 << raw.width) * index.width <= LOOKUP_MAX_TABLE_BITS else "compare"
         fill(self, elements=elements, raw_min=raw_min, raw_max=raw_max, thresholds=thresholds,
              raw=raw, index=index, levels=levels, style=style,
              registered=bool(self.registered), latency=int(bool(self.registered)))
+
+    @staticmethod
+    def _checked_thresholds(values, elements):
+        """Shared ``(T,)`` or per-element ``(elements, T)`` ascending thresholds as tuples."""
+        if _nested(values):
+            rows = as_rows(values, "thresholds")
+            if len(rows) != elements:
+                raise ValueError(f"per-element thresholds need {elements} rows, not {len(rows)}")
+            return tuple(QuantizerPlan._checked_thresholds(row, elements) for row in rows)
+        thresholds = as_ints(values, "thresholds")
+        if not thresholds:
+            raise ValueError("thresholds must not be empty (use None for identity)")
+        if list(thresholds) != sorted(thresholds):
+            raise ValueError(f"thresholds must be ascending, not {thresholds!r}")
+        return thresholds
+
+    @property
+    def per_feature(self):
+        """True when every sample element has thresholds of its own."""
+        return self.thresholds is not None and _nested(self.thresholds)
+
+    def element_thresholds(self, n):
+        """The thresholds of sample element ``n``."""
+        return self.thresholds[n] if self.per_feature else self.thresholds
 
     @property
     def in_port(self):
@@ -137,31 +161,36 @@ class QuantizerPlan:
     def out_port(self):
         return Vector(self.index, self.elements)
 
-    @property
-    def compared_thresholds(self):
-        """The thresholds a sample can fall on either side of (``raw_min < t <= raw_max``):
-        those at or below ``raw_min`` are always met, those above ``raw_max`` never."""
-        return tuple(t for t in self.thresholds if self.raw_min < t <= self.raw_max)
+    def compared_thresholds(self, n=0):
+        """The thresholds of element ``n`` a sample can fall on either side of
+        (``raw_min < t <= raw_max``): those at or below ``raw_min`` are always met, those
+        above ``raw_max`` never."""
+        return tuple(t for t in self.element_thresholds(n) if self.raw_min < t <= self.raw_max)
 
-    @property
-    def always_met(self):
-        """How many thresholds every sample meets (``t <= raw_min``)."""
-        return sum(1 for t in self.thresholds if t <= self.raw_min)
+    def always_met(self, n=0):
+        """How many thresholds of element ``n`` every sample meets (``t <= raw_min``)."""
+        return sum(1 for t in self.element_thresholds(n) if t <= self.raw_min)
 
-    def lookup_table(self):
-        """The index of every raw code ``0 .. 2**width - 1`` (the bit pattern of a sample; a
-        code outside ``raw_min..raw_max`` never arrives and reads its nearest end's index)."""
+    def lookup_table(self, n=0):
+        """The index of every raw code ``0 .. 2**width - 1`` for element ``n`` (the bit
+        pattern of a sample; a code outside ``raw_min..raw_max`` never arrives and reads its
+        nearest end's index)."""
         width, half = self.raw.width, 1 << (self.raw.width - 1)
-        table = []
+        thresholds, table = self.element_thresholds(n), []
         for code in range(1 << width):
             raw = code - 2 * half if self.raw.signed and code >= half else code
             raw = min(max(raw, self.raw_min), self.raw_max)
-            table.append(sum(1 for t in self.thresholds if raw >= t))
+            table.append(sum(1 for t in thresholds if raw >= t))
         return table
 
     def describe(self):
         return {"stage": self.name, "style": self.style, "latency": self.latency,
                 "ii": self.ii}
+
+
+def _nested(values):
+    """True for a sequence of sequences (per-element thresholds)."""
+    return len(values) > 0 and hasattr(values[0], "__iter__")
 
 
 @dataclass(frozen=True)

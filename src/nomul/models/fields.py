@@ -16,7 +16,8 @@ import numpy as np
 from ..errors import ModelError
 
 __all__ = ["LIMITS", "ACTIVATION_KINDS", "QUANTIZER_KINDS", "int_array", "check_ndim",
-           "table_rows", "check_weighted_shapes", "check_threshold_shape", "positive_int",
+           "table_rows", "check_weighted_shapes", "check_threshold_shape",
+           "check_input_thresholds_shape", "positive_int",
            "int_tuple", "ascending", "json_meta", "json_too_deep", "product"]
 
 
@@ -154,6 +155,15 @@ def check_threshold_shape(shape, name, *, per_output=True, outputs=None):
     if outputs is not None and len(shape) == 2 and shape[0] != outputs:
         raise ModelError(f"{name}: per-output thresholds have {shape[0]} rows for "
                          f"{outputs} outputs")
+
+
+def check_input_thresholds_shape(shape, elements=None):
+    """Input thresholds ``(T,)`` shared or ``(E, T)`` per input element; ``elements`` (``E``),
+    when known, must match the rows. Shapes only, before any data is converted."""
+    check_threshold_shape(shape, "input.thresholds", per_output=True)
+    if elements is not None and len(shape) == 2 and shape[0] != elements:
+        raise ModelError(f"input.thresholds: per-feature thresholds have {shape[0]} rows for "
+                         f"{elements} input elements")
 
 
 def positive_int(value, name, *, limit=None, minimum=1):

@@ -50,6 +50,7 @@ from .spec import (
     InputSpec,
     IntegerModel,
     WeightlessLayer,
+    check_input_thresholds_shape,
     check_threshold_shape,
     check_weighted_shapes,
     json_too_deep,
@@ -475,8 +476,7 @@ def _build_model(members):
                              f"{LIMITS.layers}")
     # every member is declared and checked against the header before any data is read
     if quantizer == "thresholds":
-        check_threshold_shape(members.declare("input.thresholds"), "input.thresholds",
-                              per_output=False)
+        check_input_thresholds_shape(members.declare("input.thresholds"))
     plans = []
     for i, entry in enumerate(entries):
         with _LayerErrors(i):

@@ -78,6 +78,9 @@ def quantize_input(spec, raw):
                          f"range {spec.raw_min}..{spec.raw_max}")
     if spec.quantizer == "identity":
         return raw - spec.raw_min
+    if spec.per_feature:                 # one threshold row per element, C order
+        flat = threshold_count(raw.reshape(len(raw), -1), spec.thresholds)
+        return flat.reshape(raw.shape)
     return threshold_count(raw, spec.thresholds)
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "table_rows",
     "check_weighted_shapes",
     "check_threshold_shape",
+    "check_input_thresholds_shape",
     "json_too_deep",
 ]
 
@@ -44,6 +45,7 @@ from .fields import (
     ACTIVATION_KINDS,
     LIMITS,
     QUANTIZER_KINDS,
+    check_input_thresholds_shape,
     check_threshold_shape,
     check_weighted_shapes,
     json_too_deep,
@@ -64,7 +66,9 @@ class InputSpec:
     """The raw sensor samples and the quantizer that turns them into activation indices.
 
     ``identity``: index = raw - raw_min (e.g. 8x8 digits pixels 0..16 are their own index);
-    ``thresholds``: index = number of thresholds t with raw >= t.
+    ``thresholds``: index = number of thresholds t with raw >= t, the thresholds ``int[T]``
+    shared by every input element or ``int[E][T]`` one row per element (``E`` = the elements
+    of ``shape`` in C order: features of different ranges and units onto the same levels).
     """
 
     shape: tuple
@@ -101,9 +105,9 @@ class InputSpec:
         else:
             if self.thresholds is None:
                 raise ModelError("input.thresholds: missing for a thresholds quantizer")
-            check_threshold_shape(np.shape(self.thresholds), "input.thresholds",
-                                  per_output=False)
-            thresholds = _int_array(self.thresholds, "input.thresholds", ndim=1,
+            check_input_thresholds_shape(np.shape(self.thresholds), _product(shape))
+            thresholds = _int_array(self.thresholds, "input.thresholds",
+                                    ndim=np.ndim(self.thresholds),
                                     lo=-LIMITS.threshold_abs, hi=LIMITS.threshold_abs)
             _ascending(thresholds, "input.thresholds")
             object.__setattr__(self, "thresholds", thresholds)
@@ -113,7 +117,12 @@ class InputSpec:
         """Number of activation levels the quantizer produces."""
         if self.quantizer == "identity":
             return self.raw_max - self.raw_min + 1
-        return int(self.thresholds.size) + 1
+        return int(self.thresholds.shape[-1]) + 1
+
+    @property
+    def per_feature(self):
+        """True when every input element has thresholds of its own."""
+        return self.thresholds is not None and self.thresholds.ndim == 2
 
     @property
     def elements(self):
