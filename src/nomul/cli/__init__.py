@@ -13,12 +13,24 @@ import os
 import sys
 
 from ..errors import NomulError
-from . import board, build, calibrate, estimate, evaluate, info, sim, synthetic, train
+from . import (
+    board,
+    build,
+    calibrate,
+    estimate,
+    evaluate,
+    import_model,
+    info,
+    sim,
+    synthetic,
+    train,
+)
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 # in the order ``nomul --help`` lists them: the pipeline's
-COMMANDS = (info, train, evaluate, build, sim, board, estimate, synthetic, calibrate)
+COMMANDS = (info, train, import_model, evaluate, build, sim, board, estimate, synthetic,
+            calibrate)
 
 
 class _Parser(argparse.ArgumentParser):
