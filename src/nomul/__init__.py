@@ -10,13 +10,15 @@ use, so ``import nomul`` (and ``nomul --help``) stays instant.
 from .errors import ModelError, ModelFileError, NomulError, OptionsError, ToolError
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "load", "save", "load_dataset", "train", "lower", "write_verilog",
+__all__ = ["__version__", "load", "save", "load_dataset", "load_data", "train", "lower",
+           "write_verilog",
            "simulate", "estimate", "reference", "IntegerModel", "BuildOptions",
            "LayerOptions", "Design", "TrainConfig", "NomulError", "ModelError",
            "ModelFileError", "OptionsError", "ToolError"]
 
 _LAZY = {
-    **{name: "nomul.api" for name in ("load", "save", "load_dataset", "train", "lower",
+    **{name: "nomul.api" for name in ("load", "save", "load_dataset", "load_data", "train",
+                                      "lower",
                                       "write_verilog", "simulate", "estimate", "reference")},
     "IntegerModel": "nomul.models.spec",
     "BuildOptions": "nomul.design",

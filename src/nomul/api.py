@@ -14,7 +14,10 @@ Every function raises a :class:`~nomul.errors.NomulError` subclass for bad input
 names the parameter); anything else is a bug in nomul.
 """
 
-__all__ = ["load", "save", "load_dataset", "train", "lower", "write_verilog", "simulate",
+from os import PathLike
+
+__all__ = ["load", "save", "load_dataset", "load_data", "train", "lower", "write_verilog",
+           "simulate",
            "estimate", "reference"]
 
 
@@ -40,10 +43,22 @@ def load_dataset(name):
     return load(name)
 
 
+def load_data(path, *, input_levels=None, model=None):
+    """Your own data file (``.npz`` or ``.csv``, see :mod:`nomul.models.datafile`) as a
+    dataset of raw integer codes: checked (one-line :class:`~nomul.errors.OptionsError` per
+    defect), float features scaled to 8-bit codes, a per-feature input quantizer of
+    ``input_levels`` levels where the codes need one. ``model``: read the file as that model
+    (trained on a data file) was trained: its stored scales, class names and input spec."""
+    from .models.datafile import load_data as load
+
+    return load(path, input_levels=input_levels, model=model)
+
+
 def train(dataset, config=None, *, progress=None, **fields):
     """Train the float baseline and the quantized network, export the integer model.
 
-    ``dataset``: a name (:func:`load_dataset`) or a :class:`~nomul.models.datasets.Dataset`;
+    ``dataset``: a name (:func:`load_dataset`), a :class:`~nomul.models.datasets.Dataset`
+    (e.g. from :func:`load_data`) or a data file's path (``.npz``, ``.csv``);
     ``config``: a :class:`~nomul.models.training.trainer.TrainConfig`, or its fields as
     keywords (``arch``, ``recipe``, ``act_levels``, ``weight_levels``, ...). Returns a
     :class:`~nomul.models.training.trainer.TrainResult` (``.model``, and the float, quantized
@@ -57,8 +72,10 @@ def train(dataset, config=None, *, progress=None, **fields):
         raise OptionsError("train: give a TrainConfig or its fields as keywords, not both")
     config = TrainConfig(**fields) if config is None else config
     config.validate()
-    if isinstance(dataset, str):
+    if isinstance(dataset, str) and not dataset.lower().endswith((".npz", ".csv")):
         dataset = load_dataset(dataset)
+    elif isinstance(dataset, (str, PathLike)):
+        dataset = load_data(dataset)
     return run(dataset, config, progress=progress)
 
 

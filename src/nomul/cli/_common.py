@@ -9,11 +9,24 @@ import argparse
 import json
 import os
 
-__all__ = ["print_json", "fmt_bits", "output_file", "output_dir", "int_list", "level_list",
+__all__ = ["DATASET_NAMES", "add_data_options", "print_json", "fmt_bits", "output_file",
+           "output_dir", "int_list", "level_list",
            "weight_levels", "at_least", "positive", "probability", "levels", "per_layer",
            "positive_option", "add_model_command",
            "BUILD_OPTION_NAMES", "LAYER_OPTION_NAMES", "add_build_options", "build_options",
            "build_options_given"]
+
+
+DATASET_NAMES = ("digits", "mnist1d", "mnist")   # nomul.models.datasets.DATASETS (tested)
+
+
+def add_data_options(parser, *, required, help_dataset):
+    """``--dataset NAME`` (a bundled dataset) or ``--data FILE`` (your own), one of them."""
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--dataset", choices=DATASET_NAMES, help=help_dataset)
+    group.add_argument("--data", metavar="FILE",
+                       help="your own data: .npz (x_train, y_train, x_test, y_test, or x, y) "
+                       "or .csv (features, then the label)")
 
 
 def print_json(data):

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """``nomul eval MODEL``: the integer model's accuracy on its dataset's test split."""
 
-from ._common import add_model_command, print_json
+from ._common import add_data_options, add_model_command, print_json
 
 __all__ = ["add_parser", "run", "dataset_of"]
 
@@ -9,19 +9,35 @@ __all__ = ["add_parser", "run", "dataset_of"]
 def add_parser(commands):
     parser = add_model_command(commands, "eval", "integer-model accuracy on the test split",
                                build=False, run=run)
-    parser.add_argument("--dataset", choices=("digits", "mnist1d"),
-                        help="override the dataset recorded in the model")
+    add_data_options(parser, required=False,
+                     help_dataset="override the dataset recorded in the model")
 
 
 def dataset_of(args, model):
-    """``(name, dataset)``: the dataset ``--dataset`` names or the model records, its samples
-    read as the model's input shape."""
+    """``(name, dataset)``: the data file ``--data`` gives, the dataset ``--dataset`` names or
+    the one the model records, its samples read as the model's input shape."""
+    import sys
+
     from .. import api
     from ..errors import OptionsError
+    from ..models.datafile import load_data
 
-    name = args.dataset or model.meta.get("dataset", {}).get("name")
+    recorded = model.meta.get("dataset") or {}
+    if args.data is not None:
+        dataset = load_data(args.data, model=model)
+        trained_on = recorded.get("sha256")
+        if trained_on is not None and trained_on != dataset.source.sha256:
+            print(f"note: {args.data} is not the file the model was trained on "
+                  f"({recorded.get('file')}); its samples get the model's stored scaling",
+                  file=sys.stderr)
+        return dataset.name, dataset.reshaped(model.input.shape)
+    if args.dataset is None and "sha256" in recorded:
+        raise OptionsError(f"{args.model}: trained on the data file {recorded.get('file')}; "
+                           f"pass --data FILE")
+    name = args.dataset or recorded.get("name")
     if name is None:
-        raise OptionsError(f"{args.model}: no dataset recorded in the model; pass --dataset")
+        raise OptionsError(f"{args.model}: no dataset recorded in the model; pass --dataset "
+                           f"or --data")
     return name, api.load_dataset(name).reshaped(model.input.shape)
 
 

@@ -4,6 +4,7 @@
 import sys
 
 from ._common import (
+    add_data_options,
     add_model_command,
     build_options,
     build_options_given,
@@ -26,8 +27,8 @@ def add_parser(commands):
                         help="fast: compiled Verilator harness (default); verilator, icarus: "
                         "cocotb on the Verilog; amaranth: Amaranth's simulator")
     parser.add_argument("--samples", type=positive, help="first N test samples (default: all)")
-    parser.add_argument("--dataset", choices=("digits", "mnist1d"),
-                        help="override the dataset recorded in the model")
+    add_data_options(parser, required=False,
+                     help_dataset="override the dataset recorded in the model")
     parser.add_argument("--build", metavar="DIR",
                         help="simulate the Verilog of this `nomul build` directory instead of "
                         "building from the options below")

@@ -118,7 +118,7 @@ class QuantizerPlan:
             raise ValueError(f"raw_min {raw_min} is above raw_max {raw_max}")
         thresholds = None
         if self.thresholds is not None:
-            thresholds = self._checked_thresholds(self.thresholds, elements)
+            thresholds = _checked_thresholds(self.thresholds, elements)
         raw = field_of(Bounds(raw_min, raw_max))
         levels = raw_max - raw_min + 1 if thresholds is None else \
             len(thresholds[0] if _nested(thresholds) else thresholds) + 1
@@ -128,21 +128,6 @@ class QuantizerPlan:
         fill(self, elements=elements, raw_min=raw_min, raw_max=raw_max, thresholds=thresholds,
              raw=raw, index=index, levels=levels, style=style,
              registered=bool(self.registered), latency=int(bool(self.registered)))
-
-    @staticmethod
-    def _checked_thresholds(values, elements):
-        """Shared ``(T,)`` or per-element ``(elements, T)`` ascending thresholds as tuples."""
-        if _nested(values):
-            rows = as_rows(values, "thresholds")
-            if len(rows) != elements:
-                raise ValueError(f"per-element thresholds need {elements} rows, not {len(rows)}")
-            return tuple(QuantizerPlan._checked_thresholds(row, elements) for row in rows)
-        thresholds = as_ints(values, "thresholds")
-        if not thresholds:
-            raise ValueError("thresholds must not be empty (use None for identity)")
-        if list(thresholds) != sorted(thresholds):
-            raise ValueError(f"thresholds must be ascending, not {thresholds!r}")
-        return thresholds
 
     @property
     def per_feature(self):
@@ -186,6 +171,21 @@ class QuantizerPlan:
     def describe(self):
         return {"stage": self.name, "style": self.style, "latency": self.latency,
                 "ii": self.ii}
+
+
+def _checked_thresholds(values, elements):
+    """Shared ``(T,)`` or per-element ``(elements, T)`` ascending thresholds as tuples."""
+    if _nested(values):
+        rows = as_rows(values, "thresholds")
+        if len(rows) != elements:
+            raise ValueError(f"per-element thresholds need {elements} rows, not {len(rows)}")
+        return tuple(_checked_thresholds(row, elements) for row in rows)
+    thresholds = as_ints(values, "thresholds")
+    if not thresholds:
+        raise ValueError("thresholds must not be empty (use None for identity)")
+    if list(thresholds) != sorted(thresholds):
+        raise ValueError(f"thresholds must be ascending, not {thresholds!r}")
+    return thresholds
 
 
 def _nested(values):

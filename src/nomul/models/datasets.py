@@ -60,6 +60,9 @@ class Dataset:
     y_test: np.ndarray
     classes: int
     split: str
+    input_values: np.ndarray | None = None   # float value of each input index (data files)
+    scale: np.ndarray | None = None          # per-feature float scaling of a data file
+    source: object = None                    # the datafile.DataFile it was read from
 
     def reshaped(self, shape):
         """The same samples read (C order) as ``shape``, e.g. 64 pixels as (1, 8, 8)."""
@@ -75,6 +78,11 @@ class Dataset:
             x_test=self.x_test.reshape(len(self.x_test), *shape))
 
     def describe(self):
+        """What a model trained on it records (``meta.dataset``)."""
+        if self.source is not None:
+            from .datafile import describe
+
+            return describe(self)
         return {"name": self.name, "split": self.split, "train": int(len(self.y_train)),
                 "test": int(len(self.y_test))}
 

@@ -113,7 +113,10 @@ class TBNU(Recipe):
         self.warmup = self.steps_per_epoch
 
     def input_quantizer(self, spec, values, raw_train):
-        """A thresholds quantizer with ``act_levels`` adaptive levels on the raw input."""
+        """A thresholds quantizer with ``act_levels`` adaptive levels on the raw input; an
+        input already quantized by thresholds (a data file's per-feature levels) is kept."""
+        if spec.quantizer != "identity":
+            return spec, values
         span = max(abs(spec.raw_min), abs(spec.raw_max), 1)
         codebook = fit_codebook(values[raw_train.ravel() - spec.raw_min],
                                 self.config.input_levels or self.config.act_levels,

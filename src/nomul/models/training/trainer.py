@@ -281,9 +281,10 @@ def _train(dataset, config, progress):
         raise OptionsError(f"arch: the last layer has {plans[-1].outputs} outputs, the "
                            f"{dataset.name} dataset has {dataset.classes} classes")
     rng = np.random.default_rng(config.seed)
-    values = input_values(dataset.input)
-    x_train = values[dataset.x_train - dataset.input.raw_min]
-    x_test = values[dataset.x_test - dataset.input.raw_min]
+    values = input_values(dataset.input) if dataset.input_values is None else \
+        np.asarray(dataset.input_values, dtype=np.float64)
+    x_train = values[_indices(dataset.input, dataset.x_train)]
+    x_test = values[_indices(dataset.input, dataset.x_test)]
     float_net = build_network(plans, np.random.default_rng(config.seed),
                               lambda layer: Continuous(config.nonlinearity))
     fit(float_net, x_train, dataset.y_train, epochs=config.float_epochs or config.epochs,
