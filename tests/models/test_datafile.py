@@ -286,3 +286,24 @@ def test_the_readme_commands_for_your_own_data_run(capsys, tmp_path, monkeypatch
     model = nomul.load(tmp_path / "build" / "wine.npz")
     assert model.input.per_feature and model.input.thresholds.shape == (13, 15)
     assert model.meta["dataset"]["labels"] == ["class_0", "class_1", "class_2"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(x_train=np.zeros((4, 3))), "must be integer raw codes, not float64"),
+    (dict(x_train=np.full((4, 3), 9)), "codes 9..9 outside the input's range 0..5"),
+    (dict(x_train=np.zeros((4, 2), int)), "samples of shape (2,), the input spec (3,)"),
+    (dict(y_train=np.array(["a", "b", "a", "b"])), "must be 4 integer labels"),
+    (dict(y_test=np.array([0, 2])), "holds 0..2, not classes 0..1"),
+    (dict(classes=1), "classes must be an integer >= 2"),
+])
+def test_a_dataset_built_by_hand_is_checked(change, message):
+    from nomul.models.datasets import Dataset
+    from nomul.models.spec import InputSpec
+
+    fields = dict(name="mine", input=InputSpec(shape=(3,), raw_min=0, raw_max=5),
+                  x_train=np.ones((4, 3), int), y_train=np.array([0, 1, 0, 1]),
+                  x_test=np.ones((2, 3), int), y_test=np.array([0, 1]), classes=2, split="-")
+    Dataset(**fields)
+    with pytest.raises(OptionsError) as error:
+        Dataset(**{**fields, **change})
+    assert message in str(error.value)

@@ -64,6 +64,31 @@ class Dataset:
     scale: np.ndarray | None = None          # per-feature float scaling of a data file
     source: object = None                    # the datafile.DataFile it was read from
 
+    def __post_init__(self):
+        """Checks what the trainer and the reference rely on (one-line OptionsError)."""
+        spec = self.input
+        if not isinstance(self.classes, (int, np.integer)) or self.classes < 2:
+            raise OptionsError(f"dataset {self.name!r}: classes must be an integer >= 2, not "
+                               f"{self.classes!r}")
+        for split in ("train", "test"):
+            x, y = np.asarray(getattr(self, f"x_{split}")), np.asarray(getattr(self, f"y_{split}"))
+            where = f"dataset {self.name!r}: x_{split}"
+            if x.dtype.kind not in "iu":
+                raise OptionsError(f"{where}: samples must be integer raw codes, not {x.dtype} "
+                                   f"(float data: nomul.load_data scales it)")
+            if x.shape[1:] != spec.shape:
+                raise OptionsError(f"{where}: samples of shape {x.shape[1:]}, the input spec "
+                                   f"{spec.shape}")
+            if x.size and (x.min() < spec.raw_min or x.max() > spec.raw_max):
+                raise OptionsError(f"{where}: codes {x.min()}..{x.max()} outside the input's "
+                                   f"range {spec.raw_min}..{spec.raw_max}")
+            if y.dtype.kind not in "iu" or y.shape != (len(x),):
+                raise OptionsError(f"dataset {self.name!r}: y_{split} must be {len(x)} integer "
+                                   f"labels, not {y.dtype} {y.shape}")
+            if y.size and (y.min() < 0 or y.max() >= self.classes):
+                raise OptionsError(f"dataset {self.name!r}: y_{split} holds {y.min()}..{y.max()}"
+                                   f", not classes 0..{self.classes - 1}")
+
     def reshaped(self, shape):
         """The same samples read (C order) as ``shape``, e.g. 64 pixels as (1, 8, 8)."""
         shape = tuple(int(n) for n in shape)
