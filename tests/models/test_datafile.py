@@ -201,6 +201,8 @@ def test_train_eval_on_a_data_file_records_it_and_reapplies_its_scaling(capsys, 
     assert recorded["sha256"] == source.sha256 and recorded["labels"] == ["run", "sit", "walk"]
     assert recorded["scale"] == load_data(path).scale.tolist()
     assert model.input.per_feature and model.input.thresholds.shape == (3, 7)
+    status, out, _ = _cli(capsys, "info", model_path)
+    assert status == 0 and "thresholds quantizer (per feature), 8 levels" in out
     status, out, _ = _cli(capsys, "eval", model_path, "--data", path, "--json")
     assert status == 0 and json.loads(out)["accuracy"] == trained["int_accuracy"]
     assert json.loads(out)["accuracy"] > 0.6                  # 3 classes, well separated

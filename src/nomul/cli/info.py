@@ -46,7 +46,9 @@ def run(args):
     Console().print(table)           # the terminal's width (80 columns when not a terminal)
     spec = info["input"]
     print(f"input: {'x'.join(map(str, spec['shape']))} raw {spec['raw_min']}..{spec['raw_max']}, "
-          f"{spec['quantizer']} quantizer, {spec['levels']} levels; output: {info['output']}")
+          f"{spec['quantizer']} quantizer"
+          f"{' (per feature)' if spec['per_feature'] else ''}, {spec['levels']} levels; "
+          f"output: {info['output']}")
     print(f"table entries: {info['table_entries']}")
     print(f"memory: {fmt_bits(info['memory_bits'])} vs float32 "
           f"{fmt_bits(info['float32_bits'])} ({100 * info['memory_ratio']:.1f} %)")

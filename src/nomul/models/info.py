@@ -83,7 +83,8 @@ def model_info(model):
         layers.append(entry)
     return {
         "input": {"shape": list(spec.shape), "raw_min": spec.raw_min, "raw_max": spec.raw_max,
-                  "quantizer": spec.quantizer, "levels": spec.levels},
+                  "quantizer": spec.quantizer, "levels": spec.levels,
+                  "per_feature": spec.per_feature},
         "output": model.output,
         "layers": layers,
         **totals,
