@@ -156,7 +156,9 @@ def per_layer(kind):
 # -- build options ----------------------------------------------------------------------------
 
 BUILD_OPTION_NAMES = ("arch", "pe", "simd", "input_lanes", "name", "table_style",
-                      "register_every", "threshold_method", "group_inputs")
+                      "register_every", "threshold_method", "group_inputs", "target_ii",
+                      "target_throughput", "clock_mhz", "device")
+# automatic folding chooses every layer's build itself: layer options are refused beside it
 LAYER_OPTION_NAMES = ("arch", "pe", "simd", "table_style", "register_every",
                       "threshold_method", "group_inputs")
 
@@ -203,6 +205,14 @@ def add_build_options(parser):
     parser.add_argument("--group-inputs", type=per_layer(_group_inputs),
                         help="unrolled dense layers: look up g inputs together (the last "
                         "group shorter), or auto (default: the smallest adder graph)")
+    parser.add_argument("--target-ii", type=positive_option("--target-ii"), metavar="CYCLES",
+                        help="choose every layer's arch, PE, SIMD and table style: the "
+                        "least estimated cost accepting a sample every CYCLES cycles")
+    parser.add_argument("--target-throughput", type=float, metavar="SAMPLES_PER_S",
+                        help="as --target-ii, from samples per second at --clock-mhz")
+    parser.add_argument("--clock-mhz", type=float, help="the clock of --target-throughput")
+    parser.add_argument("--device", help="with a target: the whole design must fit this "
+                        "device's LUTs, FFs, block RAMs and DSPs (up5k, ecp5-25k)")
 
 
 def build_options(args, model):
@@ -216,6 +226,9 @@ def build_options(args, model):
     from ..design.options import DEFAULTS, SCOPE, BuildOptions, LayerOptions, option_applies
     from ..errors import OptionsError
 
+    chosen = _target_folding(args, model)
+    if chosen is not None:
+        return chosen
     weighted = [p for p, layer in enumerate(model.layers) if hasattr(layer, "weight_index")]
     given = {name: getattr(args, name) for name in LAYER_OPTION_NAMES
              if getattr(args, name) is not None}
@@ -245,6 +258,34 @@ def build_options(args, model):
             raise OptionsError(f"--{name.replace('_', '-')} does not apply to this design: it "
                                f"concerns {SCOPE[name]}")
     return BuildOptions(layers=tuple(layers), **top)
+
+
+def _target_folding(args, model):
+    """The build options automatic folding chooses (``--target-ii`` or
+    ``--target-throughput``), or None when no target is given; the family to estimate on is
+    ``--family``, else the ``--device``'s, else ice40."""
+    from ..errors import OptionsError
+    from ..hw.folding import choose_folding, device_family, target_ii_of
+
+    target = target_ii_of(args.target_ii, args.target_throughput, args.clock_mhz)
+    if target is None:
+        if args.device is not None:
+            raise OptionsError("--device constrains automatic folding: give --target-ii or "
+                               "--target-throughput")
+        return None
+    clash = [f"--{name.replace('_', '-')}" for name in LAYER_OPTION_NAMES
+             if getattr(args, name) is not None]
+    if clash:
+        raise OptionsError(f"a target II chooses every layer's build itself: give the target "
+                           f"or {', '.join(clash)}, not both")
+    family = getattr(args, "family", None)
+    if family is None:
+        family = device_family(args.device) if args.device is not None else "ice40"
+    from ..design.options import BuildOptions, LayerOptions
+
+    base = BuildOptions(default=LayerOptions(), input_lanes=args.input_lanes,
+                        name=args.name or "nomul_top")
+    return choose_folding(model, target, family, device=args.device, base=base).options
 
 
 def build_options_given(args):

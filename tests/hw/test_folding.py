@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: MIT
+"""Automatic folding: the chosen build meets the target II at the least estimated cost (checked
+against every combination), never costs more than FINN's greedy SetFolding, respects a device."""
+
+import itertools
+
+import pytest
+
+from helpers import digits_input_spec
+from nomul.cli import main
+from nomul.design import lower
+from nomul.errors import OptionsError
+from nomul.hw.cost import design_cost
+from nomul.hw.folding import (
+    choose_folding,
+    greedy_folding,
+    layer_candidates,
+    target_ii_of,
+)
+from nomul.models.modelfile import save_model
+from nomul.models.synthetic import random_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return random_model("64-12-10", digits_input_spec(), seed=3)
+
+
+def _total(choice):
+    return sum(c.lut_equivalents for c in choice.layers)
+
+
+@pytest.mark.parametrize("target", [1, 8, 48, 200, 768])
+def test_the_choice_meets_the_target_at_the_least_cost_of_every_combination(model, target):
+    choice = choose_folding(model, target, "ice40")
+    design = lower(model, choice.options)
+    assert design.ii <= target
+    assert design.ii == max(c.ii for c in choice.layers)
+    everything = layer_candidates(model, "ice40", 1 << 20)        # every build, any II
+    fast_enough = [[c for c in cands if c.ii <= target] for cands in everything]
+    best = min(sum(c.lut_equivalents for c in combo)
+               for combo in itertools.product(*fast_enough))
+    assert _total(choice) == best
+    # the stage estimates add up: the design's total is the layers' plus the quantizer's
+    cost = design_cost(design, "ice40")
+    layer_stages = [s for s in cost["stages"] if s["stage"].startswith("layer_")]
+    assert [s["luts"] for s in layer_stages] == [c.counts[0] for c in choice.layers]
+
+
+@pytest.mark.parametrize("target", [8, 48, 200, 768])
+def test_never_costs_more_than_finns_greedy_set_folding(model, target):
+    ours, greedy = choose_folding(model, target, "ice40"), greedy_folding(model, target, "ice40")
+    assert lower(model, greedy.options).ii <= target
+    assert _total(ours) <= _total(greedy)
+
+
+def test_a_slower_target_never_costs_more(model):
+    costs = [_total(choose_folding(model, t, "ice40")) for t in (1, 4, 16, 64, 256, 768)]
+    assert costs == sorted(costs, reverse=True)
+
+
+def test_a_device_budget_is_respected_or_refused_in_one_line(model):
+    choice = choose_folding(model, 768, "ice40", device="up5k")
+    cost = design_cost(lower(model, choice.options), "ice40")
+    assert cost["fits"]
+    big = random_model("64-64-64-10", digits_input_spec(), seed=4)
+    with pytest.raises(OptionsError, match=r"no folding with II <= 1 fits the up5k: the "
+                                           r"cheapest needs \d+ luts of 5280"):
+        choose_folding(big, 1, "ice40", device="up5k")
+    with pytest.raises(OptionsError, match="device up5k is an ice40 part, not ecp5"):
+        choose_folding(model, 8, "ecp5", device="up5k")
+
+
+@pytest.mark.parametrize("args, expected", [
+    ((7, None, None), 7), ((None, 100_000.0, 24.0), 240), ((None, 1e6, 1.0), 1),
+    ((None, 2e6, 1.0), OptionsError),
+    ((None, 10.0, None), OptionsError), ((5, 10.0, 24.0), OptionsError),
+    ((None, None, 24.0), OptionsError),
+])
+def test_target_from_throughput(args, expected):
+    if expected is OptionsError:
+        with pytest.raises(OptionsError):
+            target_ii_of(*args)
+    else:
+        assert target_ii_of(*args) == expected
+
+
+def _cli(capsys, *argv):
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as exit_:
+        status = exit_.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_build_with_a_target_and_refusals(capsys, tmp_path, model):
+    import json
+
+    path = save_model(model, tmp_path / "m.npz")
+    status, out, err = _cli(capsys, "build", path, "--target-ii", "48", "-o", tmp_path / "rtl",
+                            "--json")
+    assert status == 0, err
+    manifest = json.loads(out)
+    assert manifest["ii"] <= 48
+    chosen = choose_folding(model, 48, "ice40").describe()["layers"]
+    built = [layer for layer in manifest["layers"] if "arch" in layer]
+    assert [(b["arch"], b.get("pe"), b.get("simd")) for b in built] == \
+        [(c["arch"], c["pe"], c["simd"]) for c in chosen]
+    for argv, message in [
+        (["--target-ii", "8", "--simd", "2"], "give the target or --simd, not both"),
+        (["--device", "up5k"], "--device constrains automatic folding"),
+        (["--target-ii", "0"], "--target-ii must be a positive integer"),
+        (["--target-ii", "8", "--device", "virtex"], "unknown device 'virtex'"),
+    ]:
+        status, _, err = _cli(capsys, "build", path, *argv, "-o", tmp_path / "x")
+        assert status == 2 and message in err and "Traceback" not in err
