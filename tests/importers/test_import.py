@@ -30,6 +30,7 @@ from nomul.models.spec import Activation, Dense, InputSpec, IntegerModel  # noqa
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "onnx"
 DIGITS = FIXTURES / "digits.npz"
 BINARY = FIXTURES / "binary.npz"
+IMAGES = FIXTURES / "digits_1x8x8.npz"
 
 
 @pytest.fixture(autouse=True)
@@ -59,9 +60,9 @@ def test_level_conditions_match_qonnx_rounding_at_every_tie(mode):
         assert (got == want).all(), (mode, n)
 
 
-@pytest.mark.parametrize("name", ["qonnx_mlp", "finn_cnn"])
-def test_qonnx_import_agrees_on_every_sample(name):
-    result = import_onnx(FIXTURES / f"{name}.onnx", data=DIGITS)
+@pytest.mark.parametrize("name, data", [("qonnx_mlp", DIGITS), ("finn_cnn", IMAGES)])
+def test_qonnx_import_agrees_on_every_sample(name, data):
+    result = import_onnx(FIXTURES / f"{name}.onnx", data=data)
     report = result.report
     assert report["source"] == "qonnx" and report["exact"]
     assert report["samples_all"] == 1797
@@ -104,7 +105,7 @@ def test_qonnx_without_data_takes_the_input_quantizer_range():
 # -- the float path ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, data, accuracy", [
-    ("sk_mlp", DIGITS, 0.93), ("sk_binary", BINARY, 0.85), ("torch_like_cnn", DIGITS, 0.85)])
+    ("sk_mlp", DIGITS, 0.93), ("sk_binary", BINARY, 0.85), ("torch_like_cnn", IMAGES, 0.85)])
 def test_float_import_keeps_accuracy(name, data, accuracy):
     report = import_onnx(FIXTURES / f"{name}.onnx", data=data).report
     assert report["source"] == "float" and not report["exact"]
@@ -208,7 +209,7 @@ def test_without_onnx_the_error_names_the_extra(monkeypatch, tmp_path, capsys):
 
 def test_cli_json_report(capsys, tmp_path):
     out_path = tmp_path / "q.npz"
-    status, out, err = _run(capsys, "import", FIXTURES / "finn_cnn.onnx", "--data", DIGITS,
+    status, out, err = _run(capsys, "import", FIXTURES / "finn_cnn.onnx", "--data", IMAGES,
                             "-o", out_path, "--json")
     assert status == 0, err
     report = json.loads(out)

@@ -243,6 +243,11 @@ def read_graph(model):
             head = tuple(sorted({n.op_type for n, _ in users}))
             break
         if len(users) > 1:
+            shape_users = [(n, m) for n, m in users if n.op_type == "Shape"]
+            if shape_users:
+                node, name = shape_users[0]
+                raise ModelError(f"{node_where(name, 'Shape')}: shape computations on the data "
+                                 f"are not supported (export a Flatten or a constant shape)")
             node, name = users[1]
             raise ModelError(f"{node_where(name, node.op_type)}: residual connections are not "
                              f"supported (tensor '{tensor}' feeds {len(users)} nodes)")

@@ -460,11 +460,9 @@ class _Lowering:
         u = max(abs(v) for v in state.source.u)
         bound = sum(values) * u * max(abs(g) for g in state.gain) + \
             max(abs(o) for o in state.offset)
-        grain = 1
-        for g in state.gain:
-            for v in set(state.base.flat):
-                for a in state.source.u:
-                    grain = math.lcm(grain, (g * v * a).denominator)
+        grain = 1                 # a common multiple of every product's denominator
+        for values in (state.gain, set(state.base.flat), state.source.u):
+            grain *= math.lcm(*(v.denominator for v in values))
         for o in state.offset:
             grain = math.lcm(grain, o.denominator)
         if bound * grain >= 2 ** _EXACT_BITS:
