@@ -225,3 +225,80 @@ def test_act_levels_are_refused_for_qonnx(capsys, tmp_path):
     status, _, err = _run(capsys, "import", FIXTURES / "qonnx_mlp.onnx", "--act-levels", "4",
                           "-o", tmp_path / "m.npz")
     assert status == 2 and "--act-levels" in err and err.count("\n") == 1
+
+
+# -- hand-made QONNX graphs: BatchNorm (inexact), negative gains, float data ----------------
+
+QONNX = "qonnx.custom_op.general"
+
+
+def _quant(name, x, out, scale, bits, signed, narrow=False):
+    inits = [numpy_helper.from_array(np.asarray(v, dtype=np.float32), f"{name}_{k}")
+             for k, v in (("scale", scale), ("zeropt", 0.0), ("bits", float(bits)))]
+    node = helper.make_node("Quant", [x, *(i.name for i in inits)], [out], name=name,
+                            domain=QONNX, signed=int(signed), narrow=int(narrow),
+                            rounding_mode="ROUND")
+    return node, inits
+
+
+def _qonnx_bn_model(tmp_path, features, input_scale):
+    """Quant -> MatMul(3-bit) -> BatchNorm (gains of both signs) -> Relu -> Quant(2-bit)
+    -> MatMul(integer weights) -> logits."""
+    rng = np.random.default_rng(5)
+    hidden = 12
+    w1 = rng.integers(-3, 4, size=(features, hidden)).astype(np.float32) * 0.125
+    gamma = rng.normal(size=hidden).astype(np.float32)
+    gamma[:3] = -np.abs(gamma[:3])
+    beta = rng.normal(size=hidden).astype(np.float32)
+    mean = rng.normal(size=hidden).astype(np.float32)
+    var = rng.uniform(0.5, 2, size=hidden).astype(np.float32)
+    w2 = rng.integers(-4, 4, size=(hidden, 3)).astype(np.float32)
+    nodes, inits = [], []
+    for node, extra in (_quant("Quant_in", "x", "xq", input_scale, 8, True),
+                        _quant("Quant_w1", "w1", "w1q", 0.125, 3, True, True)):
+        nodes.append(node)
+        inits += extra
+    nodes += [helper.make_node("MatMul", ["xq", "w1q"], ["h"], name="MatMul_1"),
+              helper.make_node("BatchNormalization", ["h", "g", "b", "m", "v"], ["n"],
+                               name="BatchNorm_1"),
+              helper.make_node("Relu", ["n"], ["r"], name="Relu_1")]
+    node, extra = _quant("Quant_a", "r", "a", 0.5, 2, False)
+    nodes += [node, helper.make_node("MatMul", ["a", "w2"], ["y"], name="MatMul_2")]
+    inits += extra + [numpy_helper.from_array(v, k) for k, v in
+                      (("w1", w1), ("g", gamma), ("b", beta), ("m", mean), ("v", var),
+                       ("w2", w2))]
+    graph = helper.make_graph(
+        nodes, "bn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, features])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid(QONNX, 1)])
+    path = tmp_path / "bn.onnx"
+    onnx.save(model, path)
+    return path
+
+
+def test_batchnorm_is_folded_and_reported_inexact(tmp_path):
+    data = tmp_path / "d.npz"
+    digits = np.load(DIGITS)
+    np.savez(data, x_train=digits["x_train"], y_train=digits["y_train"] % 3,
+             x_test=digits["x_test"], y_test=digits["y_test"] % 3)
+    report = import_onnx(_qonnx_bn_model(tmp_path, 64, 1.0), data=data).report
+    assert not report["exact"]
+    assert any("BatchNorm_1" in note for note in report["notes"])
+    assert report["agreement_all"] >= 0.99
+
+
+def test_qonnx_on_float_data_quantizes_each_feature_from_its_raw_codes(tmp_path):
+    """Float features: the input Quant becomes per-feature thresholds on the raw codes
+    (``raw = round(x * scale[j])``); not exact (the codes are rounded), yet it agrees."""
+    report = import_onnx(_qonnx_bn_model(tmp_path, 8, 0.0625), data=BINARY)
+    model = report.model
+    assert model.input.quantizer == "thresholds" and model.input.thresholds.ndim == 2
+    assert not report.report["exact"]
+    assert any("raw codes" in note for note in report.report["notes"])
+    assert report.report["agreement_all"] >= 0.97
+
+
+def test_qonnx_without_data_needs_an_input_quant():
+    with pytest.raises(OptionsError, match=r"node 'Conv_0' \(Conv\): without --data"):
+        import_onnx(FIXTURES / "finn_cnn.onnx")

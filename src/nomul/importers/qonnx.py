@@ -141,6 +141,7 @@ class _Lowering:
             np.full(base.shape[0], Fraction(0), dtype=object)
         extra = (values * offset[None, :]).sum(axis=1) if any(offset) else 0
         self.state = _Pending(op, source, base, list(gain), list(bias + extra), op.out_shape)
+        self._check_float32(self.state)
 
     def _conv(self, op):
         source = self._weighted_input(op)
@@ -167,6 +168,7 @@ class _Lowering:
             np.full(out, Fraction(0), dtype=object)
         extra = (values * np.tile(offset, taps)[None, :]).sum(axis=1) if any(offset) else 0
         self.state = _Pending(op, source, base, list(gain), list(bias + extra), op.out_shape)
+        self._check_float32(self.state)
 
     def _codes(self, op, values, ints, scale, axes):
         """``(base, gain)``: integer weights and their per-output scale where the weights come
@@ -452,10 +454,9 @@ class _Lowering:
                          kernel=op.fields["kernel"], stride=op.fields["stride"],
                          padding=op.fields["padding"])
         self.layers.append(layer)
-        self._check_float32(state, table, index, bias)
 
-    def _check_float32(self, state, table, index, bias):
-        """Notes a layer whose float32 sums in the ONNX graph may round."""
+    def _check_float32(self, state):
+        """Notes a layer whose float32 sums (products and bias) in the ONNX graph may round."""
         values = [abs(v) for v in state.base.flat]
         u = max(abs(v) for v in state.source.u)
         bound = sum(values) * u * max(abs(g) for g in state.gain) + \
