@@ -302,3 +302,40 @@ def test_qonnx_on_float_data_quantizes_each_feature_from_its_raw_codes(tmp_path)
 def test_qonnx_without_data_needs_an_input_quant():
     with pytest.raises(OptionsError, match=r"node 'Conv_0' \(Conv\): without --data"):
         import_onnx(FIXTURES / "finn_cnn.onnx")
+
+
+def _conv_graph(tmp_path, node, extra_inits=()):
+    inits = {"w": np.ones((2, 1, 3, 3)), "w2": np.ones((2 * 2 * 2, 3)), **dict(extra_inits)}
+    return _save(tmp_path, [
+        node,
+        helper.make_node("Flatten", ["c"], ["f"], name="Flatten_1"),
+        helper.make_node("MatMul", ["f", "w2"], ["y"], name="MatMul_2")],
+        inits, shape=(1, 1, 4, 4))
+
+
+@pytest.mark.parametrize("attrs, message", [
+    ({"group": 1, "pads": [1, 1, 0, 0]}, r"node 'Conv_0' \(Conv\): asymmetric padding"),
+    ({"dilations": [2, 2]}, r"node 'Conv_0' \(Conv\): dilated convolutions"),
+    ({"auto_pad": "SAME_UPPER"}, r"node 'Conv_0' \(Conv\): auto_pad SAME_UPPER"),
+])
+def test_what_the_hardware_cannot_build_is_refused(tmp_path, attrs, message):
+    node = helper.make_node("Conv", ["x", "w"], ["c"], name="Conv_0", **attrs)
+    with pytest.raises(ModelError, match=message):
+        import_onnx(_conv_graph(tmp_path, node), data=DIGITS)
+
+
+def test_average_pooling_and_shape_computations_are_refused(tmp_path):
+    pool = _save(tmp_path, [
+        helper.make_node("AveragePool", ["x"], ["p"], name="AvgPool_0", kernel_shape=[2, 2]),
+        helper.make_node("Flatten", ["p"], ["f"], name="Flatten_1"),
+        helper.make_node("MatMul", ["f", "w"], ["y"], name="MatMul_2")],
+        {"w": np.ones((4, 3))}, shape=(1, 1, 4, 4))
+    with pytest.raises(ModelError, match=r"node 'AvgPool_0' \(AveragePool\): operator not "
+                                         r"supported"):
+        import_onnx(pool, data=DIGITS)
+    shaped = _save(tmp_path, [
+        helper.make_node("Shape", ["x"], ["s"], name="Shape_0"),
+        helper.make_node("Reshape", ["x", "s"], ["r"], name="Reshape_1"),
+        helper.make_node("MatMul", ["r", "w"], ["y"], name="MatMul_2")], {"w": np.ones((4, 3))})
+    with pytest.raises(ModelError, match=r"node 'Shape_0' \(Shape\): shape computations"):
+        import_onnx(shaped, data=DIGITS)

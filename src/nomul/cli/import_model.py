@@ -15,9 +15,9 @@ def add_parser(commands):
     parser.add_argument("--data", metavar="FILE",
                         help="data file (.npz or .csv): calibration for a float model, and "
                         "the accuracy and agreement measured on it")
-    parser.add_argument("--act-levels", type=levels,
+    parser.add_argument("--act-levels", type=levels, metavar="A",
                         help="float models: activation (and input) levels A (default 16)")
-    parser.add_argument("--weight-levels", type=level_list,
+    parser.add_argument("--weight-levels", type=level_list, metavar="K",
                         help="codewords K per weighted layer, or one per layer (4,8,8); "
                         "float models: default 16; QONNX: k-means the integer weights "
                         "(inexact)")

@@ -203,6 +203,9 @@ def import_onnx(path, data=None, act_levels=None, weight_levels=None):
     if dataset is not None:
         meta["dataset"] = _describe(dataset)
     model = _with_meta(model, meta)
+    if dataset is not None and tuple(dataset.x_train.shape[1:]) != graph.input_shape:
+        notes = notes + [f"the data's samples {tuple(dataset.x_train.shape[1:])} are read as "
+                         f"the model's input {graph.input_shape}"]
     report.update(exact=exact, notes=notes, layers=len(model.layers))
     if dataset is None:
         report.update(source_accuracy=None, int_accuracy=None, agreement=None)

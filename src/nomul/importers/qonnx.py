@@ -445,14 +445,17 @@ class _Lowering:
         op = state.op
         levels = len(state.source.u)
         meta = {"source_node": op.name}
-        if op.kind == "dense":
-            layer = Dense(in_levels=levels, group=1, table=table, weight_index=index,
-                          bias=bias, activation=activation, meta=meta)
-        else:
-            layer = Conv(in_levels=levels, group=1, table=table, weight_index=index,
-                         bias=bias, activation=activation, meta=meta,
-                         kernel=op.fields["kernel"], stride=op.fields["stride"],
-                         padding=op.fields["padding"])
+        try:
+            if op.kind == "dense":
+                layer = Dense(in_levels=levels, group=1, table=table, weight_index=index,
+                              bias=bias, activation=activation, meta=meta)
+            else:
+                layer = Conv(in_levels=levels, group=1, table=table, weight_index=index,
+                             bias=bias, activation=activation, meta=meta,
+                             kernel=op.fields["kernel"], stride=op.fields["stride"],
+                             padding=op.fields["padding"])
+        except ModelError as error:
+            raise ModelError(f"{op.where}: {error}") from None
         self.layers.append(layer)
 
     def _check_float32(self, state):
