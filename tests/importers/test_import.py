@@ -339,3 +339,22 @@ def test_average_pooling_and_shape_computations_are_refused(tmp_path):
         helper.make_node("MatMul", ["r", "w"], ["y"], name="MatMul_2")], {"w": np.ones((4, 3))})
     with pytest.raises(ModelError, match=r"node 'Shape_0' \(Shape\): shape computations"):
         import_onnx(shaped, data=DIGITS)
+
+
+def test_a_scikit_learn_pipeline_with_a_scaler(tmp_path):
+    """skl2onnx's Scaler node (StandardScaler) folds into the first layer."""
+    from skl2onnx import to_onnx
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data = np.load(BINARY)
+    pipe = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=2000, random_state=0))
+    pipe.fit(data["x_train"], data["y_train"])
+    onx = to_onnx(pipe, data["x_train"][:1].astype(np.float32),
+                  options={id(pipe[-1]): {"zipmap": False}}, target_opset=17)
+    path = tmp_path / "pipe.onnx"
+    onnx.save(onx, path)
+    report = import_onnx(path, data=BINARY, weight_levels=64).report
+    assert report["agreement"] >= 0.97
+    assert report["int_accuracy"] >= report["source_accuracy"] - 0.02

@@ -441,6 +441,11 @@ def _op(node, name, tensor, consts, shape, opset):
             raise ModelError(f"{where}: division by zero")
         return make("affine", mul=1.0 / np.asarray(channel, dtype=np.float64), add=0.0,
                     exact=bool(np.all(_power_of_two(channel))))
+    if op_type == "Scaler":                              # scikit-learn: (x - offset) * scale
+        scale = np.asarray(attrs.get("scale", [1.0]), dtype=np.float64)
+        offset = np.asarray(attrs.get("offset", [0.0]), dtype=np.float64)
+        return make("affine", mul=_per_channel(scale, shape, where),
+                    add=_per_channel(-offset * scale, shape, where), exact=False)
     if op_type in ("Quant", "IntQuant"):
         scale, zeropt, bits = (_const_input(node, i, consts, where, what).values
                                for i, what in ((1, "scale"), (2, "zero point"),

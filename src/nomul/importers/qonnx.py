@@ -503,7 +503,7 @@ class _Lowering:
         bias = [o * scale for o in offset]
         if any(b.denominator != 1 for b in bias):
             denominator = math.lcm(*(b.denominator for b in bias))
-            table, scale = table * denominator, scale * denominator
+            table, scale = table.astype(object) * denominator, scale * denominator
             bias = [b * denominator for b in bias]
         bias = np.array([int(b) for b in bias], dtype=object)
         if np.max(np.abs(bias)) > LIMITS.bias_abs or np.max(np.abs(table)) > LIMITS.table_abs:
