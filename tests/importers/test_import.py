@@ -355,6 +355,6 @@ def test_a_scikit_learn_pipeline_with_a_scaler(tmp_path):
                   options={id(pipe[-1]): {"zipmap": False}}, target_opset=17)
     path = tmp_path / "pipe.onnx"
     onnx.save(onx, path)
-    report = import_onnx(path, data=BINARY, weight_levels=64).report
+    report = import_onnx(path, data=BINARY, act_levels=64, weight_levels=64).report
     assert report["agreement"] >= 0.97
     assert report["int_accuracy"] >= report["source_accuracy"] - 0.02
