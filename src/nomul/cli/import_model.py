@@ -58,24 +58,28 @@ def _percent(value):
     return "-" if value is None else f"{100 * value:6.2f} %"
 
 
+def _line(label, text):
+    print(f"{label + ':':<31}{text}")
+
+
 def _print(report):
     kind = "QONNX (exact arithmetic)" if report["source"] == "qonnx" else \
         (f"float (post-training: {report['act_levels']} activation levels, "
          f"{report['weight_levels']} codewords)")
     print(f"{report['onnx']}: {kind}; {report['layers']} layers")
     if report.get("source_accuracy") is not None:
-        print(f"ONNX model accuracy:         {_percent(report['source_accuracy'])}")
+        _line("ONNX model accuracy", _percent(report["source_accuracy"]))
         if "quantized_accuracy" in report:
-            print(f"quantized (float-sim):       {_percent(report['quantized_accuracy'])}")
+            _line("quantized (float-sim)", _percent(report["quantized_accuracy"]))
         if "unclustered_int_accuracy" in report:
-            print(f"integer, weights unclustered: {_percent(report['unclustered_int_accuracy'])}")
-        print(f"integer reference:           {_percent(report['int_accuracy'])}  "
-              f"(agreement with the ONNX model {100 * report['agreement']:.2f} % of "
-              f"{report['samples']} test samples)")
+            _line("integer, weights unclustered", _percent(report["unclustered_int_accuracy"]))
+        _line("integer reference", f"{_percent(report['int_accuracy'])}  (agreement with the "
+              f"ONNX model {100 * report['agreement']:.2f} % of {report['samples']} test "
+              f"samples)")
         if "agreement_all" in report:
-            print(f"agreement on every sample:   {100 * report['agreement_all']:.2f} % of "
-                  f"{report['samples_all']}")
-    print(f"exact: {'yes' if report['exact'] else 'no'}")
+            _line("agreement on every sample",
+                  f"{_percent(report['agreement_all'])} of {report['samples_all']} samples")
+    _line("exact", "yes" if report["exact"] else "no")
     for note in report["notes"]:
         print(f"note: {note}")
     print(f"wrote {report['model']}")
