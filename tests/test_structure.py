@@ -16,10 +16,11 @@ SOURCE = Path(nomul.__file__).parent
 
 # the layers, lowest first: a module may import its own layer and the ones below, never above;
 # sim and hw are siblings that do not import each other; importers (ONNX in, integer models
-# out) sit on the models beside the design; training is imported by nothing but the API, the
-# CLI and the importers (post-training quantization)
+# out) sit on the models beside the design; explore (sweeps) beside the API; training is
+# imported by nothing but the API, the CLI, the importers (post-training quantization) and
+# explore
 RANK = {"base": 0, "models": 1, "design": 2, "importers": 2, "gateware": 3, "sim": 4, "hw": 4,
-        "api": 5, "cli": 6}
+        "api": 5, "explore": 5, "cli": 6}
 BASE = {"nomul", "nomul.errors", "nomul.numeric", "nomul.progress", "nomul.cache"}
 
 
@@ -63,7 +64,7 @@ def test_every_import_follows_the_one_way_rule():
             upward = RANK[other] > RANK[layer]
             sideways = {layer, other} == {"sim", "hw"}
             training = ".training" in target and layer not in ("api", "cli", "models",
-                                                                 "importers")
+                                                                 "importers", "explore")
             if upward or sideways or training:
                 wrong.append(f"{name} imports {target}")
     assert wrong == []

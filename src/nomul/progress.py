@@ -54,12 +54,14 @@ def step(description, *, total=None):
         TaskProgressColumn,
         TextColumn,
         TimeElapsedColumn,
+        TimeRemainingColumn,
     )
 
     with _lock:
         if _display is None:
             _display = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                 TaskProgressColumn(), TimeElapsedColumn(),
+                                TimeRemainingColumn(),
                                 console=Console(stderr=True), transient=True)
             _display.start()
         _depth += 1

@@ -22,6 +22,7 @@ from . import (
     import_model,
     info,
     sim,
+    sweep,
     synthetic,
     train,
 )
@@ -29,7 +30,7 @@ from . import (
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 # in the order ``nomul --help`` lists them: the pipeline's
-COMMANDS = (info, train, import_model, evaluate, build, sim, board, estimate, synthetic,
+COMMANDS = (info, train, import_model, evaluate, build, sim, board, estimate, sweep, synthetic,
             calibrate)
 
 
