@@ -21,6 +21,7 @@ from . import (
     evaluate,
     import_model,
     info,
+    report,
     sim,
     sweep,
     synthetic,
@@ -30,8 +31,8 @@ from . import (
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 # in the order ``nomul --help`` lists them: the pipeline's
-COMMANDS = (info, train, import_model, evaluate, build, sim, board, estimate, sweep, synthetic,
-            calibrate)
+COMMANDS = (info, train, import_model, evaluate, build, sim, board, estimate, sweep, report,
+            synthetic, calibrate)
 
 
 class _Parser(argparse.ArgumentParser):
