@@ -309,3 +309,21 @@ def test_a_dataset_built_by_hand_is_checked(change, message):
     with pytest.raises(OptionsError) as error:
         Dataset(**{**fields, **change})
     assert message in str(error.value)
+
+
+def test_a_file_of_vectors_feeds_a_model_of_images(tmp_path):
+    """64 pixels a sample in the file, (1, 8, 8) in the model: read in C order."""
+    from nomul.models.synthetic import random_model
+    from nomul.models.spec import InputSpec
+
+    digits = load_digits()
+    np.savez(tmp_path / "d.npz", x=digits.data.astype(np.int64), y=digits.target)
+    model = random_model("1x8x8-c2k3p1-m2-10", InputSpec(shape=(1, 8, 8), raw_min=0,
+                                                           raw_max=16), seed=1)
+    data = load_data(tmp_path / "d.npz", model=model)
+    bundled = nomul.load_dataset("digits")
+    assert data.x_test.shape == (450, 1, 8, 8)
+    assert np.array_equal(data.x_test.reshape(450, 64), bundled.x_test)
+    np.savez(tmp_path / "e.npz", x=digits.data[:, :60].astype(np.int64), y=digits.target)
+    with pytest.raises(OptionsError, match="samples have 60 features, the model's input 64"):
+        load_data(tmp_path / "e.npz", model=model)

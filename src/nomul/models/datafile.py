@@ -387,6 +387,11 @@ def load_data(path, *, input_levels=None, model=None):
                   f"{LIMITS.raw_abs}")
     if model is not None:
         spec, values = model.input, None
+        if math.prod(source.shape) != spec.elements:
+            _fail(path, f"samples have {math.prod(source.shape)} features, the model's input "
+                  f"{spec.elements} (shape {spec.shape})")
+        x_train = x_train.reshape(len(x_train), *spec.shape)      # read in C order
+        x_test = x_test.reshape(len(x_test), *spec.shape)
     else:
         raw_range = (-FLOAT_CODE_MAX - 1, FLOAT_CODE_MAX) if scale is not None else \
             (int(min(x_train.min(), x_test.min())), int(max(x_train.max(), x_test.max())))
