@@ -313,8 +313,8 @@ def test_a_dataset_built_by_hand_is_checked(change, message):
 
 def test_a_file_of_vectors_feeds_a_model_of_images(tmp_path):
     """64 pixels a sample in the file, (1, 8, 8) in the model: read in C order."""
-    from nomul.models.synthetic import random_model
     from nomul.models.spec import InputSpec
+    from nomul.models.synthetic import random_model
 
     digits = load_digits()
     np.savez(tmp_path / "d.npz", x=digits.data.astype(np.int64), y=digits.target)
