@@ -199,3 +199,15 @@ def test_amaranth_sim_of_a_build_directory_rebuilds_its_options(capsys, tmp_path
     digits = load_dataset("digits")
     assert report["accuracy"] == float(np.mean(reference.run(model, digits.x_test[:5])
                                                == digits.y_test[:5]))
+
+
+def test_a_slow_design_gets_cycles_enough_in_the_harness():
+    """A folded design whose II is past the harness's 1000 cycles a transfer (a conv at PE 1 x
+    SIMD 1) is not called stalled: the budget follows its II, latency and the stall draws."""
+    from nomul.sim.hardware import cycle_budget
+
+    fast = {"latency": 5, "ii": 1}
+    assert cycle_budget(fast, 10, 10, 0.0, 0.0) == 1000 + 1000 * 20
+    slow = {"latency": 9000, "ii": 30000}
+    assert cycle_budget(slow, 450, 450, 0.0, 0.0) >= 9000 + 450 * 30000
+    assert cycle_budget(slow, 450, 450, 0.5, 0.5) >= 4 * (9000 + 450 * 30000)

@@ -141,13 +141,24 @@ def _simulate_verilog(manifest, raw, simulator, work_dir, idle, stall, seed, vcd
                                    cache_dir=cache_dir, trace=vcd is not None)
         with step(f"simulating {len(raw)} samples (compiled Verilator harness)"):
             run = run_harness(executable, words, len(raw), work_dir / "fast", idle=idle,
-                              stall=stall, seed=seed, vcd=vcd)
+                              stall=stall, seed=seed, vcd=vcd,
+                              max_cycles=cycle_budget(manifest, len(words), len(raw), idle,
+                                                      stall))
         cycles, seconds = run.cycles, run.seconds
     else:
         run, cycles, seconds = _simulate_cocotb(manifest, words, len(raw), simulator,
                                                 work_dir, cache_dir, idle, stall, seed)
     return HardwareRun(simulator, manifest, decode_outputs(manifest, run.outputs), run,
                        cycles, seconds)
+
+
+def cycle_budget(manifest, words, count, idle, stall):
+    """Cycles after which a simulation counts as stalled: the harness's own margin (1000 a
+    transfer) or, for a slow design, four times its II a sample and its latency, stretched
+    by the idle and stall draws."""
+    slow = (manifest["latency"] + 4 * (count * manifest["ii"] + words)) / \
+        ((1 - idle) * (1 - stall))
+    return int(max(1000 + 1000 * (words + count), 1000 + slow))
 
 
 def _simulate_amaranth(design, raw, idle, stall, seed, vcd):
