@@ -26,6 +26,10 @@ demo: $(STAMP)
 	$(BIN)/nomul sim $(DEMO)/digits.npz --build $(DEMO)/unrolled --simulator fast
 	$(BIN)/nomul train --data examples/wine.csv --recipe tbnu --act-levels 4 --weight-levels 8 -o $(DEMO)/wine.npz
 	$(BIN)/nomul sim $(DEMO)/wine.npz --data examples/wine.csv --simulator fast
+	$(BIN)/nomul import tests/fixtures/onnx/qonnx_mlp.onnx --data tests/fixtures/onnx/digits.npz -o $(DEMO)/qonnx_mlp.npz
+	$(BIN)/nomul sim $(DEMO)/qonnx_mlp.npz --data tests/fixtures/onnx/digits.npz --simulator fast
+	$(BIN)/nomul build $(DEMO)/digits.npz --target-ii 256 --device up5k -o $(DEMO)/auto
+	$(BIN)/nomul report $(DEMO)/digits.npz --target-ii 256 -o $(DEMO)/report.html
 	$(BIN)/nomul estimate $(DEMO)/digits.npz --arch folded --pe 1 --simd 1 --family ice40 --synth --pnr --baseline
 	$(BIN)/nomul board $(DEMO)/digits.npz --board icebreaker --arch folded --pe 1 --simd 1 -o $(DEMO)/icebreaker
 
