@@ -17,12 +17,14 @@ __all__ = ["add_parser", "run", "check_options", "print_cost"]
 
 
 def add_parser(commands):
-    from ..hw.families import FAMILIES
+    from ..hw.families import FAMILIES, TARGETS
 
     parser = commands.add_parser(
         "estimate", help="LUTs, FFs, block RAMs (and Fmax): estimated, synthesized, placed")
     parser.add_argument("model", nargs="?", help="integer model file (not with --tables)")
-    parser.add_argument("--family", default="ice40", choices=tuple(FAMILIES))
+    parser.add_argument("--family", default="ice40", choices=tuple(TARGETS),
+                        help="an FPGA family, the gate level, or sky130 (SkyWater 130 nm "
+                             "standard cells, µm²; --synth only)")
     add_build_options(parser)
     parser.add_argument("--synth", action="store_true",
                         help="synthesize every stage with Yosys (minutes) and report that")
@@ -62,9 +64,18 @@ PLOT_FORMATS = (".png", ".svg", ".pdf")
 def check_options(args):
     """Every option combination of ``nomul estimate`` checked before any work."""
     from ..errors import OptionsError
-    from ..hw.families import FAMILIES
+    from ..hw.families import FAMILIES, family
 
+    spec = family(args.family)
     flags = lambda names: ", ".join(f"--{n.replace('_', '-')}" for n in names)  # noqa: E731
+    if not spec.analytical:
+        if args.tables or not args.synth:
+            raise OptionsError(f"--family {args.family} has no analytical estimate: it needs "
+                               "--synth (Yosys)" + (", not --tables" if args.tables else ""))
+        if args.target_ii is not None or args.target_throughput is not None:
+            raise OptionsError(f"automatic folding chooses by the analytical estimate, which "
+                               f"--family {args.family} has not: give --arch, --pe, --simd")
+        spec.check_needs()
     if args.tables:
         if args.model is not None:
             raise OptionsError("--tables costs a reference layer of each table size; leave out "
@@ -141,20 +152,28 @@ def print_cost(report, family):
     measured = report["source"] == "yosys"
     designs = [("nomul", report)] + [(name, report[name]) for name in
                                      ("codebook_baseline", "baseline") if name in report]
+    area = "area_um2" in report
     for title, design in designs:
         print(f"{DESIGN_LABELS[title]}, {family}, "
-              f"{'Yosys' if measured else 'analytical estimate'}:")
+              f"{'Yosys' if measured else 'analytical estimate'}"
+              + (" (gates: standard cells)" if area else "") + ":")
         header = f"  {'stage':<20} {logic:>8} {'ffs':>7} {'carry':>7} {'brams':>5} " \
                  f"{'dsps':>4} {'mults':>5}"
-        print(header + (f"  {'model ' + logic:>11}" if measured else ""))
+        if area:
+            header += f" {'µm²':>12}"
+        print(header + (f"  {'model ' + logic:>11}" if measured and not area else ""))
         for stage in design["stages"] + [{"stage": "total", **design}]:
             line = (f"  {stage['stage']:<20} {stage[logic]:>8} {stage['ffs']:>7} "
                     f"{stage['carry']:>7} {stage['brams']:>5} {stage['dsps']:>4} "
                     f"{stage['multipliers']:>5}")
-            if measured:
+            if area:
+                line += f" {stage['area_um2']:>12.1f}"
+            elif measured:
                 estimate = stage.get("estimate")
                 line += f"  {estimate[logic]:>11}" if estimate else ""
             print(line)
+        if area:
+            print(f"  area {design['area_um2']:.1f} µm² ({design['area_um2'] / 1e6:.4f} mm²)")
         if "device" in design and not design["fits"]:
             print(f"  {design['device']}: does not fit: {'; '.join(design['short'])}")
         elif design.get("fmax_mhz") is not None:
@@ -175,8 +194,19 @@ def print_cost(report, family):
 
 
 def _print_comparison(designs, logic):
-    """One table of the designs' totals with nomul's ratio to each."""
+    """One table of the designs' totals with nomul's ratio to each (µm² where measured)."""
     nomul = designs[0][1]
+    if "area_um2" in nomul:
+        print(f"{'design':<55} {'cells':>7} {'ffs':>6} {'µm²':>12} {'mm²':>8} "
+              f"{'nomul/cells':>11} {'nomul/µm²':>10}")
+        for title, design in designs:
+            ratios = ("", "") if title == "nomul" else (
+                f"{nomul[logic] / max(design[logic], 1):.2f}",
+                f"{nomul['area_um2'] / max(design['area_um2'], 1e-9):.3f}")
+            print(f"{DESIGN_LABELS[title]:<55} {design[logic]:>7} {design['ffs']:>6} "
+                  f"{design['area_um2']:>12.1f} {design['area_um2'] / 1e6:>8.4f} "
+                  f"{ratios[0]:>11} {ratios[1]:>10}")
+        return
     print(f"{'design':<55} {logic:>7} {'ffs':>6} {'brams':>5} {'dsps':>4} {'LUT-eq':>7} "
           f"{'nomul/' + logic:>11} {'nomul/LUT-eq':>12}")
     for title, design in designs:

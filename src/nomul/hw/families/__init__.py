@@ -14,6 +14,10 @@ Adding a family: a module beside these defining ``FAMILY``, its name in :data:`O
 ``nomul calibrate NAME`` (synthesizes the sweeps and fits its coefficients into
 ``data/NAME/``).
 
+The ASIC target :mod:`.sky130` (SkyWater 130 nm standard cells, areas in µm²) is in
+:data:`ASIC`, not :data:`FAMILIES`: it has no analytical estimate (no coefficients, nothing to
+calibrate), only Yosys (``--synth``); :func:`family` and :data:`TARGETS` know both.
+
 Importing this package reads no file and imports nothing beyond the standard library (the
 CLI builds its choices from it); the coefficients are read on first use.
 """
@@ -27,8 +31,8 @@ from types import MappingProxyType
 
 from ...errors import OptionsError
 
-__all__ = ["Device", "Family", "FAMILIES", "ORDER", "DATA_FILES", "family", "logic_key",
-           "boards", "data_dir", "reload_coefficients"]
+__all__ = ["Device", "Family", "FAMILIES", "ORDER", "ASIC", "ASIC_ORDER", "TARGETS",
+           "DATA_FILES", "family", "logic_key", "boards", "data_dir", "reload_coefficients"]
 
 # the calibration data of a family (``data/<family>/``): synthesized sweeps and the fit
 DATA_FILES = ("sweep.csv", "check.csv", "quantizers.csv", "coefficients.json")
@@ -117,6 +121,18 @@ class Family:
         The suffix of the bitstream file a board build writes (``".bin"``).
     tool_packages : mapping
         Executable -> the PyPI package shipping it, where the names differ.
+    analytical : bool
+        Whether :mod:`nomul.hw.estimate` has a model of it (calibrated coefficients); False:
+        Yosys only (``--synth``).
+    yosys_files : mapping
+        File name -> a callable returning the path of a file the Yosys script reads (copied
+        into the work directory under that name before each run: a cell library).
+    area_liberty : str
+        The Liberty file among ``yosys_files`` whose cell areas Yosys's ``stat`` sums into
+        ``area_um2``; empty: no area.
+    needs : tuple of callables
+        Each raises a one-line :class:`~nomul.errors.OptionsError` when something the family
+        needs is missing (a package), before any work.
     """
 
     name: str
@@ -136,6 +152,10 @@ class Family:
     tool_packages: MappingProxyType = field(default_factory=dict)
     pnr_yosys_script: str | None = None
     netlist_passes: tuple = ()
+    analytical: bool = True
+    yosys_files: MappingProxyType = field(default_factory=dict)
+    area_liberty: str = ""
+    needs: tuple = ()
 
     @property
     def place_and_route_script(self):
@@ -145,12 +165,21 @@ class Family:
     def __post_init__(self):
         if self.logic not in ("luts", "gates"):
             raise ValueError(f"{self.name}: logic must be 'luts' or 'gates', not {self.logic!r}")
-        for name in ("luts_per_cell", "boards", "tools", "tool_packages"):
+        for name in ("luts_per_cell", "boards", "tools", "tool_packages", "yosys_files"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         object.__setattr__(self, "cell_classes", tuple(map(tuple, self.cell_classes)))
         if self.boards and (self.device is None or not self.tools
                             or self.bitstream_suffix is None):
             raise ValueError(f"{self.name}: boards need a device, tools and a bitstream suffix")
+        if self.area_liberty and self.area_liberty not in self.yosys_files:
+            raise ValueError(f"{self.name}: area_liberty {self.area_liberty!r} is not one of "
+                             "its yosys_files")
+        object.__setattr__(self, "needs", tuple(self.needs))
+
+    def check_needs(self):
+        """Raise the one-line error of the first missing thing the family needs."""
+        for need in self.needs:
+            need()
 
     def coefficients(self):
         """``{count: {feature: weight}}`` (counts ``luts``, ``ffs``, ``carry``) of the
@@ -182,17 +211,22 @@ def reload_coefficients():
     _calibration.cache_clear()
 
 
-# the registry, in the order the CLI lists the families
+# the registry, in the order the CLI lists the families: the calibrated ones (an analytical
+# estimate) in ORDER, then the ASIC targets (Yosys only) in ASIC_ORDER
 ORDER = ("ice40", "ecp5", "xilinx", "gates")
 FAMILIES = MappingProxyType({name: import_module(f"{__name__}.{name}").FAMILY
                              for name in ORDER})
+ASIC_ORDER = ("sky130",)
+ASIC = MappingProxyType({name: import_module(f"{__name__}.{name}").FAMILY
+                         for name in ASIC_ORDER})
+TARGETS = MappingProxyType({**FAMILIES, **ASIC})
 
 
 def family(name):
     """The :class:`Family` called ``name``; a one-line :class:`~nomul.errors.OptionsError`
     naming the choices for an unknown one."""
     try:
-        return FAMILIES[name]
+        return TARGETS[name]
     except (KeyError, TypeError):
         raise OptionsError(f"unknown family {name!r}; choose from {', '.join(FAMILIES)}") \
             from None
