@@ -156,7 +156,7 @@ def print_cost(report, family):
     for title, design in designs:
         print(f"{DESIGN_LABELS[title]}, {family}, "
               f"{'Yosys' if measured else 'analytical estimate'}"
-              + (" (gates: standard cells)" if area else "") + ":")
+              + (" (gates: logic cells)" if area else "") + ":")
         header = f"  {'stage':<20} {logic:>8} {'ffs':>7} {'carry':>7} {'brams':>5} " \
                  f"{'dsps':>4} {'mults':>5}"
         if area:
@@ -197,8 +197,8 @@ def _print_comparison(designs, logic):
     """One table of the designs' totals with nomul's ratio to each (µm² where measured)."""
     nomul = designs[0][1]
     if "area_um2" in nomul:
-        print(f"{'design':<55} {'cells':>7} {'ffs':>6} {'µm²':>12} {'mm²':>8} "
-              f"{'nomul/cells':>11} {'nomul/µm²':>10}")
+        print(f"{'design':<55} {logic:>7} {'ffs':>6} {'µm²':>12} {'mm²':>8} "
+              f"{'nomul/' + logic:>11} {'nomul/µm²':>10}")
         for title, design in designs:
             ratios = ("", "") if title == "nomul" else (
                 f"{nomul[logic] / max(design[logic], 1):.2f}",
