@@ -149,3 +149,37 @@ def test_the_spec_validates_its_training_configs():
     assert SPEC.training_configs()[0] == TrainConfig(
         arch="64-12-10", recipe="tbnu", act_levels=3, weight_levels=4, epochs=2,
         nonlinearity="clipped_relu")
+
+
+def test_target_ii_on_the_command_line_adds_automatic_builds(capsys, tmp_path, swept):
+    directory, summary = swept
+    for sub in ("models",):                               # reuse the trained models
+        (tmp_path / sub).mkdir()
+        for f in (directory / sub).iterdir():
+            (tmp_path / sub / f.name).write_bytes(f.read_bytes())
+    status = main(["sweep", "--dataset", "digits", "--network", "64-12-10", "--recipes",
+                   "tbnu,nmnf", "--act-levels", "3", "--weight-levels", "4", "--epochs", "2",
+                   "--nonlinearity", "clipped_relu", "--builds", "folded", "--target-ii",
+                   "256", "-o", str(tmp_path), "--json"])
+    assert status == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["points"] == 4 and out["failed"] == []
+    assert (tmp_path / "points.csv").read_bytes() == (directory / "points.csv").read_bytes()
+
+
+@pytest.mark.slow
+def test_synth_measures_the_pareto_points_only(swept, tmp_path):
+    directory, summary = swept
+    for sub in ("points", "models"):
+        (tmp_path / sub).mkdir()
+        for f in (directory / sub).iterdir():
+            (tmp_path / sub / f.name).write_bytes(f.read_bytes())
+    measured = run_sweep(SPEC, tmp_path, synth=True)
+    front = measured["pareto"]
+    assert len(front) == len(summary["pareto"]) >= 1
+    for point in front:
+        assert point["synth_luts"] > 0 and point["synth_lut_equivalents"] > 0
+    rows = (tmp_path / "pareto.csv").read_text().splitlines()
+    assert rows[0].endswith("synth_luts,synth_ffs,synth_brams,synth_lut_equivalents,fmax_mhz")
+    assert len(rows) == 1 + len(front)
+    assert "synth_luts" not in (tmp_path / "points.csv").read_text()

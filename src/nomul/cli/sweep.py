@@ -28,8 +28,8 @@ def _weight_levels(text):
 
 
 def _groups(text):
-    values = tuple(positive(part) for part in text.split(","))
-    return values
+    """A comma list of positive integers."""
+    return tuple(positive(part) for part in text.split(","))
 
 
 def add_parser(commands):
@@ -51,6 +51,9 @@ def add_parser(commands):
     parser.add_argument("--builds", type=_names, default=("unrolled", "folded"),
                         help="unrolled, folded (PE 1 x SIMD 1), folded:PExSIMD, ii:CYCLES "
                         "(automatic folding; default unrolled,folded)")
+    parser.add_argument("--target-ii", type=_groups, metavar="CYCLES",
+                        help="also build every model folded automatically for these IIs "
+                        "(same as --builds ...,ii:CYCLES)")
     parser.add_argument("--family", default="ice40", help="cost on this family (default ice40)")
     parser.add_argument("--epochs", type=positive, help="epochs (default per dataset)")
     parser.add_argument("--seed", type=int, default=0)
@@ -94,7 +97,8 @@ def run(args):
         network = f"{data.input.shape[0]}-64-32-{data.classes}"
     spec = SweepSpec(dataset=args.dataset, data=args.data, network=network,
                      recipes=args.recipes, act_levels=args.act_levels,
-                     weight_levels=args.weight_levels, groups=args.groups, builds=args.builds,
+                     weight_levels=args.weight_levels, groups=args.groups,
+                     builds=args.builds + tuple(f"ii:{t}" for t in args.target_ii or ()),
                      family=args.family, epochs=args.epochs or DEFAULT_EPOCHS[key],
                      seed=args.seed,
                      nonlinearity=args.nonlinearity or DEFAULT_NONLINEARITY[key])
