@@ -327,3 +327,20 @@ def test_a_file_of_vectors_feeds_a_model_of_images(tmp_path):
     np.savez(tmp_path / "e.npz", x=digits.data[:, :60].astype(np.int64), y=digits.target)
     with pytest.raises(OptionsError, match="samples have 60 features, the model's input 64"):
         load_data(tmp_path / "e.npz", model=model)
+
+
+def test_a_model_of_a_hand_built_dataset_asks_for_its_data(capsys, tmp_path):
+    from nomul.models.datasets import Dataset
+    from nomul.models.spec import InputSpec
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 4, (40, 3))
+    y = (x[:, 0] > 1).astype(np.int64)
+    mine = Dataset(name="mine", input=InputSpec(shape=(3,), raw_min=0, raw_max=3),
+                   x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:], classes=2,
+                   split="first 30")
+    result = nomul.train(mine, arch="3-4-2", recipe="tbnu", act_levels=3, weight_levels=3,
+                         epochs=1)
+    path = nomul.save(result.model, tmp_path / "m.npz")
+    status, _, err = _cli(capsys, "eval", path)
+    assert status == 2 and "trained on 'mine', not a bundled dataset; pass --data" in err

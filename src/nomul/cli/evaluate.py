@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """``nomul eval MODEL``: the integer model's accuracy on its dataset's test split."""
 
-from ._common import add_data_options, add_model_command, print_json
+from ._common import DATASET_NAMES, add_data_options, add_model_command, print_json
 
 __all__ = ["add_parser", "run", "dataset_of"]
 
@@ -38,6 +38,9 @@ def dataset_of(args, model):
     if name is None:
         raise OptionsError(f"{args.model}: no dataset recorded in the model; pass --dataset "
                            f"or --data")
+    if args.dataset is None and name not in DATASET_NAMES:
+        raise OptionsError(f"{args.model}: trained on {name!r}, not a bundled dataset; pass "
+                           f"--data FILE with its samples (or --dataset)")
     return name, api.load_dataset(name).reshaped(model.input.shape)
 
 
