@@ -7,13 +7,10 @@ __all__ = ["add_parser", "run", "DEFAULT_ARCH", "DEFAULT_NONLINEARITY", "DEFAULT
 
 DEFAULT_ARCH = {"digits": "64-64-32-10", "mnist1d": "1x40-c32k5p2-m2-c32k3p1-m2-64-10",
                 "mnist": "1x28x28-c8k3p1-m2-c16k3p1-m2-64-10"}
-DEFAULT_NONLINEARITY = {"digits": "clipped_relu", "mnist1d": "relu6", "mnist": "relu6"}
-DEFAULT_EPOCHS = {"digits": 60, "mnist1d": 40, "mnist": 15}
-
-
-DATA_FILE = "data file"                  # the defaults of --data
-DEFAULT_NONLINEARITY[DATA_FILE] = "clipped_relu"
-DEFAULT_EPOCHS[DATA_FILE] = 60
+DATA_FILE = "data file"                  # the key of --data's defaults (its arch: F-64-32-C)
+DEFAULT_NONLINEARITY = {"digits": "clipped_relu", "mnist1d": "relu6", "mnist": "relu6",
+                        DATA_FILE: "clipped_relu"}
+DEFAULT_EPOCHS = {"digits": 60, "mnist1d": 40, "mnist": 15, DATA_FILE: 60}
 
 
 def _default_arch(args, dataset):
