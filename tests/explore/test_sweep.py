@@ -128,6 +128,8 @@ def test_a_build_that_does_not_apply_is_recorded_not_fatal(tmp_path):
     (["--recipes", "foo"], "unknown recipe 'foo'"),
     (["--scheduler", "tcp://x:1"], "--scheduler is for --executor dask"),
     (["--family", "virtex"], "unknown family 'virtex'"),
+    (["--device", "up5k"], "--device constrains automatic folding"),
+    (["--device", "ecp5-25k", "--target-ii", "64"], "device ecp5-25k is not an ice40 part"),
 ])
 def test_bad_sweeps_are_one_line_before_any_training(capsys, tmp_path, monkeypatch, argv,
                                                     message):

@@ -55,6 +55,8 @@ def add_parser(commands):
                         help="also build every model folded automatically for these IIs "
                         "(same as --builds ...,ii:CYCLES)")
     parser.add_argument("--family", default="ice40", help="cost on this family (default ice40)")
+    parser.add_argument("--device", help="automatic folding (ii:CYCLES builds) within this "
+                        "part's LUTs, FFs, block RAMs and DSPs (up5k, ecp5-25k)")
     parser.add_argument("--epochs", type=positive, help="epochs (default per dataset)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nonlinearity", help="default per dataset")
@@ -99,8 +101,8 @@ def run(args):
                      recipes=args.recipes, act_levels=args.act_levels,
                      weight_levels=args.weight_levels, groups=args.groups,
                      builds=args.builds + tuple(f"ii:{t}" for t in args.target_ii or ()),
-                     family=args.family, epochs=args.epochs or DEFAULT_EPOCHS[key],
-                     seed=args.seed,
+                     family=args.family, device=args.device,
+                     epochs=args.epochs or DEFAULT_EPOCHS[key], seed=args.seed,
                      nonlinearity=args.nonlinearity or DEFAULT_NONLINEARITY[key])
     spec.validate()                      # every option checked before any training
     total = len(spec.training_configs()) * len(spec.builds)

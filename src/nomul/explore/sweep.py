@@ -62,6 +62,7 @@ class SweepSpec:
     groups: tuple = (1,)
     builds: tuple = ("unrolled", "folded")  # unrolled, folded, folded:PExSIMD, ii:T
     family: str = "ice40"
+    device: str | None = None               # automatic folding within this part's budget
     epochs: int | None = None               # the CLI: the dataset's default
     seed: int = 0
     nonlinearity: str | None = None         # the CLI: the dataset's default
@@ -78,6 +79,14 @@ class SweepSpec:
                                "given (the CLI takes them from the dataset's defaults)")
         if self.family not in families.FAMILIES:
             raise OptionsError(f"unknown family {self.family!r}")
+        if self.device is not None:
+            from ..hw.folding import device_family
+
+            if device_family(self.device) != self.family:
+                raise OptionsError(f"device {self.device} is not an {self.family} part")
+            if not any(b.startswith("ii:") for b in self.builds):
+                raise OptionsError("--device constrains automatic folding: add ii:CYCLES "
+                                   "builds (--target-ii)")
         if not self.builds:
             raise OptionsError("sweep: no builds")
         for build in self.builds:
@@ -149,9 +158,11 @@ def _tasks(spec, models_dir):
         model_key = _digest({"data": _data_identity(spec), "train": fields})
         tasks.append({"dataset": spec.dataset, "data": spec.data, "config": fields,
                       "model_key": model_key, "models_dir": str(models_dir),
-                      "family": spec.family,
+                      "family": spec.family, "device": spec.device,
                       "builds": [{**b, "key": _digest({"model": model_key, "build": b,
-                                                       "family": spec.family})}
+                                                       "family": spec.family,
+                                                       **({"device": spec.device}
+                                                          if spec.device else {})})}
                                  for b in builds]})
     return tasks
 
@@ -208,7 +219,8 @@ def evaluate_task(task):
                  "target_ii": build.get("target_ii"), "error": None}
         try:
             if build["arch"] == "auto":
-                options = choose_folding(model, build["target_ii"], task["family"]).options
+                options = choose_folding(model, build["target_ii"], task["family"],
+                                         device=task.get("device")).options
             else:
                 options = BuildOptions(default=LayerOptions(
                     arch=build["arch"], pe=build.get("pe"), simd=build.get("simd")))
@@ -295,7 +307,7 @@ def run_sweep(spec, out_dir, *, executor="local", jobs=1, scheduler=None, synth=
     front = pareto_front(ok, "lut_equivalents")
     front_ii = pareto_front(ok, "ii")
     if synth or pnr:
-        _measure_front(front, out_dir, spec.family, synth=synth, pnr=pnr)
+        _measure_front(front, out_dir, spec.family, synth=synth, pnr=pnr, device=spec.device)
     _write_csv(out_dir / "points.csv", points, POINT_FIELDS)
     _write_csv(out_dir / "pareto.csv", front,
                POINT_FIELDS + (PARETO_EXTRA if synth or pnr else ()))
@@ -310,7 +322,7 @@ def run_sweep(spec, out_dir, *, executor="local", jobs=1, scheduler=None, synth=
     return summary
 
 
-def _measure_front(front, out_dir, family, *, synth, pnr):
+def _measure_front(front, out_dir, family, *, synth, pnr, device=None):
     """Yosys counts (and Fmax with ``pnr``) of the Pareto points, rebuilt from their models."""
     from .. import api
     from ..design import BuildOptions, LayerOptions
@@ -320,7 +332,7 @@ def _measure_front(front, out_dir, family, *, synth, pnr):
     for point in front:
         model = api.load(Path(out_dir) / "models" / point["model"])
         if point["arch"] == "auto":
-            options = choose_folding(model, point["target_ii"], family).options
+            options = choose_folding(model, point["target_ii"], family, device=device).options
         else:
             options = BuildOptions(default=LayerOptions(arch=point["arch"], pe=point["pe"],
                                                         simd=point["simd"]))
