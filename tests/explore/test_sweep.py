@@ -185,3 +185,19 @@ def test_synth_measures_the_pareto_points_only(swept, tmp_path):
     assert rows[0].endswith("synth_luts,synth_ffs,synth_brams,synth_lut_equivalents,fmax_mhz")
     assert len(rows) == 1 + len(front)
     assert "synth_luts" not in (tmp_path / "points.csv").read_text()
+
+
+def test_a_sweep_of_a_data_file_records_its_hash_and_reads_it_in_the_workers(tmp_path):
+    from pathlib import Path
+
+    from nomul.models.datafile import read_data
+
+    wine = Path(__file__).resolve().parents[2] / "examples" / "wine.csv"
+    spec = SweepSpec(data=str(wine), network="13-8-3", act_levels=(3,), weight_levels=(4,),
+                     builds=("folded",), epochs=2, nonlinearity="clipped_relu")
+    summary = run_sweep(spec, tmp_path, jobs=2)
+    assert summary["ok"] == 1 and summary["spec"]["data_sha256"] == read_data(wine).sha256
+    (point,) = summary["pareto"]
+    result = nomul.train(str(wine), arch="13-8-3", recipe="tbnu", act_levels=3,
+                         weight_levels=4, epochs=2, nonlinearity="clipped_relu")
+    assert point["int_accuracy"] == result.int_accuracy
