@@ -37,7 +37,8 @@ def save(model, path):
 
 
 def load_dataset(name):
-    """A bundled dataset (``"digits"``, ``"mnist1d"``): raw integer samples, labels, split."""
+    """A bundled dataset (``"digits"``, ``"mnist1d"``, ``"mnist"``): raw integer samples,
+    labels, split."""
     from .models.datasets import load_dataset as load
 
     return load(name)
