@@ -153,7 +153,7 @@ def test_the_spec_validates_its_training_configs():
         nonlinearity="clipped_relu")
 
 
-def test_target_ii_on_the_command_line_adds_automatic_builds(capsys, tmp_path, swept):
+def test_a_target_throughput_on_the_command_line_adds_automatic_builds(capsys, tmp_path, swept):
     directory, summary = swept
     for sub in ("models",):                               # reuse the trained models
         (tmp_path / sub).mkdir()
@@ -161,8 +161,9 @@ def test_target_ii_on_the_command_line_adds_automatic_builds(capsys, tmp_path, s
             (tmp_path / sub / f.name).write_bytes(f.read_bytes())
     status = main(["sweep", "--dataset", "digits", "--network", "64-12-10", "--recipes",
                    "tbnu,nmnf", "--act-levels", "3", "--weight-levels", "4", "--epochs", "2",
-                   "--nonlinearity", "clipped_relu", "--builds", "folded", "--target-ii",
-                   "256", "-o", str(tmp_path), "--json"])
+                   "--nonlinearity", "clipped_relu", "--builds", "folded",
+                   "--target-throughput", "46875", "--clock-mhz", "12",    # 256 cycles
+                   "-o", str(tmp_path), "--json"])
     assert status == 0
     out = json.loads(capsys.readouterr().out)
     assert out["points"] == 4 and out["failed"] == []

@@ -54,6 +54,9 @@ def add_parser(commands):
     parser.add_argument("--target-ii", type=_groups, metavar="CYCLES",
                         help="also build every model folded automatically for these IIs "
                         "(same as --builds ...,ii:CYCLES)")
+    parser.add_argument("--target-throughput", type=float, metavar="SAMPLES_PER_S",
+                        help="as --target-ii, the II from samples per second at --clock-mhz")
+    parser.add_argument("--clock-mhz", type=float, help="the clock of --target-throughput")
     parser.add_argument("--family", default="ice40", help="cost on this family (default ice40)")
     parser.add_argument("--device", help="automatic folding (ii:CYCLES builds) within this "
                         "part's LUTs, FFs, block RAMs and DSPs (up5k, ecp5-25k)")
@@ -85,6 +88,11 @@ def run(args):
     output_dir(args.output, "-o")
     if args.scheduler is not None and args.executor != "dask":
         raise OptionsError("--scheduler is for --executor dask")
+    from ..hw.folding import target_ii_of
+
+    targets = tuple(args.target_ii or ())
+    if args.target_throughput is not None or args.clock_mhz is not None:
+        targets += (target_ii_of(None, args.target_throughput, args.clock_mhz),)
     key = args.dataset or DATA_FILE
     network = args.network
     if network is None and args.dataset:
@@ -100,7 +108,7 @@ def run(args):
     spec = SweepSpec(dataset=args.dataset, data=args.data, network=network,
                      recipes=args.recipes, act_levels=args.act_levels,
                      weight_levels=args.weight_levels, groups=args.groups,
-                     builds=args.builds + tuple(f"ii:{t}" for t in args.target_ii or ()),
+                     builds=args.builds + tuple(f"ii:{t}" for t in targets),
                      family=args.family, device=args.device,
                      epochs=args.epochs or DEFAULT_EPOCHS[key], seed=args.seed,
                      nonlinearity=args.nonlinearity or DEFAULT_NONLINEARITY[key])
