@@ -92,3 +92,15 @@ def test_report_refusals_are_one_line(capsys, tmp_path, reports):
         status, _, err = _cli(capsys, "report", *argv, "-o", tmp_path / "r.html")
         assert status == 2 and message in err and "Traceback" not in err, err
         assert not (tmp_path / "r.html").exists()
+
+
+def test_a_model_without_a_multiplier_baseline_is_reported_alone(tmp_path):
+    """Vector codebooks (group 2) have no multiplier baseline: the page says so."""
+    from nomul.design import BuildOptions
+    from nomul.explore.report import model_report, render
+
+    path = save_model(random_model("64-6-10", digits_input_spec(), seed=4, group=2,
+                                   act_levels=3, weight_levels=5), tmp_path / "pq.npz")
+    report = model_report(path, BuildOptions(), "ice40")
+    assert [d["name"] for d in report["designs"]] == ["nomul (product tables)"]
+    assert "No multiplier baseline:" in render(report)

@@ -56,6 +56,7 @@ def model_report(model_path, options, family, *, synth=False, pnr=False, sim=Non
     import numpy as np
 
     from .. import api
+    from ..design.lower import baseline_model
     from ..hw.cost import cost_report
     from ..models.info import model_info
     from ..progress import step
@@ -63,9 +64,14 @@ def model_report(model_path, options, family, *, synth=False, pnr=False, sim=Non
     model = api.load(model_path)
     info = model_info(model)
     design = api.lower(model, options)
+    baseline_note = None
     with step("report: cost of nomul and both baselines"):
-        cost = cost_report(model, options, family, synth=synth, pnr=pnr, baseline=True,
-                           work_dir=work_dir)
+        try:
+            baseline_model(model)
+        except OptionsError as error:       # e.g. vector codebooks: no multiplier baseline
+            baseline_note = str(error)
+        cost = cost_report(model, options, family, synth=synth, pnr=pnr,
+                           baseline=baseline_note is None, work_dir=work_dir)
     designs = [(name, cost[name] if name != "nomul" else cost)
                for name in ("nomul", "codebook_baseline", "baseline")
                if name == "nomul" or name in cost]
@@ -88,6 +94,7 @@ def model_report(model_path, options, family, *, synth=False, pnr=False, sim=Non
                      "short": d.get("short"), "fmax_mhz": d.get("fmax_mhz")}
                     for name, d in designs],
         "simulation": None,
+        "baseline_note": baseline_note,
     }
     nomul = report["designs"][0]
     for d in report["designs"][1:]:
