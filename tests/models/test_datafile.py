@@ -134,6 +134,9 @@ DEFECTS = [
     ("csv-one-column", lambda p: _text(p / "a.csv", "0\n1\n"), "at least one feature column"),
     ("csv-single-sample-class", lambda p: _text(p / "a.csv", "1,0\n2,0\n3,1\n"),
      "class 1 has 1 sample"),
+    ("integers-past-the-limit", lambda p: _npz(p / "a.npz", x=np.where(X == 7, 1e300, X), y=Y),
+     "feature value 1e+300 is past the raw code limit"),
+    ("complex", lambda p: _npz(p / "a.npz", x=X.astype(complex), y=Y), "must be numbers"),
 ]
 
 

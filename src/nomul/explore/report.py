@@ -186,7 +186,8 @@ def _scatter(points, front, cost, label, title):
     ax.set_xlabel(label)
     ax.set_ylabel("integer test accuracy (%)")
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    if points or front:
+        ax.legend(fontsize=8)
     return {"title": title, "src": _png(fig)}
 
 

@@ -380,11 +380,12 @@ def load_data(path, *, input_levels=None, model=None):
                   f"scaling {scale.size}")
     else:
         scale = None if source.integer else feature_scale(source.x_train)
+    if scale is None:                   # integer codes as they are: bounded before converting
+        for x in (source.x_train, source.x_test):
+            if np.abs(x).max() > LIMITS.raw_abs:
+                _fail(path, f"feature value {np.abs(x).max():.6g} is past the raw code limit "
+                      f"{LIMITS.raw_abs}")
     x_train, x_test = raw_codes(source.x_train, scale), raw_codes(source.x_test, scale)
-    for x in (x_train, x_test):
-        if np.abs(x).max() > LIMITS.raw_abs:
-            _fail(path, f"feature value {int(np.abs(x).max())} is past the raw code limit "
-                  f"{LIMITS.raw_abs}")
     if model is not None:
         spec, values = model.input, None
         if math.prod(source.shape) != spec.elements:
