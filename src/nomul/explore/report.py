@@ -174,10 +174,14 @@ def _csv_keys(path):
 def _scatter(points, front, cost, label, title):
     fig, ax = _figure(6.5, 4.0)
     archs = sorted({p["arch"] for p in points})
+    recipes = sorted({p["recipe"] for p in points})
     for arch, color in zip(archs, ["#27a", "#a72", "#2a7", "#777"]):
-        mine = [p for p in points if p["arch"] == arch]
-        ax.scatter([p[cost] for p in mine], [100 * p["int_accuracy"] for p in mine], s=18,
-                   color=color, label=arch, alpha=0.7)
+        for recipe, marker in zip(recipes, "os^Dv<>"):
+            mine = [p for p in points if p["arch"] == arch and p["recipe"] == recipe]
+            if mine:
+                ax.scatter([p[cost] for p in mine], [100 * p["int_accuracy"] for p in mine],
+                           s=18, color=color, marker=marker, label=f"{arch}, {recipe}",
+                           alpha=0.7)
     if front:
         ax.plot([p[cost] for p in front], [100 * p["int_accuracy"] for p in front], "k-",
                 drawstyle="steps-post", linewidth=1, marker="o", markersize=9,
