@@ -179,3 +179,38 @@ def test_grouping_three_inputs_makes_ragged_group_lookups():
         assert grouped.in_port == plain.in_port and grouped.out_port == plain.out_port
         for layer in (component(plain), component(grouped)):  # elaborated: no unused warning
             Fragment.get(layer, None)
+
+
+@pytest.mark.parametrize("per_feature", [False, True])
+def test_a_sample_over_several_transfers_is_quantized_lane_by_lane(per_feature):
+    """Shared thresholds: ``lanes`` quantizers, then the indices collected (narrower than the
+    raw samples); thresholds per element: the raw samples collected first. Both bit-exact."""
+    from helpers import digits_input_spec
+    from nomul.models.spec import InputSpec, IntegerModel
+    from nomul.models.synthetic import random_model
+
+    model = random_model("64-6-10", digits_input_spec(), seed=5)
+    rows = np.sort(np.random.default_rng(3).integers(0, 17, size=(64, 4)), axis=1)
+    thresholds = rows if per_feature else rows[0]
+    spec = InputSpec(shape=(64,), raw_min=0, raw_max=16, quantizer="thresholds",
+                     thresholds=thresholds)
+    layer = model.layers[0]
+    table = np.resize(layer.table, (5, layer.table.shape[1]))      # 5 input levels
+    first = type(layer)(in_levels=5, group=1, table=table, weight_index=layer.weight_index,
+                        bias=layer.bias, activation=layer.activation)
+    model = IntegerModel(input=spec, layers=(first, *model.layers[1:]))
+    design, top = build(model, BuildOptions(input_lanes=8))
+    names = [name for name, _ in design.named_stages]
+    if per_feature:
+        assert names[:2] == ["deserializer", "quantizer"]
+        assert design.deserializer.element == design.raw
+    else:
+        assert names[:2] == ["quantizer", "deserializer"]
+        quantizer, collect = design.stages[0][1], design.stages[1][1]
+        assert quantizer.elements == 8 and not quantizer.registered
+        assert collect.element == quantizer.index and collect.element.width == 3
+    assert design.lanes == top.lanes == 8
+    raw = np.random.default_rng(9).integers(0, 17, size=(5, 64))
+    run = run_stream(top, transfers(design, raw), count=len(raw), idle=0.3, stall=0.3, seed=2)
+    assert results(design, run) == expected(model, raw)
+    assert (top.latency, top.ii) == (design.latency, design.ii)

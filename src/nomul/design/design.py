@@ -20,8 +20,10 @@ class Design:
     """A whole network's hardware: a stream of raw samples in, results out.
 
     ``stages``: ``((name, plan), ...)`` in stream order (the input quantizer, then one per
-    weighted layer or pool; flatten layers need no hardware); ``deserializer``: a
-    :class:`~.plans.DeserializerPlan` when a sample arrives over several transfers (else None);
+    weighted layer or pool; flatten layers need no hardware); a sample that arrives over
+    several transfers is quantized lane by lane and its indices collected by a
+    :class:`~.plans.DeserializerPlan` stage after the quantizer, or, where every element has
+    thresholds of its own, its raw values collected first by ``deserializer`` (else None);
     ``layers``: per model layer, its manifest entry; ``options``: the
     :class:`~.options.BuildOptions` it was lowered with; ``shape``, ``raw``: the input tensor
     and one raw sample's field; ``output``: ``"argmax"``, ``"raw"`` or ``"thresholds"``;
@@ -59,7 +61,8 @@ class Design:
 
     @property
     def lanes(self):
-        return self.deserializer.lanes if self.deserializer else self.elements
+        """Raw samples per input transfer (the first stage's input width)."""
+        return self.named_stages[0][1].in_port.length
 
     @property
     def latency(self):

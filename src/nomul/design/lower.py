@@ -297,9 +297,18 @@ def lower(model, options=None, *, baseline=None):
         baseline_model(model)                  # refuses what the baseline does not cover
     resolved = layer_options(model, options)
     spec = model.input
-    quantizer = QuantizerPlan(spec.elements, spec.raw_min, spec.raw_max,
+    lanes = spec.elements if options.input_lanes is None else options.input_lanes
+    # a sample over several transfers: quantized lane by lane as it arrives, then its indices
+    # collected (narrower than the raw samples, and ``lanes`` quantizers, not one per element),
+    # unless each element has thresholds of its own
+    lane_quantizer = lanes < spec.elements and not spec.per_feature
+    quantizer = QuantizerPlan(lanes if lane_quantizer else spec.elements, spec.raw_min,
+                              spec.raw_max,
                               None if spec.thresholds is None else spec.thresholds.tolist())
     stages, layers = [(quantizer.name, quantizer)], []
+    if lane_quantizer:
+        collect = DeserializerPlan(spec.elements, lanes, quantizer.index)
+        stages.append((collect.name, collect))
     for position, layer in enumerate(model.layers):
         in_shape = model.shapes[position]
         if position in resolved:
@@ -312,13 +321,13 @@ def lower(model, options=None, *, baseline=None):
             continue
         stages.append((f"layer_{position}_{layer.kind}", plan))
         layers.append(plan.describe())
-    if len(stages) > 1 and isinstance(stages[1][1], FoldedPlan):
-        # a folded dense layer registers its input itself: the quantizer feeds it directly
+    if len(stages) > 1 and isinstance(stages[1][1], (FoldedPlan, DeserializerPlan)):
+        # a folded dense layer, or the collection of a sample's indices, registers its input
+        # itself: the quantizer feeds it directly
         stages[0] = (quantizer.name, replace(quantizer, registered=False))
     raw = field_of(Bounds(spec.raw_min, spec.raw_max))
-    lanes = spec.elements if options.input_lanes is None else options.input_lanes
-    deserializer = DeserializerPlan(spec.elements, lanes, raw) if lanes < spec.elements \
-        else None
+    deserializer = DeserializerPlan(spec.elements, lanes, raw) \
+        if lanes < spec.elements and not lane_quantizer else None
     return Design(name=options.name, stages=tuple(stages), deserializer=deserializer,
                   layers=tuple(tuple(layer.items()) for layer in layers), options=options,
                   shape=tuple(spec.shape), raw=raw, output=model.output,
