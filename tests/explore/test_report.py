@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from helpers import digits_input_spec
+from helpers import digits_input_spec, run_cli
 from nomul.cli import main
 from nomul.explore.sweep import SweepSpec, run_sweep
 from nomul.models.modelfile import save_model
@@ -21,13 +21,6 @@ CHECK = ('<script>window.addEventListener("load",function(){var i=Array.prototyp
          'images "+i.length+" loaded "+ok+"</div>")});</script>')
 
 
-def _cli(capsys, *argv):
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        status = exit_.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +82,7 @@ def test_report_refusals_are_one_line(capsys, tmp_path, reports):
         ([reports["model"][0].parent / "m.npz", "--dataset", "digits"],
          "--dataset and --data choose the samples of --sim"),
     ]:
-        status, _, err = _cli(capsys, "report", *argv, "-o", tmp_path / "r.html")
+        status, _, err = run_cli(capsys, "report", *argv, "-o", tmp_path / "r.html")
         assert status == 2 and message in err and "Traceback" not in err, err
         assert not (tmp_path / "r.html").exists()
 

@@ -8,6 +8,7 @@ import os
 import pytest
 
 import nomul
+from helpers import run_cli
 from nomul.cli import main
 from nomul.design import BuildOptions, LayerOptions
 from nomul.errors import OptionsError
@@ -136,11 +137,7 @@ def test_bad_sweeps_are_one_line_before_any_training(capsys, tmp_path, monkeypat
     import nomul.models.training.trainer as trainer
 
     monkeypatch.setattr(trainer, "train", lambda *a, **k: pytest.fail("training started"))
-    try:
-        status = main(["sweep", "--dataset", "digits", *argv, "-o", str(tmp_path / "s")])
-    except SystemExit as exit_:
-        status = exit_.code
-    err = capsys.readouterr().err
+    status, _, err = run_cli(capsys, "sweep", "--dataset", "digits", *argv, "-o", tmp_path / "s")
     assert status == 2 and message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
 

@@ -6,8 +6,7 @@ import itertools
 
 import pytest
 
-from helpers import digits_input_spec
-from nomul.cli import main
+from helpers import digits_input_spec, run_cli
 from nomul.design import lower
 from nomul.errors import OptionsError
 from nomul.hw.cost import design_cost
@@ -85,20 +84,13 @@ def test_target_from_throughput(args, expected):
         assert target_ii_of(*args) == expected
 
 
-def _cli(capsys, *argv):
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        status = exit_.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def test_build_with_a_target_and_refusals(capsys, tmp_path, model):
     import json
 
     path = save_model(model, tmp_path / "m.npz")
-    status, out, err = _cli(capsys, "build", path, "--target-ii", "48", "-o", tmp_path / "rtl",
+    status, out, err = run_cli(capsys, "build", path, "--target-ii", "48", "-o", tmp_path / "rtl",
                             "--json")
     assert status == 0, err
     manifest = json.loads(out)
@@ -113,5 +105,5 @@ def test_build_with_a_target_and_refusals(capsys, tmp_path, model):
         (["--target-ii", "0"], "--target-ii must be a positive integer"),
         (["--target-ii", "8", "--device", "virtex"], "unknown device 'virtex'"),
     ]:
-        status, _, err = _cli(capsys, "build", path, *argv, "-o", tmp_path / "x")
+        status, _, err = run_cli(capsys, "build", path, *argv, "-o", tmp_path / "x")
         assert status == 2 and message in err and "Traceback" not in err

@@ -19,7 +19,7 @@ pytest.importorskip("onnxruntime")
 import onnx  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from nomul.cli import main  # noqa: E402
+from helpers import run_cli  # noqa: E402
 from nomul.errors import ModelError, OptionsError  # noqa: E402
 from nomul.importers import NEEDS_ONNX, import_onnx  # noqa: E402
 from nomul.importers.rounding import ROUNDING_MODES, level_condition  # noqa: E402
@@ -38,10 +38,6 @@ def _no_debug(monkeypatch):
     monkeypatch.delenv("NOMUL_DEBUG", raising=False)
 
 
-def _run(capsys, *argv):
-    status = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 # -- the exact path ------------------------------------------------------------------------
@@ -159,7 +155,7 @@ def test_residual_connections_are_refused_naming_the_node(tmp_path, capsys):
     with pytest.raises(ModelError, match=r"node 'Add_3' \(Add\): residual connections are "
                                          r"not supported"):
         import_onnx(path, data=DIGITS)
-    status, _, err = _run(capsys, "import", path, "-o", tmp_path / "m.npz")
+    status, _, err = run_cli(capsys, "import", path, "-o", tmp_path / "m.npz")
     assert status == 2 and err.count("\n") == 1
     assert "node 'Add_3' (Add): residual connections are not supported" in err
 
@@ -202,14 +198,14 @@ def test_without_onnx_the_error_names_the_extra(monkeypatch, tmp_path, capsys):
         import_onnx(FIXTURES / "qonnx_mlp.onnx")
     assert str(error.value) == NEEDS_ONNX == \
         "nomul import needs the onnx extra: pip install 'nomul[onnx]'"
-    status, _, err = _run(capsys, "import", FIXTURES / "qonnx_mlp.onnx", "-o",
+    status, _, err = run_cli(capsys, "import", FIXTURES / "qonnx_mlp.onnx", "-o",
                           tmp_path / "m.npz")
     assert status == 2 and err == f"nomul: error: {NEEDS_ONNX}\n"
 
 
 def test_cli_json_report(capsys, tmp_path):
     out_path = tmp_path / "q.npz"
-    status, out, err = _run(capsys, "import", FIXTURES / "finn_cnn.onnx", "--data", IMAGES,
+    status, out, err = run_cli(capsys, "import", FIXTURES / "finn_cnn.onnx", "--data", IMAGES,
                             "-o", out_path, "--json")
     assert status == 0, err
     report = json.loads(out)
@@ -222,7 +218,7 @@ def test_cli_json_report(capsys, tmp_path):
 
 
 def test_act_levels_are_refused_for_qonnx(capsys, tmp_path):
-    status, _, err = _run(capsys, "import", FIXTURES / "qonnx_mlp.onnx", "--act-levels", "4",
+    status, _, err = run_cli(capsys, "import", FIXTURES / "qonnx_mlp.onnx", "--act-levels", "4",
                           "-o", tmp_path / "m.npz")
     assert status == 2 and "--act-levels" in err and err.count("\n") == 1
 

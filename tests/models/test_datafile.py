@@ -10,7 +10,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 import nomul
-from nomul.cli import main
+from helpers import readme_commands, run_cli
 from nomul.errors import OptionsError
 from nomul.models import reference
 from nomul.models.datafile import load_data, read_data
@@ -157,13 +157,6 @@ def test_a_pickled_array_is_never_unpickled(tmp_path, monkeypatch):
         load_data(path)
 
 
-def _cli(capsys, *argv):
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        status = exit_.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def test_cli_data_defects_are_one_line_before_training(capsys, tmp_path, monkeypatch):
@@ -171,11 +164,11 @@ def test_cli_data_defects_are_one_line_before_training(capsys, tmp_path, monkeyp
 
     monkeypatch.setattr(trainer, "train", lambda *a, **k: pytest.fail("training started"))
     bad = _npz(tmp_path / "bad.npz", x=np.where(X == 7, np.nan, X), y=Y)
-    status, _, err = _cli(capsys, "train", "--data", bad, "--recipe", "tbnu", "--act-levels",
+    status, _, err = run_cli(capsys, "train", "--data", bad, "--recipe", "tbnu", "--act-levels",
                           "3", "--weight-levels", "3", "-o", tmp_path / "m.npz")
     assert status == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert "NaN or infinity" in err and not (tmp_path / "m.npz").exists()
-    status, _, err = _cli(capsys, "train", "--data", bad, "--dataset", "digits", "--recipe",
+    status, _, err = run_cli(capsys, "train", "--data", bad, "--dataset", "digits", "--recipe",
                           "tbnu", "--act-levels", "3", "--weight-levels", "3", "-o",
                           tmp_path / "m.npz")
     assert status == 2 and "not allowed with argument" in err
@@ -184,7 +177,7 @@ def test_cli_data_defects_are_one_line_before_training(capsys, tmp_path, monkeyp
 def test_shaped_data_without_an_arch_is_refused(capsys, tmp_path):
     path = _npz(tmp_path / "img.npz", x=np.zeros((20, 1, 2, 2), int) + (np.arange(20) % 3)
                 [:, None, None, None], y=np.arange(20) % 2)
-    status, _, err = _cli(capsys, "train", "--data", path, "--recipe", "tbnu", "--act-levels",
+    status, _, err = run_cli(capsys, "train", "--data", path, "--recipe", "tbnu", "--act-levels",
                           "3", "--weight-levels", "3", "-o", tmp_path / "m.npz")
     assert status == 2 and "give --arch" in err
 
@@ -193,7 +186,7 @@ def test_train_eval_on_a_data_file_records_it_and_reapplies_its_scaling(capsys, 
                                                                         tmp_path):
     path, _, _ = sensor
     model_path = tmp_path / "sensor.npz"
-    status, out, _ = _cli(capsys, "train", "--data", path, "--recipe", "tbnu", "--act-levels",
+    status, out, _ = run_cli(capsys, "train", "--data", path, "--recipe", "tbnu", "--act-levels",
                           "4", "--weight-levels", "4", "--epochs", "4", "--input-levels",
                           "8", "-o", model_path, "--json")
     assert status == 0
@@ -204,18 +197,18 @@ def test_train_eval_on_a_data_file_records_it_and_reapplies_its_scaling(capsys, 
     assert recorded["sha256"] == source.sha256 and recorded["labels"] == ["run", "sit", "walk"]
     assert recorded["scale"] == load_data(path).scale.tolist()
     assert model.input.per_feature and model.input.thresholds.shape == (3, 7)
-    status, out, _ = _cli(capsys, "info", model_path)
+    status, out, _ = run_cli(capsys, "info", model_path)
     assert status == 0 and "thresholds quantizer (per feature), 8 levels" in out
-    status, out, _ = _cli(capsys, "eval", model_path, "--data", path, "--json")
+    status, out, _ = run_cli(capsys, "eval", model_path, "--data", path, "--json")
     assert status == 0 and json.loads(out)["accuracy"] == trained["int_accuracy"]
     assert json.loads(out)["accuracy"] > 0.6                  # 3 classes, well separated
     # without --data the model says which file it needs
-    status, _, err = _cli(capsys, "eval", model_path)
+    status, _, err = run_cli(capsys, "eval", model_path)
     assert status == 2 and "trained on the data file sensor.csv; pass --data" in err
     # another file of the same kind is read with the model's stored scaling, with a note
     other = tmp_path / "other.csv"
     _sensor_csv(other, n=120, seed=5)
-    status, out, err = _cli(capsys, "eval", model_path, "--data", other, "--json")
+    status, out, err = run_cli(capsys, "eval", model_path, "--data", other, "--json")
     assert status == 0 and "is not the file the model was trained on" in err
     data = load_data(other, model=model)
     assert np.array_equal(data.scale, np.asarray(recorded["scale"]))
@@ -223,7 +216,7 @@ def test_train_eval_on_a_data_file_records_it_and_reapplies_its_scaling(capsys, 
     assert json.loads(out)["accuracy"] == pytest.approx(expected, abs=0)
     # a label the model does not know
     (tmp_path / "new.csv").write_text(other.read_text().replace(",sit", ",jump"))
-    status, _, err = _cli(capsys, "eval", model_path, "--data", tmp_path / "new.csv")
+    status, _, err = run_cli(capsys, "eval", model_path, "--data", tmp_path / "new.csv")
     assert status == 2 and "'jump' is not a class of the model" in err
 
 
@@ -243,11 +236,11 @@ def test_a_model_of_a_data_file_in_hardware_agrees_with_the_reference(capsys, se
     every test sample equal to the reference."""
     path, _, _ = sensor
     model_path = tmp_path / "sensor.npz"
-    assert _cli(capsys, "train", "--data", path, "--arch", "3-16-3", "--recipe", "tbnu",
+    assert run_cli(capsys, "train", "--data", path, "--arch", "3-16-3", "--recipe", "tbnu",
                 "--act-levels", "3", "--weight-levels", "4", "--epochs", "3",
                 "-o", model_path)[0] == 0
     extra = ["--arch", "folded", "--pe", "2,1", "--simd", "1"] if arch == "folded" else []
-    status, out, err = _cli(capsys, "sim", model_path, "--data", path, "--simulator", "fast",
+    status, out, err = run_cli(capsys, "sim", model_path, "--data", path, "--simulator", "fast",
                             *extra, "--json")
     assert status == 0, err
     report = json.loads(out)
@@ -264,28 +257,18 @@ def test_the_cli_offers_every_bundled_dataset():
     assert DATASET_NAMES == tuple(DATASETS)
 
 
-def _readme_commands(section):
-    """The ``nomul`` command lines of the first ``sh`` block under a README heading."""
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
-    block = body.split("```sh\n", 1)[1].split("```", 1)[0]
-    return [line.split() for line in block.splitlines() if line.startswith("nomul ")]
-
-
 @pytest.mark.slow
 def test_the_readme_commands_for_your_own_data_run(capsys, tmp_path, monkeypatch):
     from pathlib import Path
 
-    commands = _readme_commands("Your own data")
+    commands = [line.split() for line in readme_commands("Your own data")]
     assert [c[1] for c in commands] == ["train", "eval", "sim"]
     root = Path(__file__).resolve().parents[2]
     monkeypatch.chdir(tmp_path)
     (tmp_path / "build").mkdir()
     (tmp_path / "examples").symlink_to(root / "examples")
     for argv in commands:
-        status, out, err = _cli(capsys, *argv[1:])
+        status, out, err = run_cli(capsys, *argv[1:])
         assert status == 0, err
     assert "agreement with the reference: 100.00 %" in out
     model = nomul.load(tmp_path / "build" / "wine.npz")
@@ -345,5 +328,5 @@ def test_a_model_of_a_hand_built_dataset_asks_for_its_data(capsys, tmp_path):
     result = nomul.train(mine, arch="3-4-2", recipe="tbnu", act_levels=3, weight_levels=3,
                          epochs=1)
     path = nomul.save(result.model, tmp_path / "m.npz")
-    status, _, err = _cli(capsys, "eval", path)
+    status, _, err = run_cli(capsys, "eval", path)
     assert status == 2 and "trained on 'mine', not a bundled dataset; pass --data" in err

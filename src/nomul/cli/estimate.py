@@ -140,12 +140,10 @@ def run(args):
     return 0
 
 
-DESIGN_LABELS = {"nomul": "nomul (product tables)",
-                 "codebook_baseline": "codebook baseline (index ROM + codebook + multiplier)",
-                 "baseline": "integer baseline (weight ROM + multiplier)"}
 
 
 def print_cost(report, family):
+    from ..hw.cost import DESIGN_LABELS
     from ..hw.families import logic_key
 
     logic = logic_key(family)
@@ -195,27 +193,30 @@ def print_cost(report, family):
 
 def _print_comparison(designs, logic):
     """One table of the designs' totals with nomul's ratio to each (µm² where measured)."""
+    from ..hw.cost import DESIGN_LABELS
+
     nomul = designs[0][1]
-    if "area_um2" in nomul:
-        print(f"{'design':<55} {logic:>7} {'ffs':>6} {'µm²':>12} {'mm²':>8} "
-              f"{'nomul/' + logic:>11} {'nomul/µm²':>10}")
-        for title, design in designs:
-            ratios = ("", "") if title == "nomul" else (
-                f"{nomul[logic] / max(design[logic], 1):.2f}",
-                f"{nomul['area_um2'] / max(design['area_um2'], 1e-9):.3f}")
-            print(f"{DESIGN_LABELS[title]:<55} {design[logic]:>7} {design['ffs']:>6} "
-                  f"{design['area_um2']:>12.1f} {design['area_um2'] / 1e6:>8.4f} "
-                  f"{ratios[0]:>11} {ratios[1]:>10}")
-        return
-    print(f"{'design':<55} {logic:>7} {'ffs':>6} {'brams':>5} {'dsps':>4} {'LUT-eq':>7} "
-          f"{'nomul/' + logic:>11} {'nomul/LUT-eq':>12}")
+    if "area_um2" in nomul:          # (header, width, cell of a design); the ratio of µm²
+        columns = [("ffs", 6, lambda d: d["ffs"]),
+                   ("µm²", 12, lambda d: f"{d['area_um2']:.1f}"),
+                   ("mm²", 8, lambda d: f"{d['area_um2'] / 1e6:.4f}")]
+        ratio, ratio_width, places, floor = "area_um2", 10, 3, 1e-9
+    else:
+        columns = [("ffs", 6, lambda d: d["ffs"]), ("brams", 5, lambda d: d["brams"]),
+                   ("dsps", 4, lambda d: d["dsps"]),
+                   ("LUT-eq", 7, lambda d: d["lut_equivalents"])]
+        ratio, ratio_width, places, floor = "lut_equivalents", 12, 2, 1
+    ratio_title = "nomul/" + ("µm²" if ratio == "area_um2" else "LUT-eq")
+    print(f"{'design':<55} {logic:>7} "
+          + " ".join(f"{title:>{width}}" for title, width, _ in columns)
+          + f" {'nomul/' + logic:>11} {ratio_title:>{ratio_width}}")
     for title, design in designs:
         ratios = ("", "") if title == "nomul" else (
             f"{nomul[logic] / max(design[logic], 1):.2f}",
-            f"{nomul['lut_equivalents'] / max(design['lut_equivalents'], 1):.2f}")
-        print(f"{DESIGN_LABELS[title]:<55} {design[logic]:>7} {design['ffs']:>6} "
-              f"{design['brams']:>5} {design['dsps']:>4} {design['lut_equivalents']:>7} "
-              f"{ratios[0]:>11} {ratios[1]:>12}")
+            f"{nomul[ratio] / max(design[ratio], floor):.{places}f}")
+        print(f"{DESIGN_LABELS[title]:<55} {design[logic]:>7} "
+              + " ".join(f"{cell(design):>{width}}" for _, width, cell in columns)
+              + f" {ratios[0]:>11} {ratios[1]:>{ratio_width}}")
 
 
 def _estimate_tables(args):

@@ -23,9 +23,6 @@ from ..errors import OptionsError
 
 __all__ = ["model_report", "sweep_report", "render", "write_report"]
 
-DESIGN_LABELS = {"nomul": "nomul (product tables)",
-                 "codebook_baseline": "codebook baseline (index ROM + codebook + multiplier)",
-                 "baseline": "integer baseline (weight ROM + multiplier)"}
 COUNTS = ("luts", "ffs", "carry", "brams", "dsps", "multipliers", "lut_equivalents")
 
 
@@ -57,7 +54,7 @@ def model_report(model_path, options, family, *, synth=False, pnr=False, sim=Non
 
     from .. import api
     from ..design.lower import baseline_model
-    from ..hw.cost import cost_report
+    from ..hw.cost import DESIGN_LABELS, cost_report
     from ..models.info import model_info
     from ..progress import step
 

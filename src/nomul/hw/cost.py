@@ -21,8 +21,14 @@ from ..errors import OptionsError
 from . import families
 from .estimate import COUNT_KEYS, FEATURES, cells_from_features, estimate_design, estimate_stage
 
-__all__ = ["COUNT_KEYS", "cost_report", "design_cost", "table_costs", "reference_layer",
-           "reference_plan"]
+__all__ = ["COUNT_KEYS", "DESIGN_LABELS", "cost_report", "design_cost", "table_costs",
+           "reference_layer", "reference_plan"]
+
+
+# the designs a cost report holds (its own keys), as the text output and the report name them
+DESIGN_LABELS = {"nomul": "nomul (product tables)",
+                 "codebook_baseline": "codebook baseline (index ROM + codebook + multiplier)",
+                 "baseline": "integer baseline (weight ROM + multiplier)"}
 
 
 def _counts(report):
