@@ -264,6 +264,7 @@ def _target_folding(args, model):
     """The build options automatic folding chooses (``--target-ii`` or
     ``--target-throughput``), or None when no target is given; the family to estimate on is
     ``--family``, else the ``--device``'s, else ice40."""
+    from ..design.options import BuildOptions, LayerOptions
     from ..errors import OptionsError
     from ..hw.folding import choose_folding, device_family, target_ii_of
 
@@ -281,8 +282,6 @@ def _target_folding(args, model):
     family = getattr(args, "family", None)
     if family is None:
         family = device_family(args.device) if args.device is not None else "ice40"
-    from ..design.options import BuildOptions, LayerOptions
-
     base = BuildOptions(default=LayerOptions(), input_lanes=args.input_lanes,
                         name=args.name or "nomul_top")
     return choose_folding(model, target, family, device=args.device, base=base).options

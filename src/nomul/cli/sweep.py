@@ -27,7 +27,7 @@ def _weight_levels(text):
     return tuple(values)
 
 
-def _groups(text):
+def _positive_list(text):
     """A comma list of positive integers."""
     return tuple(positive(part) for part in text.split(","))
 
@@ -46,12 +46,12 @@ def add_parser(commands):
     parser.add_argument("--weight-levels", type=_weight_levels, default=(8,),
                         help="weight codewords K, e.g. 2,4,8,16; 4:8:8 is one K per layer "
                         "(default 8)")
-    parser.add_argument("--groups", type=_groups, default=(1,),
+    parser.add_argument("--groups", type=_positive_list, default=(1,),
                         help="product-quantization groups d (pq recipe; default 1)")
     parser.add_argument("--builds", type=_names, default=("unrolled", "folded"),
                         help="unrolled, folded (PE 1 x SIMD 1), folded:PExSIMD, ii:CYCLES "
                         "(automatic folding; default unrolled,folded)")
-    parser.add_argument("--target-ii", type=_groups, metavar="CYCLES",
+    parser.add_argument("--target-ii", type=_positive_list, metavar="CYCLES",
                         help="also build every model folded automatically for these IIs "
                         "(same as --builds ...,ii:CYCLES)")
     parser.add_argument("--target-throughput", type=float, metavar="SAMPLES_PER_S",

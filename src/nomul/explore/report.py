@@ -68,7 +68,7 @@ def model_report(model_path, options, family, *, synth=False, pnr=False, sim=Non
         except OptionsError as error:       # e.g. vector codebooks: no multiplier baseline
             baseline_note = str(error)
         cost = cost_report(model, options, family, synth=synth, pnr=pnr,
-                           baseline=baseline_note is None, work_dir=work_dir)
+                           baseline=baseline_note is None, work_dir=work_dir, design=design)
     designs = [(name, cost[name] if name != "nomul" else cost)
                for name in ("nomul", "codebook_baseline", "baseline")
                if name == "nomul" or name in cost]

@@ -153,7 +153,7 @@ def design_cost(design, family, *, synth=False, pnr=False, work_dir=None):
 
 
 def cost_report(model, options, family, *, synth=False, pnr=False, baseline=False,
-                work_dir=None):
+                work_dir=None, design=None):
     """The cost of ``model`` built with ``options`` on ``family`` (one of
     :data:`nomul.hw.families.FAMILIES`).
 
@@ -170,7 +170,8 @@ def cost_report(model, options, family, *, synth=False, pnr=False, baseline=Fals
     (weights stored as codeword indices, a K-entry codebook ROM before the multiplier); every
     design has ``lut_equivalents`` (:func:`lut_equivalents`). The ASIC target (``sky130``)
     needs ``synth`` (it has no analytical model: no ``estimate``) and gives ``area_um2`` per
-    stage and in total, ``gates`` counting its logic cells.
+    stage and in total, ``gates`` counting its logic cells. ``design``: ``model`` already
+    lowered with ``options`` (it is not lowered again).
     """
     from ..design import lower
 
@@ -178,7 +179,7 @@ def cost_report(model, options, family, *, synth=False, pnr=False, baseline=Fals
     if not spec.analytical and not synth:
         raise OptionsError(_needs_synth(family))
     spec.check_needs()                          # a missing package: likewise
-    designs = {"nomul": lower(model, options)}
+    designs = {"nomul": lower(model, options) if design is None else design}
     if baseline:
         designs["baseline"] = lower(model, options, baseline="integer")
         designs["codebook_baseline"] = lower(model, options, baseline="codebook")

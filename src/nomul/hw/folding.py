@@ -113,7 +113,7 @@ def _estimate(layer, in_shape, options, position, family):
                      lut_equivalents(counts, family, 0))
 
 
-def layer_candidates(model, family, target_ii, *, register_every=None):
+def layer_candidates(model, family, target_ii):
     """Per weighted layer (model order), every candidate build with ``ii <= target_ii``."""
     per_layer = []
     for position, layer in enumerate(model.layers):
@@ -121,9 +121,8 @@ def layer_candidates(model, family, target_ii, *, register_every=None):
             continue
         in_shape = model.shapes[position]
         outputs, groups = layer.weight_index.shape
-        builds = [LayerOptions(arch="unrolled", register_every=register_every)]
-        builds += [LayerOptions(arch="folded", pe=pe, simd=simd, table_style=style,
-                                register_every=register_every)
+        builds = [LayerOptions(arch="unrolled")]
+        builds += [LayerOptions(arch="folded", pe=pe, simd=simd, table_style=style)
                    for pe in _divisors(outputs) for simd in _divisors(groups)
                    if (outputs // pe) * (groups // simd) <= target_ii
                    for style in ("logic", "block")]
@@ -160,8 +159,8 @@ def choose_folding(model, target_ii, family="ice40", *, device=None, base=None):
     lanes, name) are kept."""
     if isinstance(target_ii, bool) or not isinstance(target_ii, int) or target_ii < 1:
         raise OptionsError(f"target II must be a positive number of cycles, not {target_ii!r}")
-    if device is not None and device_family(device) != family:
-        raise OptionsError(f"device {device} is an {device_family(device)} part, not {family}")
+    if device is not None and (part_of := device_family(device)) != family:
+        raise OptionsError(f"device {device} is an {part_of} part, not {family}")
     per_layer = layer_candidates(model, family, target_ii)
     chosen = [candidates[0] for candidates in per_layer]
     if device is not None:

@@ -44,6 +44,7 @@ line naming the file and what is wrong, raised before any training.
 
 import csv
 import hashlib
+import io
 import math
 import zipfile
 from dataclasses import dataclass
@@ -111,7 +112,7 @@ def read_data(path, *, labels=None):
     digest = hashlib.sha256(data).hexdigest()
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        parts, split = _read_npz(path)
+        parts, split = _read_npz(path, data)
     elif suffix == ".csv":
         parts, split = _read_csv(path, data), None
     else:
@@ -146,15 +147,16 @@ def read_data(path, *, labels=None):
 
 # -- reading ----------------------------------------------------------------------------------
 
-def _read_npz(path):
-    """``((x, y), None)`` or ``((x_train, y_train, x_test, y_test), "own")``."""
+def _read_npz(path, data):
+    """``((x, y), None)`` or ``((x_train, y_train, x_test, y_test), "own")`` from the file's
+    bytes ``data`` (read once, for its hash too)."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             inflated = sum(info.file_size for info in archive.infolist())
         if inflated > MAX_FILE_BYTES:
             _fail(path, f"its arrays inflate to {inflated} bytes, past the limit of "
                   f"{MAX_FILE_BYTES} bytes")
-        with np.load(path, allow_pickle=False) as npz:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             names = set(npz.files)
             four = ("x_train", "y_train", "x_test", "y_test")
             if set(four) <= names:
