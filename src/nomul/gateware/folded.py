@@ -33,7 +33,10 @@ registered before the lookup, a wide accumulator adds in two half-width steps, a
 stall (``enable``), the load of the next vector and the output register's load
 (``deliver``) are registers computed a cycle ahead from the engine's own registers (see
 Back-pressure), so the nets that fan out to hundreds of clock enables and multiplexers start
-at flip-flops.
+at flip-flops; so do the input buffer's load (``accept``, the buffer's emptiness kept in a
+register of its own) and the collector's shift (``enable & valid``, a cycle ahead), and the
+output payload has no reset (``o.valid`` guards it), so its clock enables are ``deliver``
+alone.
 
 Timing, with ``T = NF * SF``, ``Lt = floor(ceil(log2 simd) / register_every)`` and (argmax
 only) ``La = floor(ceil(log2 pe) / register_every)`` (both 0 when ``register_every == 0``):
@@ -146,16 +149,31 @@ class FoldedDense(PlanComponent):
                       "nf": nf, "last_nf": nf == plan.nf - 1}, "weights")
         tags = stage(tags, "weight_word")
         accs, tags = self._lanes(m, enable, tile, weight_word, tags, stage, history)
+        # enable's value in the next cycle (with ii >= 2 enable is a register loading it)
+        next_enable = Signal(name="next_enable")
+
+        def enabled(tag):
+            """``enable & tag``; with ii >= 2 and ``tag`` a stage register, a register
+            computed a cycle ahead, so the clock enables it drives read a flip-flop."""
+            if plan.ii == 1 or getattr(tag, "name", None) not in loaded:
+                return enable & tag
+            ahead = Signal(name=f"{tag.name}_enabled")
+            m.d.sync += ahead.eq(next_enable & Mux(enable, loaded[tag.name], tag))
+            return ahead
+
         if isinstance(plan.activation, Argmax):
             done, result = self._argmax(m, enable, accs, tags, stage)
         else:
-            done, result = self._collect(m, enable, accs, tags, stage, history)
+            done, result = self._collect(m, accs, tags, stage, history, enable, enabled)
 
         # -- output register ---------------------------------------------------------------
         # With two or more cycles per vector the engine stalls on its own state only (a
         # result ready while the last one still waits), so no ready crosses it
         # combinationally; o is then always empty again before the next result with o.ready
         # high. One cycle per vector needs the downstream ready to keep full rate.
+        # the payload has no reset (o.valid guards it), so its clock enables are deliver alone
+        payload = Signal(self.o.payload.shape(), name="payload", reset_less=True)
+        m.d.comb += self.o.payload.eq(payload)
         with m.If(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         if plan.ii == 1:
@@ -165,10 +183,10 @@ class FoldedDense(PlanComponent):
             deliver = Signal(name="deliver")           # done & enable == done & ~o.valid
             next_done = Mux(enable, loaded[done.name], done)
             next_valid = (self.o.valid & ~self.o.ready) | deliver
-            m.d.sync += [enable.eq(~(next_done & next_valid)),
-                         deliver.eq(next_done & ~next_valid)]
+            m.d.comb += next_enable.eq(~(next_done & next_valid))
+            m.d.sync += [enable.eq(next_enable), deliver.eq(next_done & ~next_valid)]
         with m.If(deliver):
-            m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(result)]
+            m.d.sync += [self.o.valid.eq(1), payload.eq(result)]
         return m
 
     # -- the controller ----------------------------------------------------------------------
@@ -179,8 +197,9 @@ class FoldedDense(PlanComponent):
         last input tile, a register) and the working vector (the current input tile in its
         low bits).
 
-        ``i.ready`` is the register ``~next_full`` (with two or more cycles per vector a
-        vector always finds the buffer empty in time, see the module docstring); the end of a
+        ``i.ready`` is the register ``accept`` (``~next_full``; with two or more cycles per
+        vector a vector always finds the buffer empty in time, see the module docstring) or,
+        with one, ``~next_full`` or a vector loaded this cycle; the end of a
         vector and of an input tile are registers computed a cycle ahead, so no comparison of
         the counters lies between a counter and the enables it drives."""
         plan = self.plan
@@ -190,6 +209,11 @@ class FoldedDense(PlanComponent):
 
         next_vector = Signal(vector_bits, reset_less=True)
         next_full = Signal()
+        # ~next_full as a register of its own computed a cycle ahead (low for a cycle after
+        # reset): the buffer's clock enables then read a flip-flop, not an inverter (an
+        # iCE40 flip-flop cannot start at 1, so a register reset to 1 would be stored
+        # inverted)
+        accept = Signal(name="accept")
         work = Signal(vector_bits, reset_less=True)   # tile sf in the low tile_bits
         run = Signal()
         waddr, sf, nf = Signal(range(total)), Signal(range(plan.sf)), Signal(range(plan.nf))
@@ -204,7 +228,7 @@ class FoldedDense(PlanComponent):
         # working vector's load multiplexer, then starts at a flip-flop)
         load = Signal(name="load")
 
-        ready = ~next_full
+        ready = accept if total > 1 else ~next_full
         if total == 1:
             ready = ready | (load & enable)
         m.d.comb += self.i.ready.eq(ready)
@@ -212,16 +236,16 @@ class FoldedDense(PlanComponent):
         # the buffer copies the payload on every cycle it is empty (valid or not: only a
         # taken one is kept), so its 100-odd clock enables read a register, not the
         # upstream valid
-        with m.If(~next_full if total > 1 else taken):
+        with m.If(accept if total > 1 else taken):
             m.d.sync += next_vector.eq(self.i.payload)
-        with m.If(taken):
-            m.d.sync += next_full.eq(1)
-        with m.Elif(load & enable):
-            m.d.sync += next_full.eq(0)
+        full_next = Mux(taken, 1, Mux(load & enable, 0, next_full))
+        m.d.sync += next_full.eq(full_next)
+        if total > 1:
+            m.d.sync += accept.eq(~full_next)
         if total == 1:      # every cycle ends a vector: load whenever the buffer will be full
             m.d.sync += load.eq(self.i.valid | (next_full & ~(load & enable)))
         else:       # the same, simplified to two 4-input functions and their AND
-            m.d.sync += load.eq((self.i.valid | next_full) & ~(enable & load)
+            m.d.sync += load.eq((taken | next_full) & ~(enable & load)
                                 & (~run | at_end | (enable & near_end)))
 
         # the counters advance: run & ~at_end (a register computed a cycle ahead: it drives
@@ -519,10 +543,10 @@ class FoldedDense(PlanComponent):
                     m.d.comb += chosen.eq(chunk)
         return registered(chosen, f"{name}_q")
 
-    def _collect(self, m, enable, accs, tags, stage, history):
-        """Thresholds or raw: per-PE values into a shift register of the finished tiles.
-        Thresholds compare in a stage of their own (the thresholds of the tile chosen a stage
-        ahead), then count."""
+    def _collect(self, m, accs, tags, stage, history, enable, enabled):
+        """Thresholds or raw: per-PE values into a shift register of the finished tiles
+        (shifting on ``enabled(valid)``). Thresholds compare in a stage of their own (the
+        thresholds of the tile chosen a stage ahead), then count."""
         plan = self.plan
         values = []
         if plan.kind != "raw":
@@ -551,7 +575,7 @@ class FoldedDense(PlanComponent):
             return done, tile
         # tiles 0 .. NF-2 shift in at the top; the last one completes the vector below them
         collected = Signal(len(tile) * (plan.nf - 1), name="collected", reset_less=True)
-        with m.If(enable & tags["valid"]):
+        with m.If(enabled(tags["valid"])):
             m.d.sync += collected.eq(Cat(collected[len(tile):], tile))
         return done, Cat(collected, tile)
 

@@ -11,13 +11,22 @@ Before place and route the LUT mapping is run with ABC9's wire delay at 1.5 ns
 after routing, and with 250 ps ABC traded depth for area on every path shorter than the
 longest carry chain, mapping a 64-word product-table ROM into 5 LUT levels where 3 do
 (measured on the folded demo MLP: the ROM path 18.2 ns, 52-55 MHz; with 1.5 ns it leaves the
-critical path and the design takes 3 % fewer logic cells). The calibrated LUT counts
+critical path and the design takes 3 % fewer logic cells). ABC's area recovery (and
+``&mfs``) then still deepened every path shorter than ABC's longest one, so the place-and-route
+mapping runs without them (:data:`PNR_ABC_SCRIPT`): 2.5 % more LUT4 on the demo MLP, a mean
+Fmax over seven placement seeds 3 MHz higher (bench/RESULTS.md). The calibrated LUT counts
 (``yosys_script``) keep Yosys's default mapping.
 """
 
 from . import Device, Family
 
 __all__ = ["FAMILY"]
+
+# ABC9's default script with the wire delay set and without area recovery (``&if -F 0 -A 0``)
+# or ``&mfs``, which deepen every path shorter than ABC's longest (a 64-word weight chunk, a
+# function of 6 inputs, came out 4 LUT4 levels deep; ``&mfs`` also overflowed YoWASP ABC's
+# stack on the demo MLP); one token for Yosys (no blank, no ``; ``), commas for ABC's blanks
+PNR_ABC_SCRIPT = "+&scorr;&sweep;&dc2;&dch,-f,-r;&ps;&if,-W,1500,-F,0,-A,0,-v"
 
 FAMILY = Family(
     name="ice40",
@@ -28,7 +37,7 @@ FAMILY = Family(
     pnr_yosys_script=("hierarchy -top {top}; synth_ice40 -dsp -dff -top {top} -run :map_luts; "
                       "techmap -map +/ice40/latches_map.v; "
                       "read_verilog -D ICE40_HX -icells -lib -specify +/ice40/abc9_model.v; "
-                      "abc9 -dff -W 1500; ice40_wrapcarry -unwrap; "
+                      f"abc9 -dff -script {PNR_ABC_SCRIPT}; ice40_wrapcarry -unwrap; "
                       "techmap -map +/ice40/ff_map.v; clean; opt_lut -tech ice40; "
                       "synth_ice40 -top {top} -run map_cells:"),
     cell_classes=(("luts", r"SB_LUT4"), ("ffs", r"SB_DFF\w*"), ("carry", r"SB_CARRY"),
