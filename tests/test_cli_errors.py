@@ -139,6 +139,7 @@ def test_bad_estimate_options_are_one_line(capsys, tmp_path, model, no_long_work
     (["--pe", "2"], "pe does not apply to this design: it concerns folded layers"),
     (["--simd", "2"], "simd does not apply"),
     (["--table-style", "block"], "table_style does not apply"),
+    (["--weight-style", "block"], "weight_style does not apply"),
     (["--arch", "folded", "--group-inputs", "2"], "group_inputs does not apply"),
     (["--arch", "folded", "--threshold-method", "search"], "threshold_method does not apply"),
     (["--arch", "unrolled,folded", "--pe", "2,2"],

@@ -82,7 +82,8 @@ def _folding(draw, layer):
     return dict(pe=draw(st.sampled_from(_divisors(layer.out_channels))),
                 simd=draw(st.sampled_from(_divisors(layer.n_groups))),
                 register_every=draw(st.integers(0, 2)),
-                table_style=draw(st.sampled_from(["auto", "logic", "block"])))
+                table_style=draw(st.sampled_from(["auto", "logic", "block"])),
+                weight_style=draw(st.sampled_from(["auto", "logic", "block"])))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -256,3 +257,41 @@ def test_more_than_sixteen_tiles_choose_biases_and_thresholds_in_two_steps(kind)
     inputs = rng.integers(0, 3, size=(6, 5))
     _check(dut, layer, inputs, seed=4)
     _check(dut, layer, inputs[:3], idle=0.0, stall=0.0)
+
+
+def _long_weight_rom_layer(outputs=40, groups=5, seed=11):
+    """A thresholds layer of ``outputs x groups`` weights: at PE 1 x SIMD 1 a weight ROM of
+    ``outputs * groups`` words of 2 bits (40 x 5: 200 words, 400 bits)."""
+    rng = np.random.default_rng(seed)
+    return Dense(in_levels=3, group=1, table=rng.integers(-9, 10, size=(3, 4)),
+                 weight_index=rng.integers(0, 4, size=(outputs, groups)),
+                 bias=rng.integers(-20, 21, size=outputs),
+                 activation=Activation("thresholds",
+                                       np.sort(rng.integers(-15, 16, size=(outputs, 2)), axis=1)))
+
+
+@pytest.mark.parametrize("style, chunks, rom_styles", [
+    ("auto", 4, []), ("logic", 4, []), ("block", 0, ["block"])])
+def test_weight_style_places_the_weight_rom_and_keeps_the_function(style, chunks, rom_styles):
+    """A 200-word weight ROM: in 64-word chunks of logic (auto, logic) or one block-RAM
+    memory (block); bit-exact under stalls either way, with the same latency."""
+    layer = _long_weight_rom_layer()
+    dut = _folded(layer, 1, 1, weight_style=style)
+    assert dut.plan.weight_chunks == chunks
+    # the product table is in logic (two halves, no attribute but rom_style "logic")
+    assert [s for s in _cells_and_attributes(dut)[1] if s != "logic"] == rom_styles
+    assert dut.latency == _folded(layer, 1, 1).latency
+    inputs = np.random.default_rng(5).integers(0, 3, size=(5, 5))
+    _check(dut, layer, inputs, seed=2)
+    _check(dut, layer, inputs[:3], idle=0.0, stall=0.0)
+
+
+def test_weight_style_logic_chunks_a_rom_auto_leaves_to_synthesis():
+    layer = _long_weight_rom_layer(outputs=128, groups=4)      # 512 words x 2 bits
+    assert _folded(layer, 1, 1).plan.weight_chunks == 0
+    assert _folded(layer, 1, 1, weight_style="logic").plan.weight_chunks == 8
+
+
+def test_bad_weight_style_is_rejected():
+    with pytest.raises(ValueError, match="weight_style 'bram'"):
+        _folded(_grouped_layer("raw"), 1, 1, weight_style="bram")

@@ -107,3 +107,21 @@ def test_build_with_a_target_and_refusals(capsys, tmp_path, model):
     ]:
         status, _, err = run_cli(capsys, "build", path, *argv, "-o", tmp_path / "x")
         assert status == 2 and message in err and "Traceback" not in err
+
+
+def test_a_block_ram_weight_rom_is_a_candidate_where_it_changes_the_build(model):
+    """Layer 0 at PE 1 x SIMD 1 reads a 768-word weight ROM, a memory either way (its block-RAM
+    candidate is the auto one, dropped); layer 1's 120 words are chunks of logic unless put
+    in a block RAM, which the estimate counts."""
+    first, second = layer_candidates(model, "ice40", 1 << 20)
+
+    def serial(candidates, style):
+        return [c for c in candidates if c.options.arch == "folded" and c.options.pe == 1
+                and c.options.simd == 1 and c.options.table_style == "logic"
+                and c.options.weight_style == style]
+
+    assert len(serial(first, None)) == 1 and serial(first, "block") == []
+    (auto,), (block,) = serial(second, None), serial(second, "block")
+    brams = 2                                         # RESOURCES: luts, ffs, brams, dsps
+    assert block.counts[brams] == auto.counts[brams] + 1
+    assert block.counts[0] < auto.counts[0]

@@ -98,6 +98,7 @@ def test_clamp_on_unevenly_spaced_thresholds_is_a_one_line_error(tmp_path, capsy
     (["--pe", "0"], "--pe"),
     (["--arch", "folded", "--table-style", "rom"], "table_style: unknown value 'rom'"),
     (["--table-style", "block"], "table_style does not apply"),
+    (["--arch", "folded", "--weight-style", "rom"], "weight_style: unknown value 'rom'"),
     (["--arch", "folded", "--pe", "5"], "layer 0 (dense): pe 5 does not divide the 6 outputs"),
     (["--arch", "folded", "--simd", "5"], "simd 5 does not divide the 12 input groups"),
     (["--group-inputs", "5"], "group_inputs 5 makes tables of 1048576 codes (limit 4096)"),

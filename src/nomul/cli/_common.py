@@ -156,10 +156,10 @@ def per_layer(kind):
 # -- build options ----------------------------------------------------------------------------
 
 BUILD_OPTION_NAMES = ("arch", "pe", "simd", "input_lanes", "name", "table_style",
-                      "register_every", "threshold_method", "group_inputs", "target_ii",
-                      "target_throughput", "clock_mhz", "device")
+                      "weight_style", "register_every", "threshold_method", "group_inputs",
+                      "target_ii", "target_throughput", "clock_mhz", "device")
 # automatic folding chooses every layer's build itself: layer options are refused beside it
-LAYER_OPTION_NAMES = ("arch", "pe", "simd", "table_style", "register_every",
+LAYER_OPTION_NAMES = ("arch", "pe", "simd", "table_style", "weight_style", "register_every",
                       "threshold_method", "group_inputs")
 
 
@@ -195,6 +195,8 @@ def add_build_options(parser):
     parser.add_argument("--name", help="top module name (default nomul_top)")
     parser.add_argument("--table-style", type=per_layer(str),
                         help="folded: product tables as auto (default), logic or block")
+    parser.add_argument("--weight-style", type=per_layer(str),
+                        help="folded: weight ROMs as auto (default), logic or block")
     parser.add_argument("--register-every", type=per_layer(int),
                         help="adder levels between pipeline registers (default 3 unrolled, "
                         "1 folded; 0: output only)")

@@ -11,7 +11,7 @@ component from each plan, the estimator costs the plans, and the manifest is
 from .activation import Argmax, Raw, Thresholds
 from .design import Design
 from .lower import BASELINES, baseline_model, lower
-from .options import Arch, BuildOptions, LayerOptions, TableStyle, ThresholdMethod
+from .options import Arch, BuildOptions, LayerOptions, TableStyle, ThresholdMethod, WeightStyle
 
 __all__ = ["lower", "Design", "BuildOptions", "LayerOptions", "Arch", "TableStyle",
-           "ThresholdMethod", "Thresholds", "Argmax", "Raw", "BASELINES", "baseline_model"]
+           "WeightStyle", "ThresholdMethod", "Thresholds", "Argmax", "Raw", "BASELINES", "baseline_model"]

@@ -434,8 +434,8 @@ def _folded(plan, lut_inputs):
         f["select"] += plan.weight_width * (plan.weight_chunks - 1)
         f["ff"] += plan.weight_chunks * plan.weight_width + index_width(plan.ii) - low
     else:
-        memories.append(Memory("weight ROM", plan.weight_depth, plan.weight_width, 1, "auto",
-                               tuple(plan.weight_words())))
+        memories.append(Memory("weight ROM", plan.weight_depth, plan.weight_width, 1,
+                               plan.weight_style, tuple(plan.weight_words())))
     if plan.multiplies:                               # the multiplier baselines
         if plan.codebook_rom:                         # the weight from a K-entry ROM
             codebook = _bit_functions(plan.weights, plan.codeword_bits,

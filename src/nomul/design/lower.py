@@ -202,7 +202,8 @@ def _folded(layer, in_shape, options, weights, describe_as, codebook_rom=False):
                         tuple(int(b) for b in layer.bias),
                         activation_of(layer, layer.out_channels), in_levels, layer.group,
                         options.pe, options.simd, options.table_style, options.register_every,
-                        weights=weights, codebook_rom=codebook_rom, describe_as=describe_as)
+                        weights=weights, codebook_rom=codebook_rom, describe_as=describe_as,
+                        weight_style=options.weight_style)
     if isinstance(layer, Dense):
         return engine
     window = WindowPlan(in_shape, layer.kernel, layer.stride, layer.padding,
@@ -239,6 +240,8 @@ def weighted_plan(layer, in_shape, options, *, position=0, baseline=None):
     if baseline is None and options.arch == Arch.FOLDED:
         rows = (layer.in_levels + isinstance(layer, Conv)) ** layer.group   # + the padding row
         describe["table_style"] = table_style(options.table_style, rows * layer.n_codewords)
+    if options.arch == Arch.FOLDED and options.weight_style != "auto":
+        describe["weight_style"] = str(options.weight_style)
     describe["register_every"] = options.register_every
     build = _folded if options.arch == Arch.FOLDED else _unrolled
     try:

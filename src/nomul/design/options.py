@@ -6,7 +6,7 @@ overrides. A field left at ``None`` is *not given* and takes its default (:data:
 where it concerns a layer; :func:`nomul.design.lower` refuses a given option that concerns no
 layer it is applied to (``pe`` on an unrolled layer, ``group_inputs`` on a folded one), instead
 of ignoring it. Option values are enums (:class:`Arch`, :class:`TableStyle`,
-:class:`ThresholdMethod`); their plain strings are accepted too.
+:class:`WeightStyle`, :class:`ThresholdMethod`); their plain strings are accepted too.
 """
 
 from dataclasses import dataclass, field, fields, replace
@@ -14,8 +14,8 @@ from enum import StrEnum
 
 from ..errors import OptionsError
 
-__all__ = ["Arch", "TableStyle", "ThresholdMethod", "DEFAULTS", "UNROLLED_REGISTER_EVERY",
-           "SCOPE", "LayerOptions", "BuildOptions", "option_applies"]
+__all__ = ["Arch", "TableStyle", "WeightStyle", "ThresholdMethod", "DEFAULTS",
+           "UNROLLED_REGISTER_EVERY", "SCOPE", "LayerOptions", "BuildOptions", "option_applies"]
 
 
 class Arch(StrEnum):
@@ -35,6 +35,17 @@ class TableStyle(StrEnum):
     BLOCK = "block"
 
 
+class WeightStyle(StrEnum):
+    """Where a folded layer keeps its weight ROM: ``auto`` (one 64-word chunk or fewer, or
+    1024 bits or more: one memory that synthesis maps; in between: 64-word chunks in logic,
+    then the chunk, two registered steps), ``logic`` (chunks in logic at any size) or
+    ``block`` (block RAM: on 4-input-LUT families a 64-word chunk is three LUT levels deep)."""
+
+    AUTO = "auto"
+    LOGIC = "logic"
+    BLOCK = "block"
+
+
 class ThresholdMethod(StrEnum):
     """How an unrolled layer counts thresholds: parallel comparators (``parallel``), a
     pipelined binary search (``search``), a shift and clamp for thresholds evenly spaced by a
@@ -48,7 +59,7 @@ class ThresholdMethod(StrEnum):
 
 DEFAULTS = {"arch": Arch.UNROLLED, "pe": 1, "simd": 1, "table_style": TableStyle.AUTO,
             "register_every": 1, "threshold_method": ThresholdMethod.AUTO,
-            "group_inputs": "auto"}
+            "group_inputs": "auto", "weight_style": WeightStyle.AUTO}
 # an unrolled layer's adder graph is registered every 3 levels unless told otherwise: every
 # level costs it 3x the flip-flops (values shared across outputs are carried), every 3 levels
 # half its LUTs in flip-flops on the shared digits model; folded trees keep DEFAULTS' 1
@@ -60,16 +71,18 @@ SCOPE = {
     "pe": "folded layers (arch folded)",
     "simd": "folded layers (arch folded)",
     "table_style": "folded layers (arch folded)",
+    "weight_style": "folded layers (arch folded)",
     "threshold_method": "unrolled layers with thresholds",
     "group_inputs": "unrolled dense layers with scalar codebooks (group 1)",
 }
-_ENUMS = {"arch": Arch, "table_style": TableStyle, "threshold_method": ThresholdMethod}
+_ENUMS = {"arch": Arch, "table_style": TableStyle, "threshold_method": ThresholdMethod,
+          "weight_style": WeightStyle}
 
 
 def option_applies(name, layer, arch):
     """Whether the layer option ``name`` changes how ``layer`` (a weighted layer of the model)
     is built as ``arch``."""
-    if name in ("pe", "simd", "table_style"):
+    if name in ("pe", "simd", "table_style", "weight_style"):
         return arch == Arch.FOLDED
     if name == "threshold_method":
         return arch == Arch.UNROLLED and layer.activation.kind == "thresholds"
@@ -96,6 +109,7 @@ class LayerOptions:
     codebooks look up ``g`` consecutive inputs together in one table (3 inputs of 2 bits = one
     6-input LUT; the last group shorter when ``g`` does not divide the inputs); ``"auto"``
     (default) takes the form whose adder graph is smallest (see :mod:`.unrolled`).
+    ``weight_style``: :class:`WeightStyle` (folded).
     """
 
     arch: Arch | None = None
@@ -105,6 +119,7 @@ class LayerOptions:
     register_every: int | None = None
     threshold_method: ThresholdMethod | None = None
     group_inputs: int | None = None
+    weight_style: WeightStyle | None = None
 
     def __post_init__(self):
         for name, kind in _ENUMS.items():

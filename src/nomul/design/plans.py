@@ -431,6 +431,7 @@ class FoldedPlan(_WeightedStage):
     weights: tuple | None = None
     codebook_rom: bool = False
     describe_as: tuple = ()
+    weight_style: str = "auto"
 
     def __post_init__(self):
         in_levels = as_int(self.in_levels, "in_levels", minimum=2)
@@ -464,6 +465,9 @@ class FoldedPlan(_WeightedStage):
         if isinstance(self.activation, Thresholds) and len(self.activation.rows) != outputs:
             raise ValueError(f"{len(self.activation.rows)} threshold rows for {outputs} "
                              f"outputs")
+        weight_style = str(self.weight_style)
+        if weight_style not in ("auto", "logic", "block"):
+            raise ValueError(f"unknown weight_style {weight_style!r}")
         style = "logic" if weights is not None else \
             table_style(self.table_style, len(table) * codewords)
         nf, sf = outputs // pe, groups // simd
@@ -503,7 +507,8 @@ class FoldedPlan(_WeightedStage):
             weight_field = field_of(Bounds.of(weights).union(Bounds(-1, 0)))
         fill(self, table=table, weight_index=index, bias=bias, in_levels=in_levels, group=group,
              pe=pe, simd=simd, table_style=style, register_every=register_every,
-             weights=weights, nf=nf, sf=sf, index_bits=index_bits, code_bits=code_bits,
+             weight_style=weight_style, weights=weights, nf=nf, sf=sf, index_bits=index_bits,
+             code_bits=code_bits,
              codeword_bits=codeword_bits, table_depth=codewords << code_bits,
              weight_depth=nf * sf, codebook_rom=bool(self.codebook_rom),
              weight_width=pe * simd * (weight_field.width if weight_field and
@@ -547,10 +552,11 @@ class FoldedPlan(_WeightedStage):
     @property
     def weight_chunks(self):
         """How many 64-word chunks the weight ROM is built from in logic (two registered
-        steps), or 0 when it is one memory that synthesis maps (see
-        :data:`WEIGHT_LOGIC_BITS`)."""
-        if self.weight_depth <= WEIGHT_CHUNK or \
-                self.weight_depth * self.weight_width >= WEIGHT_LOGIC_BITS:
+        steps), or 0 when it is one memory (see :data:`WEIGHT_LOGIC_BITS` and
+        :class:`~nomul.design.options.WeightStyle`)."""
+        if self.weight_depth <= WEIGHT_CHUNK or self.weight_style == "block" or \
+                (self.weight_style == "auto"
+                 and self.weight_depth * self.weight_width >= WEIGHT_LOGIC_BITS):
             return 0
         return -(-self.weight_depth // WEIGHT_CHUNK)
 

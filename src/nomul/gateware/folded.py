@@ -15,8 +15,9 @@ Pipeline (one global enable; registers named after their stage)::
 
     i -> next vector buffer -> working vector (rotated by simd groups per cycle)
       -> weight-index ROM (word = pe*simd codeword indices, read at the registered word
-         address) -> the word registered again (off the block RAM's output), the working
-         tile waiting beside it
+         address; in logic in two registered steps, or a memory: ``plan.weight_style``)
+      -> the word registered again (off the block RAM's output), the working tile waiting
+         beside it
       -> product tables (pe*simd sync read ports, address Cat(group code, codeword index)),
          each read registered again (in logic: both halves of the table registered, then
          the half chosen by the top address bit)
@@ -312,9 +313,11 @@ class FoldedDense(PlanComponent):
                     with m.Case(c):
                         m.d.sync += word.eq(chunk)
             return word
+        styled = {} if plan.weight_style == "auto" else \
+            {"attrs": {"rom_style": plan.weight_style}}
         m.submodules.weights = weights = Memory(
             shape=unsigned(plan.weight_width), depth=plan.weight_depth,
-            init=plan.weight_words())
+            init=plan.weight_words(), **styled)
         weight_port = weights.read_port(domain="sync")
         m.d.comb += [weight_port.addr.eq(weight_addr), weight_port.en.eq(enable)]
         with m.If(enable):

@@ -5,7 +5,8 @@
 cycles" (``--target-ii``). For every weighted layer it estimates each candidate build
 (:func:`nomul.hw.estimate.estimate_stage`, analytical, milliseconds): unrolled (II 1), and
 folded at every PE dividing the outputs x SIMD dividing the input groups, each with its product
-table in logic and in block RAM where the layer allows both; candidates slower than the
+table in logic and in block RAM where the layer allows both, and its weight ROM as the size
+decides (``auto``) and in block RAM where that differs; candidates slower than the
 target are dropped. A design's II is its slowest stage's, and a stage's estimate does not
 depend on how the other layers are built, so the cheapest candidate of each layer is the
 cheapest design in LUT-equivalents (:func:`nomul.hw.cost.lut_equivalents`) that meets the
@@ -51,6 +52,7 @@ class Candidate:
         o = self.options
         return {"layer": self.position, "arch": str(o.arch), "pe": o.pe, "simd": o.simd,
                 "table_style": None if o.table_style is None else str(o.table_style),
+                "weight_style": None if o.weight_style is None else str(o.weight_style),
                 "ii": self.ii, "lut_equivalents": self.lut_equivalents,
                 **dict(zip(RESOURCES, self.counts))}
 
@@ -122,12 +124,16 @@ def layer_candidates(model, family, target_ii):
         in_shape = model.shapes[position]
         outputs, groups = layer.weight_index.shape
         builds = [LayerOptions(arch="unrolled")]
-        builds += [LayerOptions(arch="folded", pe=pe, simd=simd, table_style=style)
+        builds += [LayerOptions(arch="folded", pe=pe, simd=simd, table_style=style,
+                                weight_style=weights)
                    for pe in _divisors(outputs) for simd in _divisors(groups)
                    if (outputs // pe) * (groups // simd) <= target_ii
-                   for style in ("logic", "block")]
+                   for style in ("logic", "block") for weights in (None, "block")]
         found = [c for c in (_estimate(layer, in_shape, o, position, family) for o in builds)
                  if c is not None and c.ii <= target_ii]
+        auto = {c.options: c.counts for c in found if c.options.weight_style is None}
+        found = [c for c in found if c.options.weight_style != "block"
+                 or auto.get(replace(c.options, weight_style=None)) != c.counts]
         per_layer.append(sorted(found, key=_rank))
     return per_layer
 
