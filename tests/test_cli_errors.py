@@ -124,6 +124,8 @@ def test_a_failed_plot_leaves_no_file(capsys, tmp_path, monkeypatch):
     (["MODEL", "--plot", "x.png"], "--plot: only with --tables"),
     (["MODEL", "--act-levels", "2,4"], "--act-levels: only with --tables"),
     (["MODEL", "--work-dir", "{tmp}/w"], "--work-dir keeps the files of --synth or --pnr"),
+    (["MODEL", "--pnr-seeds", "3"], "--pnr-seeds goes with --pnr"),
+    (["MODEL", "--pnr", "--pnr-seeds", "0"], "--pnr-seeds must be a positive integer"),
     (["MODEL", "--synth", "--work-dir", "{model}"], "is a file, not a directory"),
     ([], "give a MODEL"),
 ])

@@ -37,6 +37,19 @@ def test_a_layer_places_and_routes_with_an_fmax(tmp_path, device, logic_cell):
 
 
 @pytest.mark.slow
+def test_several_placer_seeds_report_each_and_keep_the_best(tmp_path):
+    path, in_width, out_width = _layer(tmp_path)
+    report = pnr.place_and_route(path, "layer", in_width, out_width, "up5k", tmp_path / "pnr",
+                                 seeds=(1, 2, 3))
+    by_seed = report["fmax_by_seed"]
+    assert sorted(by_seed) == [1, 2, 3] and all(f > 10 for f in by_seed.values())
+    assert report["fmax_mhz"] == max(by_seed.values()) == by_seed[report["seed"]]
+    for seed in (1, 2, 3):                     # each run's own report and log
+        assert (tmp_path / "pnr" / f"report_{seed}.json").exists()
+        assert (tmp_path / "pnr" / f"nextpnr_{seed}.log").exists()
+
+
+@pytest.mark.slow
 def test_a_design_larger_than_the_device_is_reported_not_placed(tmp_path, monkeypatch):
     path, in_width, out_width = _layer(tmp_path)
     tiny = dataclasses.replace(pnr.DEVICES["up5k"], capacity={"luts": 20, "ffs": 5280,

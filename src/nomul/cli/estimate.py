@@ -32,6 +32,9 @@ def add_parser(commands):
                         help="also place and route ("
                         + ", ".join(f"{name}: {spec.device.key}" for name, spec in
                                     FAMILIES.items() if spec.device) + "): Fmax, fit")
+    parser.add_argument("--pnr-seeds", type=positive_option("--pnr-seeds"), metavar="N",
+                        help="--pnr: place with seeds 1..N and report the best (default 1; "
+                        "the Fmax moves by several MHz from seed to seed)")
     parser.add_argument("--baseline", action="store_true",
                         help="also cost the two multiply-accumulate designs of the same "
                              "network: the codebook baseline (codeword indices, a K-entry "
@@ -80,7 +83,7 @@ def check_options(args):
         if args.model is not None:
             raise OptionsError("--tables costs a reference layer of each table size; leave out "
                                "MODEL")
-        extra = [n for n in ("synth", "pnr", "baseline") if getattr(args, n)]
+        extra = [n for n in ("synth", "pnr", "pnr_seeds", "baseline") if getattr(args, n)]
         extra += [n for n in BUILD_OPTION_NAMES if n not in ("arch", "pe", "simd")
                   and getattr(args, n) is not None]
         if args.work_dir is not None:
@@ -117,6 +120,8 @@ def check_options(args):
         placed = {name: spec.device.key for name, spec in FAMILIES.items() if spec.device}
         raise OptionsError(f"--pnr places and routes on {' or '.join(placed)} devices "
                            f"({', '.join(placed.values())}); not --family {args.family}")
+    if args.pnr_seeds is not None and not args.pnr:
+        raise OptionsError("--pnr-seeds goes with --pnr")
     if args.work_dir is not None:
         if not (args.synth or args.pnr):
             raise OptionsError("--work-dir keeps the files of --synth or --pnr; give one")
@@ -132,7 +137,8 @@ def run(args):
 
     model = api.load(args.model)
     report = cost_report(model, build_options(args, model), args.family, synth=args.synth,
-                         pnr=args.pnr, baseline=args.baseline, work_dir=args.work_dir)
+                         pnr=args.pnr, pnr_seeds=args.pnr_seeds or 1, baseline=args.baseline,
+                         work_dir=args.work_dir)
     if args.json:
         print_json(report)
     else:
@@ -176,8 +182,11 @@ def print_cost(report, family):
             print(f"  {design['device']}: does not fit: {'; '.join(design['short'])}")
         elif design.get("fmax_mhz") is not None:
             used = ", ".join(f"{cell} {u}/{n}" for cell, (u, n) in design["utilization"].items())
+            seeds = design.get("fmax_by_seed", {})
+            best = f", seed {design['seed']}, the best of " + ", ".join(
+                f"{fmax:.1f}" for fmax in seeds.values()) if len(seeds) > 1 else ""
             print(f"  {design['device']}: placed and routed, Fmax {design['fmax_mhz']:.1f} MHz "
-                  f"({used})")
+                  f"({used}{best})")
             path = design.get("critical_path")
             if path:
                 print(f"  critical path: {path['delay_ns']} ns, {path['logic_levels']} logic "

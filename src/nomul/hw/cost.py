@@ -83,7 +83,7 @@ def _multiplier_luts(model_estimate, family):
                for a, b in sizes) / len(sizes)
 
 
-def design_cost(design, family, *, synth=False, pnr=False, work_dir=None):
+def design_cost(design, family, *, synth=False, pnr=False, pnr_seeds=1, work_dir=None):
     """Per-stage and total counts of one :class:`~nomul.design.Design` (see
     :func:`cost_report`); ``work_dir`` keeps the tools' files (a temporary directory when
     None)."""
@@ -97,7 +97,8 @@ def design_cost(design, family, *, synth=False, pnr=False, work_dir=None):
                            f"not {family}")
     if (synth or pnr) and work_dir is None:
         with tempfile.TemporaryDirectory(prefix="nomul-cost-") as scratch:
-            return design_cost(design, family, synth=synth, pnr=pnr, work_dir=scratch)
+            return design_cost(design, family, synth=synth, pnr=pnr, pnr_seeds=pnr_seeds,
+                               work_dir=scratch)
     start = time.perf_counter()
     # a family without a model (the ASIC target) takes the stages and their memories' mapping
     # from the gate-level family's (no block RAM either); its figures are not reported
@@ -143,17 +144,20 @@ def design_cost(design, family, *, synth=False, pnr=False, work_dir=None):
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "top.v").write_text(design_verilog(design))
         placed = place_and_route(directory / "top.v", design.name, design.in_port.bits,
-                                 design.out_port.bits, device.key, directory / "run")
+                                 design.out_port.bits, device.key, directory / "run",
+                                 seeds=tuple(range(1, pnr_seeds + 1)))
         result.update(device=placed["device"], fits=placed["fits"],
                       fmax_mhz=placed["fmax_mhz"], utilization=placed["utilization"],
                       short=placed["short"], critical_path=placed["critical_path"])
+        if placed["fmax_mhz"] is not None:
+            result.update(seed=placed["seed"], fmax_by_seed=placed["fmax_by_seed"])
     elif pnr:
         result.update(fmax_mhz=None, utilization={})
     return result
 
 
-def cost_report(model, options, family, *, synth=False, pnr=False, baseline=False,
-                work_dir=None, design=None):
+def cost_report(model, options, family, *, synth=False, pnr=False, pnr_seeds=1,
+                baseline=False, work_dir=None, design=None):
     """The cost of ``model`` built with ``options`` on ``family`` (one of
     :data:`nomul.hw.families.FAMILIES`).
 
@@ -164,7 +168,8 @@ def cost_report(model, options, family, *, synth=False, pnr=False, baseline=Fals
     (what the device lacks) from the counts against it; with ``pnr`` the design is placed
     and routed there (when it fits: a design the estimate puts beyond the device is not even
     synthesized unless ``synth`` asks for it) and ``fmax_mhz`` and ``utilization`` come from
-    nextpnr (and ``critical_path``, :func:`nomul.hw.pnr.critical_path`); with ``baseline``
+    nextpnr (and ``critical_path``, :func:`nomul.hw.pnr.critical_path`), the best of the
+    placer seeds 1 .. ``pnr_seeds`` (``seed``; ``fmax_by_seed`` every seed's); with ``baseline``
     a ``"baseline"`` object of the same form for the integer multiplier design (weights
     stored as integers) and a ``"codebook_baseline"`` one for the codebook multiplier design
     (weights stored as codeword indices, a K-entry codebook ROM before the multiplier); every
@@ -186,7 +191,7 @@ def cost_report(model, options, family, *, synth=False, pnr=False, baseline=Fals
     with tempfile.TemporaryDirectory(prefix="nomul-cost-") as scratch:
         work = Path(work_dir or scratch)
         reports = {name: design_cost(design, family, synth=synth, pnr=pnr,
-                                     work_dir=work / name)
+                                     pnr_seeds=pnr_seeds, work_dir=work / name)
                    for name, design in designs.items()}
     report = {"family": family, **reports["nomul"]}
     if baseline:

@@ -56,7 +56,7 @@ endmodule
 
 
 def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq_mhz=12,
-                    seed=1, timeout=None):
+                    seeds=(1,), timeout=None):
     """Synthesize ``top`` in the pin shell for ``device`` (a key of :data:`DEVICES`: ``"up5k"``,
     ``"ecp5-25k"``) and place and route it.
 
@@ -64,7 +64,10 @@ def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq
     "cells": classify() counts (as Yosys left them), "shell_ffs", "short", "netlist_passes":
     {pass: what it changed}}`` (the family's passes run on the netlist first); ``short``
     names the resources a design that does not fit lacks (then ``fmax_mhz`` is None and
-    nextpnr does not run).
+    nextpnr does not run). The netlist is placed once per placer seed in ``seeds`` (the
+    Fmax moves by several MHz from seed to seed): ``fmax_by_seed`` {seed: MHz}, and
+    ``seed``, ``fmax_mhz``, ``utilization`` and ``critical_path`` of the best (the first
+    seed on a tie); with several seeds each run's files carry its seed (``report_2.json``).
     """
     from ..progress import step
 
@@ -95,14 +98,21 @@ def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq
         netlist = json.loads((work_dir / "netlist.json").read_text())
         report["netlist_passes"] = {run.__name__: run(netlist) for run in family.netlist_passes}
         (work_dir / "netlist.json").write_text(json.dumps(netlist))
-    with step(f"placing and routing on the {spec.name} with nextpnr"):
-        run_tool(spec.tool, [*spec.args, "--json", "netlist.json", "--freq", str(freq_mhz),
-                             "--seed", str(seed), "--report", "report.json",
-                             "--timing-allow-fail"], work_dir,
-                 log_name="nextpnr.log", timeout=timeout)
-    placed = json.loads((work_dir / "report.json").read_text())
-    clocks = placed.get("fmax", {})
-    report["fmax_mhz"] = min((c["achieved"] for c in clocks.values()), default=None)
+    runs = {}
+    for seed in seeds:
+        suffix = f"_{seed}" if len(seeds) > 1 else ""
+        with step(f"placing and routing on the {spec.name} with nextpnr (seed {seed})"):
+            run_tool(spec.tool, [*spec.args, "--json", "netlist.json", "--freq",
+                                 str(freq_mhz), "--seed", str(seed), "--report",
+                                 f"report{suffix}.json", "--timing-allow-fail"], work_dir,
+                     log_name=f"nextpnr{suffix}.log", timeout=timeout)
+        placed = json.loads((work_dir / f"report{suffix}.json").read_text())
+        clocks = placed.get("fmax", {})
+        runs[seed] = (min((c["achieved"] for c in clocks.values()), default=None), placed)
+    report["fmax_by_seed"] = {seed: fmax for seed, (fmax, _) in runs.items()}
+    best = max(seeds, key=lambda seed: (runs[seed][0] or 0, -seeds.index(seed)))
+    report["seed"] = best
+    report["fmax_mhz"], placed = runs[best]
     report["utilization"] = {cell: [u["used"], u["available"]]
                              for cell, u in placed.get("utilization", {}).items()
                              if u["used"]}
