@@ -14,4 +14,5 @@ from .lower import BASELINES, baseline_model, lower
 from .options import Arch, BuildOptions, LayerOptions, TableStyle, ThresholdMethod, WeightStyle
 
 __all__ = ["lower", "Design", "BuildOptions", "LayerOptions", "Arch", "TableStyle",
-           "WeightStyle", "ThresholdMethod", "Thresholds", "Argmax", "Raw", "BASELINES", "baseline_model"]
+           "WeightStyle", "ThresholdMethod", "Thresholds", "Argmax", "Raw", "BASELINES",
+           "baseline_model"]

@@ -39,6 +39,7 @@ import numpy as np
 from ..numeric import Bounds, index_width
 from .graph import Graph, InputLeaf, LookupLeaf, adder_cost
 from .plans import (
+    COUNT_LOOKUP_BITS,
     WEIGHT_CHUNK,
     DeserializerPlan,
     FoldedConvPlan,
@@ -418,7 +419,8 @@ def _folded(plan, lut_inputs):
     tags = index_width(plan.nf) + 4                   # valid, first, last_sf, nf, last_nf
     # the controller: buffers, counters, end tests, load, enable, deliver; the acc_high
     # stage's tags
-    f["ff"] += 2 * vector + 2 * index_width(plan.ii) + 13 + (tags + 1) * plan.acc_split
+    f["ff"] += 2 * vector + 2 * index_width(plan.ii) + 13 + (plan.ii > 1) \
+        + (tags + 1) * plan.acc_split                 # (ii > 1: the accept register)
     # the weight ROM address register; its word registered; the tile and the tags waiting
     # two cycles for it
     f["ff"] += index_width(plan.ii) + plan.weight_width + 2 * (tile_bits + tags)
@@ -464,7 +466,8 @@ def _folded(plan, lut_inputs):
                      seen, f)
         acc = plan.acc_fields[p].width
         f["adder"] += acc
-        f["mux"] += acc
+        if lut_inputs < 6:    # on 6-input LUTs the start-or-sum select shares the adder's LUT
+            f["mux"] += acc
         f["ff"] += acc
         if plan.acc_split:             # the low half delayed, its carry, the high parts
             low, biases = acc_low_bits(acc), {plan.bias[n * plan.pe + p] for n in range(plan.nf)}
@@ -478,17 +481,22 @@ def _folded(plan, lut_inputs):
         _argmax_features(bounds, plan.max_depth, plan.register_every, f)
         f["compare"] += max(b.width for b in bounds)
         f["ff"] += max(b.width for b in bounds) + index_width(len(plan.sum_bounds))
-        if plan.sf > 1:                               # the compare stage
-            f["ff"] += max(b.width for b in bounds) + index_width(len(plan.sum_bounds)) + 1
+        if plan.sf > 1:          # the compare stage: value, index, 4 half-compare bits
+            f["ff"] += max(b.width for b in bounds) + index_width(len(plan.sum_bounds)) + 4
     elif plan.kind == "thresholds":
         t = plan.activation.count
         for p in range(plan.pe):
             for j in range(t):
                 _per_tile_registered(plan.per_tile_thresholds(p, j), plan.nf, lut_inputs, f)
             f["compare"] += t * plan.acc_fields[p].width
-            f["adder"] += max(0, t - 1)
+            if t <= COUNT_LOOKUP_BITS:                # the count a lookup of the compares
+                _add_rom(f, _function_counts([t] * index_width(t + 1), lut_inputs))
+            else:
+                f["adder"] += t - 1
             f["ff"] += t                              # the compare stage
-        f["ff"] += plan.outputs * index_width(t + 1) + index_width(plan.nf) + 2
+        # the collector, its look-ahead shift enable, the output register's load
+        f["ff"] += plan.outputs * index_width(t + 1) + index_width(plan.nf) + 2 \
+            + (plan.nf > 1 and plan.ii > 1)
     else:
         f["ff"] += len(plan.sum_bounds) * plan.acc.width
     f["ff"] += plan.out_port.bits + 1

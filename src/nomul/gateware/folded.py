@@ -81,7 +81,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib.memory import Memory
 
 from ..design.activation import Argmax
-from ..design.plans import WEIGHT_CHUNK, FoldedPlan, acc_low_bits
+from ..design.plans import COUNT_LOOKUP_BITS, WEIGHT_CHUNK, FoldedPlan, acc_low_bits
 from ..design.trees import union
 from ..numeric import Bounds
 from .argmax import argmax_tree
@@ -97,11 +97,6 @@ def _held(m, enable, value, name, shape=None):
     with m.If(enable):
         m.d.sync += reg.eq(value)
     return reg
-
-
-# a count of this many compare bits or fewer is a lookup (one LUT per bit on 4-input LUTs);
-# synthesis maps a sum to a carry chain, three cells deep for a 2-bit count
-COUNT_LOOKUP_BITS = 4
 
 
 def _count(m, bits, name):
