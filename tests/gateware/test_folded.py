@@ -295,31 +295,3 @@ def test_weight_style_logic_chunks_a_rom_auto_leaves_to_synthesis():
 def test_bad_weight_style_is_rejected():
     with pytest.raises(ValueError, match="weight_style 'bram'"):
         _folded(_grouped_layer("raw"), 1, 1, weight_style="bram")
-
-
-def test_the_running_maximum_compares_in_halves_exactly():
-    """``_beats_in_halves`` against ``first or value > best`` for every pair of a signed
-    5-bit value and a signed 6-bit best (the high halves signed, the low ones unsigned)."""
-    from amaranth.hdl import Const, Module, Signal, signed
-
-    m = Module()
-    value, best, first = Signal(signed(5)), Signal(signed(6)), Signal()
-    beats = Signal()
-    m.d.comb += beats.eq(FoldedDense._beats_in_halves(m, Const(1), first, value, best))
-    pairs = [(v, b, f) for v in range(-16, 16) for b in range(-32, 32) for f in (0, 1)
-             if f == 0 or b == 0]
-    seen = []
-
-    async def bench(ctx):
-        for v, b, f in pairs:
-            ctx.set(value, v)
-            ctx.set(best, b)
-            ctx.set(first, f)
-            await ctx.tick()
-            seen.append(ctx.get(beats))
-
-    sim = Simulator(m)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    assert seen == [int(f or v > b) for v, b, f in pairs]

@@ -39,7 +39,6 @@ import numpy as np
 from ..numeric import Bounds, index_width
 from .graph import Graph, InputLeaf, LookupLeaf, adder_cost
 from .plans import (
-    COUNT_LOOKUP_BITS,
     WEIGHT_CHUNK,
     DeserializerPlan,
     FoldedConvPlan,
@@ -481,18 +480,15 @@ def _folded(plan, lut_inputs):
         _argmax_features(bounds, plan.max_depth, plan.register_every, f)
         f["compare"] += max(b.width for b in bounds)
         f["ff"] += max(b.width for b in bounds) + index_width(len(plan.sum_bounds))
-        if plan.sf > 1:          # the compare stage: value, index, 4 half-compare bits
-            f["ff"] += max(b.width for b in bounds) + index_width(len(plan.sum_bounds)) + 4
+        if plan.sf > 1:                               # the compare stage
+            f["ff"] += max(b.width for b in bounds) + index_width(len(plan.sum_bounds)) + 1
     elif plan.kind == "thresholds":
         t = plan.activation.count
         for p in range(plan.pe):
             for j in range(t):
                 _per_tile_registered(plan.per_tile_thresholds(p, j), plan.nf, lut_inputs, f)
             f["compare"] += t * plan.acc_fields[p].width
-            if t <= COUNT_LOOKUP_BITS:                # the count a lookup of the compares
-                _add_rom(f, _function_counts([t] * index_width(t + 1), lut_inputs))
-            else:
-                f["adder"] += t - 1
+            f["adder"] += max(0, t - 1)
             f["ff"] += t                              # the compare stage
         # the collector, its look-ahead shift enable, the output register's load
         f["ff"] += plan.outputs * index_width(t + 1) + index_width(plan.nf) + 2 \

@@ -26,7 +26,6 @@ from .tables import code_columns, products
 from .trees import ArgmaxPlan, ThresholdPlan, TreePlan, tree_levels, union
 
 __all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "WEIGHT_LOGIC_BITS", "WEIGHT_CHUNK",
-           "COUNT_LOOKUP_BITS",
            "ACC_SPLIT_BITS", "acc_low_bits", "table_style",
            "Memory", "QuantizerPlan", "DeserializerPlan", "LookupPlan", "MacUnrolledPlan",
            "FoldedPlan", "WindowPlan", "CollectorPlan", "FoldedConvPlan"]
@@ -45,9 +44,6 @@ BLOCK_THRESHOLD = 512      # folded ``table_style="auto"``: block RAM from this 
 # one-step decoder was a folded layer's longest path on 4-input LUTs
 WEIGHT_LOGIC_BITS = 1024
 WEIGHT_CHUNK = 64
-# a folded threshold count of this many compare bits or fewer is a lookup (one LUT per bit on
-# 4-input LUTs); synthesis maps a sum to a carry chain, three cells deep for a 2-bit count
-COUNT_LOOKUP_BITS = 4
 # a folded accumulator wider than this adds in two cycles (the low part, then the high part
 # with the low part's registered carry): its input select and a 20-bit carry chain were a
 # folded layer's longest path on the iCE40 (15.2 ns)

@@ -37,8 +37,7 @@ Back-pressure), so the nets that fan out to hundreds of clock enables and multip
 at flip-flops; so do the input buffer's load (``accept``, the buffer's emptiness kept in a
 register of its own) and the collector's shift (``enable & valid``, a cycle ahead), and the
 output payload has no reset (``o.valid`` guards it), so its clock enables are ``deliver``
-alone. The running maximum of an argmax over several tiles compares in two half-length
-carry chains.
+alone.
 
 Timing, with ``T = NF * SF``, ``Lt = floor(ceil(log2 simd) / register_every)`` and (argmax
 only) ``La = floor(ceil(log2 pe) / register_every)`` (both 0 when ``register_every == 0``):
@@ -77,11 +76,11 @@ enable), the weight ROM, the PE lanes (products, lane trees, accumulators) and t
 (threshold counts or raw values shifted into a collector, or a running argmax).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib.memory import Memory
 
 from ..design.activation import Argmax
-from ..design.plans import COUNT_LOOKUP_BITS, WEIGHT_CHUNK, FoldedPlan, acc_low_bits
+from ..design.plans import WEIGHT_CHUNK, FoldedPlan, acc_low_bits
 from ..design.trees import union
 from ..numeric import Bounds
 from .argmax import argmax_tree
@@ -97,19 +96,6 @@ def _held(m, enable, value, name, shape=None):
     with m.If(enable):
         m.d.sync += reg.eq(value)
     return reg
-
-
-def _count(m, bits, name):
-    """The number of ``bits`` set: a lookup of the bits for up to :data:`COUNT_LOOKUP_BITS`,
-    otherwise their sum."""
-    if len(bits) > COUNT_LOOKUP_BITS:
-        return sum(bits)
-    count = Signal(range(len(bits) + 1), name=name)
-    with m.Switch(Cat(*bits)):
-        for pattern in range(1 << len(bits)):
-            with m.Case(pattern):
-                m.d.comb += count.eq(pattern.bit_count())
-    return count
 
 
 class FoldedDense(PlanComponent):
@@ -584,7 +570,7 @@ class FoldedDense(PlanComponent):
             if plan.kind == "raw":
                 m.d.comb += value.eq(acc)                  # final sums fit the accumulator
             else:
-                m.d.comb += value.eq(_count(m, compares[p], f"count_{p}"))
+                m.d.comb += value.eq(sum(compares[p]))      # thermometer -> count
             values.append(value)
         tile = Cat(*values)
         done = tags["done"]
@@ -618,38 +604,18 @@ class FoldedDense(PlanComponent):
         m.d.comb += candidate.eq(base + tile_index)
         best = Signal(shape_of(union(plan.final_bounds)), name="best", reset_less=True)
         best_index = Signal(out_shape, name="best_index", reset_less=True)
+        beats = Signal()
+        m.d.comb += beats.eq((tags["nf"] == 0) | (tile_max > best))   # ties keep the earlier
         if plan.sf == 1:                   # a tile every cycle: compare and update at once
-            beats = Signal()                                          # ties keep the earlier
-            m.d.comb += beats.eq((tags["nf"] == 0) | (tile_max > best))
             with m.If(enable & tags["valid"] & beats):
                 m.d.sync += [best.eq(tile_max), best_index.eq(candidate)]
             return tags["done"], Mux(beats, candidate, best_index)
-        # a tile at most every other cycle: the comparison gets a stage of its own (in two
-        # half-length compares), and the running maximum takes its result a cycle later,
-        # before the next tile compares
-        beats_q = self._beats_in_halves(m, enable, tags["nf"] == 0, tile_max, best)
-        value_q, index_q = (_held(m, enable, v, f"{n}_decided")
-                            for v, n in ((tile_max, "value"), (candidate, "index")))
+        # a tile at most every other cycle: the comparison gets a stage of its own, and the
+        # running maximum takes its result a cycle later, before the next tile compares
+        beats_q, value_q, index_q = (_held(m, enable, v, f"{n}_decided")
+                                     for v, n in ((beats, "beats"), (tile_max, "value"),
+                                                  (candidate, "index")))
         tags = stage(tags, "decide")
         with m.If(enable & tags["valid"] & beats_q):
             m.d.sync += [best.eq(value_q), best_index.eq(index_q)]
         return tags["done"], Mux(beats_q, index_q, best_index)
-
-    @staticmethod
-    def _beats_in_halves(m, enable, first, value, best):
-        """``first | (value > best)`` a cycle later, from registered half-width compares (the
-        high halves signed, greater and equal; the low halves unsigned, greater), so each
-        compare's carry chain is half as long; one 4-input function joins them."""
-        width = max(len(value), len(best)) + 1
-        low = width // 2
-        sides = []
-        for operand, label in ((value, "value"), (best, "best")):
-            extended = Signal(signed(width), name=f"{label}_extended")
-            m.d.comb += extended.eq(operand)
-            sides.append(extended)
-        a, b = sides
-        first_q, above_hi, equal_hi, above_lo = (
-            _held(m, enable, v, f"{n}_decided") for v, n in (
-                (first, "first"), (a[low:].as_signed() > b[low:].as_signed(), "above_high"),
-                (a[low:] == b[low:], "equal_high"), (a[:low] > b[:low], "above_low")))
-        return first_q | above_hi | (equal_hi & above_lo)
