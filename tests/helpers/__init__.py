@@ -33,3 +33,15 @@ def readme_commands(section):
     blocks = re.findall(r"```sh\n(.*?)```", body, flags=re.S)
     lines = [line.split("#", 1)[0].strip() for block in blocks for line in block.splitlines()]
     return [line for line in lines if line]
+
+
+def random_model_file(path, arch, inputs, levels=None):
+    """A random model written by ``nomul random --arch ARCH --input-shape INPUTS`` (with
+    ``--act-levels`` and ``--weight-levels`` both ``levels`` when given); returns ``path``."""
+    from nomul.cli import main
+
+    argv = ["random", "--arch", arch, "--input-shape", str(inputs)]
+    if levels is not None:
+        argv += ["--act-levels", str(levels), "--weight-levels", str(levels)]
+    assert main([*argv, "-o", str(path)]) == 0
+    return path

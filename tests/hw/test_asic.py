@@ -9,6 +9,7 @@ from itertools import product
 
 import pytest
 
+from helpers import random_model_file
 from nomul.cli import main
 from nomul.errors import OptionsError
 from nomul.hw import liberty
@@ -215,10 +216,7 @@ def test_sky130_is_an_asic_target_without_analytical_estimate():
 
 @pytest.fixture
 def model_file(tmp_path):
-    path = tmp_path / "m.npz"
-    assert main(["random", "--arch", "8-4-2", "--input-shape", "8", "--act-levels", "4",
-                 "--weight-levels", "4", "-o", str(path)]) == 0
-    return path
+    return random_model_file(tmp_path / "m.npz", "8-4-2", 8, levels=4)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from helpers import random_model_file
 from nomul.cli import main
 from nomul.design import BuildOptions
 from nomul.hw.board import build_board
@@ -16,7 +17,7 @@ from nomul.models.synthetic import random_model
 @pytest.mark.slow
 def test_icebreaker_bitstream_for_a_small_model(tmp_path, capsys):
     model = tmp_path / "m.npz"
-    assert main(["random", "--arch", "8-4-3", "--input-shape", "8", "-o", str(model)]) == 0
+    random_model_file(model, "8-4-3", 8)
     status = main(["board", str(model), "--board", "icebreaker", "--arch", "folded",
                    "-o", str(tmp_path / "ice")])
     out = capsys.readouterr().out
@@ -36,7 +37,7 @@ def test_ulx3s_bitstream_for_a_small_model(tmp_path, capsys):
     from amaranth_boards.ulx3s import ULX3S_25F_Platform
 
     model = tmp_path / "m.npz"
-    assert main(["random", "--arch", "8-4-3", "--input-shape", "8", "-o", str(model)]) == 0
+    random_model_file(model, "8-4-3", 8)
     capsys.readouterr()
     status = main(["board", str(model), "--board", "ulx3s", "--arch", "folded",
                    "-o", str(tmp_path / "ulx"), "--json"])

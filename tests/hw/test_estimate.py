@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from helpers import random_model_file
 from helpers.calibration import xfail_if_calibration_predates_the_sweep
 from nomul.cli import main
 from nomul.design import BuildOptions, LayerOptions, lower
@@ -303,10 +304,7 @@ def test_network_estimate_is_the_sum_of_its_stages():
 
 @pytest.fixture
 def random_mlp_file(tmp_path):
-    path = tmp_path / "m.npz"
-    assert main(["random", "--arch", "16-8-4", "--input-shape", "16", "--act-levels", "4",
-                 "--weight-levels", "4", "-o", str(path)]) == 0
-    return path
+    return random_model_file(tmp_path / "m.npz", "16-8-4", 16, levels=4)
 
 
 def test_estimate_json_has_the_documented_keys(random_mlp_file, capsys):
