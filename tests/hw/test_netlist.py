@@ -71,3 +71,51 @@ def test_a_register_that_is_not_exactly_the_output_register_stays(spoil):
     before = copy.deepcopy(netlist)
     assert absorb_bram_output_registers(netlist) == 0
     assert netlist == before
+
+
+def _pseudo_dual_port_netlist():
+    """A 36-bit DP16KD (pseudo-dual-port: port A writes on a constant clock, the read port
+    clocked by CLKB drives DOA and DOB): data bits DOA0, DOA1 and DOB0 registered by fabric
+    flip-flops on CLKB, as Yosys maps a 36-bit ROM."""
+    netlist = _netlist(data_bits=0)
+    bram = netlist["modules"]["top"]["cells"]["bram"]
+    bram["parameters"] |= {"DATA_WIDTH_A": format(36, "032b"), "DATA_WIDTH_B": format(36, "032b"),
+                           "CLKBMUX": "CLKB"}
+    bram["port_directions"] |= {f"DOB{i}": "output" for i in range(18)} | {
+        "CEB": "input", "CLKB": "input", "OCEB": "input", "RSTB": "input"}
+    bram["connections"] |= {"CLKA": ["0"], "CEA": ["0"], "OCEA": ["0"], "CEB": [CE],
+                            "CLKB": [CLK], "OCEB": ["1"], "RSTB": ["0"],
+                            "DOA0": [100], "DOA1": [101], "DOB0": [102]}
+    cells = netlist["modules"]["top"]["cells"]
+    for i in range(3):
+        cells[f"ff{i}"] = _ff(100 + i, 200 + i)
+    return netlist
+
+
+def test_a_36_bit_read_port_moves_its_registers_whole():
+    """Pseudo-dual-port mode: the read port is CLKB's, its data both DOA and DOB; both
+    REGMODEs and both output enables are set (the read registers of one port)."""
+    netlist = _pseudo_dual_port_netlist()
+    assert absorb_bram_output_registers(netlist) == 3
+    cells = netlist["modules"]["top"]["cells"]
+    bram = cells["bram"]
+    assert (bram["parameters"]["REGMODE_A"], bram["parameters"]["REGMODE_B"]) == \
+        ("OUTREG", "OUTREG")
+    assert bram["connections"]["OCEA"] == bram["connections"]["OCEB"] == [CE]
+    assert [bram["connections"][p] for p in ("DOA0", "DOA1", "DOB0")] == [[200], [201], [202]]
+    assert sorted(cells) == ["bram", "lut"]
+
+
+@pytest.mark.parametrize("spoil", ["one half read by logic", "write port reset"])
+def test_a_36_bit_read_port_is_not_split(spoil):
+    """One register of the 36 bits that cannot move keeps all of them in the fabric (a
+    REGMODE on one half only would delay the other half's data)."""
+    netlist = _pseudo_dual_port_netlist()
+    cells = netlist["modules"]["top"]["cells"]
+    if spoil == "one half read by logic":
+        cells["lut"]["connections"]["C"] = [102]              # DOB0 also read raw
+    else:
+        cells["bram"]["connections"]["RSTA"] = [79]
+    before = copy.deepcopy(netlist)
+    assert absorb_bram_output_registers(netlist) == 0
+    assert netlist == before

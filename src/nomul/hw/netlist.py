@@ -9,11 +9,19 @@ pass moves those flip-flops into the block RAM (``REGMODE_A/B = "OUTREG"``, the 
 enable ``OCEA/B`` the flip-flops' clock enable), where a read port's every used data bit feeds
 exactly one flip-flop on the same clock, with no reset and the same enable: the same
 function, one register stage, now inside the primitive.
+
+A 36-bit wide memory is a ``DP16KD`` in pseudo-dual-port mode (``DATA_WIDTH_A = 36``, Yosys's
+``$__PDPW16KD_``): port A writes, and the one read port, clocked by ``CLKB``, drives all 36
+data bits, ``DOA0..17`` and ``DOB0..17`` (nextpnr times every output on ``CLKB`` then). Its
+output register is taken whole or not at all: ``REGMODE_A`` and ``REGMODE_B`` both
+``OUTREG`` (as a ``PDPW16KD``'s single ``REGMODE`` sets them), both output enables the
+flip-flops' enable.
 """
 
 __all__ = ["absorb_bram_output_registers"]
 
 DATA_BITS = 18      # DOA0..DOA17, DOB0..DOB17
+PSEUDO_DUAL_PORT_WIDTH = 36
 
 
 def _sinks(module):
@@ -34,18 +42,35 @@ def _port_bits(module):
             if isinstance(bit, int)}
 
 
-def _absorbable(cells, bram, side, sinks, module_ports):
-    """``(data port -> flip-flop name, the flip-flops' clock enable)`` when read port
-    ``side`` (``"A"``/``"B"``) of ``bram`` can take its output register from the fabric,
+def _integer(value):
+    """An integer cell parameter as Yosys's JSON writes it: a binary string (32 digits)."""
+    return value if isinstance(value, int) else int(value, 2)
+
+
+def _read_ports(bram):
+    """``[(sides whose REGMODE and OCE the read port sets, its clock side, data ports)]`` of
+    ``bram``: one port per side, or the single 36-bit read port of pseudo-dual-port mode."""
+    def data(side):
+        return [f"DO{side}{i}" for i in range(DATA_BITS)]
+
+    if _integer(bram["parameters"].get("DATA_WIDTH_A", 18)) == PSEUDO_DUAL_PORT_WIDTH:
+        return [(("A", "B"), "B", data("A") + data("B"))]
+    return [(("A",), "A", data("A")), (("B",), "B", data("B"))]
+
+
+def _absorbable(cells, bram, read_port, sinks, module_ports):
+    """``(data port -> flip-flop name, the flip-flops' clock enable)`` when ``read_port`` (a
+    :func:`_read_ports` entry) of ``bram`` can take its output register from the fabric,
     else None."""
+    sides, clock_side, data_ports = read_port
     params, conns = bram["parameters"], bram["connections"]
-    if params.get(f"REGMODE_{side}", "NOREG") != "NOREG" or \
-            params.get(f"CLK{side}MUX", f"CLK{side}") != f"CLK{side}" or \
-            conns.get(f"RST{side}") != ["0"]:
+    if any(params.get(f"REGMODE_{side}", "NOREG") != "NOREG" for side in sides) or \
+            params.get(f"CLK{clock_side}MUX", f"CLK{clock_side}") != f"CLK{clock_side}" or \
+            any(conns.get(f"RST{side}") != ["0"] for side in sides):
         return None
-    clock, found, enables = conns[f"CLK{side}"], {}, set()
-    for i in range(DATA_BITS):
-        bits = conns.get(f"DO{side}{i}", [])
+    clock, found, enables = conns[f"CLK{clock_side}"], {}, set()
+    for data_port in data_ports:
+        bits = conns.get(data_port, [])
         if not bits or not isinstance(bits[0], int) or bits[0] not in sinks:
             continue
         if bits[0] in module_ports or len(sinks[bits[0]]) != 1:
@@ -60,7 +85,7 @@ def _absorbable(cells, bram, side, sinks, module_ports):
                 fp.get("CEMUX", "CE") not in ("CE", "1"):
             return None
         enables.add(tuple(fc["CE"]) if fp.get("CEMUX", "CE") == "CE" else ("1",))
-        found[f"DO{side}{i}"] = name
+        found[data_port] = name
     if not found or len(enables) != 1:
         return None
     return found, list(enables.pop())
@@ -74,13 +99,14 @@ def absorb_bram_output_registers(netlist):
         cells = module.get("cells", {})
         sinks, module_ports = _sinks(module), _port_bits(module)
         for bram in [c for c in cells.values() if c["type"] == "DP16KD"]:
-            for side in ("A", "B"):
-                found = _absorbable(cells, bram, side, sinks, module_ports)
+            for read_port in _read_ports(bram):
+                found = _absorbable(cells, bram, read_port, sinks, module_ports)
                 if found is None:
                     continue
                 registers, enable = found
-                bram["parameters"][f"REGMODE_{side}"] = "OUTREG"
-                bram["connections"][f"OCE{side}"] = enable
+                for side in read_port[0]:
+                    bram["parameters"][f"REGMODE_{side}"] = "OUTREG"
+                    bram["connections"][f"OCE{side}"] = enable
                 for data_port, name in registers.items():
                     bram["connections"][data_port] = cells.pop(name)["connections"]["Q"]
                 moved += len(registers)
