@@ -148,6 +148,15 @@ def _pair_key(first, second):
     return (u, v, sv - su, gu * gv), su, gu
 
 
+def _pair_shape(first, second):
+    """``_pair_key(first, second)[0]``, the key alone (the hot loop of :func:`share_pairs`)."""
+    u, su, gu = first
+    v, sv, gv = second
+    if (sv, v) < (su, u):
+        return (v, u, su - sv, gu * gv)
+    return (u, v, sv - su, gu * gv)
+
+
 def share_pairs(graph, bags, *, min_count=2):
     """Replace pairs of terms that several bags share by one node each, the most frequent pair
     first, until no pair occurs in ``min_count`` bags. Returns the bags, rewritten.
@@ -156,7 +165,7 @@ def share_pairs(graph, bags, *, min_count=2):
     two terms taken out go, the pairs of the new term with the rest come), so one replacement
     costs the bag's size, not its square."""
     bags = [list(bag) for bag in bags]
-    counts = [Counter(_pair_key(bag[a], bag[b])[0] for a in range(len(bag))
+    counts = [Counter(_pair_shape(bag[a], bag[b]) for a in range(len(bag))
                       for b in range(a + 1, len(bag))) for bag in bags]
     where = defaultdict(set)
     for index, keys in enumerate(counts):
@@ -182,32 +191,22 @@ def share_pairs(graph, bags, *, min_count=2):
                 continue
             a, b, base, base_sign = found
             rest = [t for k, t in enumerate(bag) if k not in (a, b)]
-            for gone in (bag[a], bag[b]):
-                for other in rest:
-                    _count(keys, _pair_key(gone, other)[0], -1, where, index)
-            _count(keys, key, -1, where, index)
+            gone = [_pair_shape(out, other) for out in (bag[a], bag[b]) for other in rest]
+            for old in gone + [key]:           # the pairs of the two terms taken out go
+                keys[old] -= 1
+                if keys[old] <= 0:
+                    del keys[old]
+                    where[old].discard(index)
             term = (made, base, base_sign)
-            for other in rest:
-                new = _pair_key(term, other)[0]
-                if _count(keys, new, +1, where, index):
+            for other in rest:                 # the pairs of the new term come
+                new = _pair_shape(term, other)
+                keys[new] += 1
+                if keys[new] == 1:
+                    where[new].add(index)
                     heapq.heappush(heap, (-len(where[new]), new))
             bags[index] = rest + [term]
         where.pop(key, None)
     return bags
-
-
-def _count(keys, key, step, where, index):
-    """Count one pair ``key`` more (``step`` +1) or less (-1) in bag ``index``; keep
-    ``where`` (bags per key) in step. True when the key is new to the bag."""
-    keys[key] += step
-    if keys[key] <= 0:
-        del keys[key]
-        where[key].discard(index)
-        return False
-    if step > 0 and keys[key] == 1:
-        where[key].add(index)
-        return True
-    return False
 
 
 def _find_pair(terms, key):

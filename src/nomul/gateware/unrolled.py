@@ -13,9 +13,8 @@ output is not taken. ``latency`` = the plan's.
 Matches :func:`nomul.models.reference.weighted` and the layer's activation exactly.
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, MemoryData, MemoryInstance, Module, Signal
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 
 from ..design.graph import ConstLeaf, InputLeaf
 from ..design.ports import field_of
@@ -77,6 +76,7 @@ class UnrolledLayer(PlanComponent):
             return signals[(index, stage)]
 
         payload = self.i.payload
+        roms = {}                      # a lookup table's values -> its ROM (one read port a use)
         for index, leaf in enumerate(plan.leaves):
             if isinstance(leaf, InputLeaf):
                 value = payload[leaf.element]
@@ -87,11 +87,14 @@ class UnrolledLayer(PlanComponent):
                 shape = shape_of(field_of(leaf.bounds.union(Bounds(0, 0))))
                 code = Cat(*(payload[e] for e in leaf.members))
                 value = Signal(shape, name=f"t{index}")
-                rom = Memory(shape=shape, depth=len(leaf.values), init=leaf.values,
-                             attrs={"rom_style": "logic"})
-                m.submodules[f"rom{index}"] = rom
-                port = rom.read_port(domain="comb")
-                m.d.comb += [port.addr.eq(code), value.eq(port.data)]
+                key = (shape, tuple(leaf.values))
+                if key not in roms:
+                    roms[key] = MemoryInstance(
+                        data=MemoryData(shape=shape, depth=len(leaf.values), init=leaf.values),
+                        attrs={"rom_style": "logic"})
+                    m.submodules[f"rom{index}"] = roms[key]
+                roms[key].read_port(domain="comb", addr=code, data=value, en=Const(1),
+                                    transparent_for=())
             signals[(index, 0)] = value
         first = len(plan.leaves)
         for index, (a, b, shift, sign) in enumerate(plan.nodes, start=first):
