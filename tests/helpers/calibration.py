@@ -13,5 +13,6 @@ def xfail_if_calibration_predates_the_sweep(name):
     missing = calibrate.missing_points(name)
     if any(missing.values()):
         counts = ", ".join(f"{len(points)} {part} points" for part, points in missing.items())
+        parts = ",".join(part for part, points in missing.items() if points)
         pytest.xfail(f"{name}: calibration predates the current sweep ({counts} missing); "
-                     f"run nomul calibrate {name} --parts sweep,check")
+                     f"run nomul calibrate {name} --parts {parts}")

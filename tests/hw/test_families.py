@@ -77,7 +77,9 @@ def test_every_family_has_its_calibration_as_package_data(name):
     xfail_if_calibration_predates_the_sweep(name)
     parts = {"sweep": (calibrate.LAYER_COLUMNS, calibrate.POINTS),
              "check": (calibrate.LAYER_COLUMNS, calibrate.CHECK_POINTS),
-             "quantizers": (calibrate.QUANTIZER_COLUMNS, calibrate.QUANTIZER_POINTS)}
+             "quantizers": (calibrate.QUANTIZER_COLUMNS, calibrate.QUANTIZER_POINTS),
+             "thresholds": (calibrate.THRESHOLD_COLUMNS, calibrate.THRESHOLD_POINTS)}
+    assert set(parts) == set(calibrate.PARTS)
     for part, (columns, points) in parts.items():
         with open(folder / f"{part}.csv", newline="") as handle:
             reader = csv.DictReader(handle)
@@ -92,6 +94,9 @@ def test_every_family_has_its_calibration_as_package_data(name):
     check = family(name).check()
     assert check["points"] == len(calibrate.CHECK_POINTS)
     assert set(check["quantizers"]) == {"lookup", "compare"}
+    assert check["thresholds"]["points"] == sum(p[0] == "check"
+                                                for p in calibrate.THRESHOLD_POINTS)
+    assert set(check["thresholds"]) == {"points", "luts_within_20pct", "luts_median_abs_error"}
     assert json.loads((folder / "coefficients.json").read_text()) == \
         {"coefficients": coefficients, "check": check}
 
@@ -136,7 +141,10 @@ def test_the_cli_choices_come_from_the_families(capsys):
 
 # -- nomul calibrate ---------------------------------------------------------------------------
 
-def _copy(name, tmp_path, files=("sweep.csv", "check.csv", "quantizers.csv")):
+CSVS = tuple(calibrate.FILES.values())
+
+
+def _copy(name, tmp_path, files=CSVS):
     folder = tmp_path / name
     folder.mkdir()
     for file in files:
@@ -165,6 +173,9 @@ def test_fit_only_reproduces_the_package_coefficients_and_prints_the_summary(tmp
             f"{check['luts_within_20pct']:.0%}, block RAMs exact: {check['brams_exact']:.0%}, "
             f"median |LUT error| {check['luts_median_abs_error']:.1%}") in out
     assert "lookup quantizers: LUTs within 20 %" in out and "compare quantizers" in out
+    units = check["thresholds"]
+    assert (f"threshold units: LUTs within 20 %: {units['luts_within_20pct']:.0%} of "
+            f"{units['points']}") in out
     with open(folder / "estimate_check.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(calibrate.CHECK_POINTS) and tuple(rows[0]) == calibrate.CHECK_COLUMNS
@@ -189,10 +200,9 @@ def test_fit_only_json_names_the_skipped_quantizers(tmp_path, capsys):
     assert report["coefficients"] == family("xilinx").coefficients()
 
 
-@pytest.mark.parametrize("missing", ["sweep.csv", "check.csv", "quantizers.csv"])
+@pytest.mark.parametrize("missing", CSVS)
 def test_fit_only_with_a_missing_csv_is_a_one_line_error(tmp_path, capsys, missing):
-    folder = _copy("gates", tmp_path, [f for f in ("sweep.csv", "check.csv", "quantizers.csv")
-                                       if f != missing])
+    folder = _copy("gates", tmp_path, [f for f in CSVS if f != missing])
     capsys.readouterr()
     assert main(["calibrate", "gates", "--fit-only", "--data-dir", str(folder)]) == 2
     err = capsys.readouterr().err.strip()
@@ -203,9 +213,11 @@ def test_fit_only_with_a_missing_csv_is_a_one_line_error(tmp_path, capsys, missi
 @pytest.mark.parametrize("argv, message", [
     (["--fit-only", "--jobs", "3"], "--jobs: only when synthesizing"),
     (["--fit-only", "--parts", "check", "--arch", "folded"], "--parts, --arch: only when"),
-    (["--arch", "folded"], "the quantizers have no architecture"),
+    (["--arch", "folded"], "the quantizers and threshold units have no architecture"),
+    (["--parts", "thresholds", "--arch", "unrolled"], "the threshold units have no arch"),
     (["--parts", "sweep,bogus"], "unknown part 'bogus'"),
     (["--parts", "quantizers"], "sweep.csv is missing"),         # the fit needs it too
+    (["--parts", "sweep,check,quantizers"], "thresholds.csv is missing"),
 ])
 def test_calibrate_refuses_before_any_synthesis(tmp_path, capsys, monkeypatch, argv, message):
     def refuse(*args, **kwargs):
@@ -221,12 +233,69 @@ def test_calibrate_refuses_before_any_synthesis(tmp_path, capsys, monkeypatch, a
     assert message in err and "\n" not in err
 
 
-def test_a_csv_without_the_columns_the_fit_reads_is_refused(tmp_path, capsys):
+@pytest.mark.parametrize("part, text, message", [
+    ("check", "A,K\n1,2\n", "no column"),
+    ("thresholds", "split,method,width\nfit,search,8\n", "no column thresholds, luts"),
+    ("thresholds", ",".join(calibrate.THRESHOLD_COLUMNS) + "\n", "no rows"),
+])
+def test_a_csv_without_the_columns_the_fit_reads_is_refused(tmp_path, capsys, part, text,
+                                                            message):
     folder = _copy("ice40", tmp_path)
-    (folder / "check.csv").write_text("A,K\n1,2\n")
+    (folder / calibrate.FILES[part]).write_text(text)
     assert main(["calibrate", "ice40", "--fit-only", "--data-dir", str(folder)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "is not a check CSV" in err and "\n" not in err
+    assert f"is not a {part} CSV" in err and message in err and "\n" not in err
+
+
+def _threshold_rows(folder):
+    with open(folder / "thresholds.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _write_threshold_rows(folder, rows):
+    with open(folder / "thresholds.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=calibrate.THRESHOLD_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_a_threshold_unit_yosys_could_not_count_is_skipped_not_fitted(tmp_path):
+    """A unit recorded with -1 counts (Yosys left outputs undriven) is named in ``skipped``
+    and left out: the fit is the one without its row."""
+    folder = _copy("xilinx", tmp_path)
+    rows = _threshold_rows(folder)
+    assert rows[0]["split"] == "fit"
+    _write_threshold_rows(folder, [{**rows[0], **dict.fromkeys(
+        ("luts", "ffs", "carry", "brams", "gates"), "-1")}, *rows[1:]])
+    failed = calibrate.fit("xilinx", folder)
+    _write_threshold_rows(folder, rows[1:])
+    assert failed["coefficients"] == calibrate.fit("xilinx", folder)["coefficients"]
+    assert [s for s in failed["skipped"] if s.startswith("threshold unit")] == [
+        f"threshold unit {rows[0]['method']} {rows[0]['spacing']} {rows[0]['width']} bits, "
+        f"{rows[0]['count']} thresholds: Yosys could not count it"]
+
+
+def test_the_threshold_units_join_the_layers_in_the_fit(tmp_path):
+    """Without its fit units (only the held-out ones left) a family's coefficients are the
+    layers' alone, where every layer compares with 3 thresholds: xc7's comparisons with
+    constants then cost less than with the units (nothing, in fact); the held-out units'
+    figures are computed all the same."""
+    folder = _copy("xilinx", tmp_path)
+    rows = _threshold_rows(folder)
+    _write_threshold_rows(folder, [r for r in rows if r["split"] == "check"])
+    alone = calibrate.fit("xilinx", folder)
+    joined = family("xilinx").coefficients()
+    assert alone["coefficients"]["luts"]["compare_const"] < joined["luts"]["compare_const"]
+    assert alone["check"]["thresholds"]["points"] == family("xilinx").check()["thresholds"][
+        "points"]
+
+
+def test_missing_points_names_threshold_units_the_csv_lacks(tmp_path):
+    folder = _copy("gates", tmp_path)
+    rows = _threshold_rows(folder)
+    _write_threshold_rows(folder, rows[:-1])
+    missing = calibrate.missing_points("gates", folder)
+    assert missing == {"sweep": [], "check": [], "thresholds": [calibrate.THRESHOLD_POINTS[-1]]}
 
 
 @pytest.mark.slow
@@ -252,6 +321,23 @@ def test_calibrate_synthesizes_one_architecture_and_keeps_the_other_rows(tmp_pat
     written = json.loads((folder / "coefficients.json").read_text())
     assert written["coefficients"] == result["coefficients"]
     assert set(written["coefficients"]) == set(COUNTS)
+
+
+@pytest.mark.slow
+def test_calibrate_synthesizes_the_threshold_units(tmp_path, monkeypatch):
+    """The threshold part (here a parallel unit to fit and a clamp to check) is synthesized
+    into thresholds.csv, one row per point in order, listing its thresholds, then fitted."""
+    folder = _copy("ice40", tmp_path, [f for f in CSVS if f != "thresholds.csv"])
+    points = (("fit", "parallel", "random", 8, 3, 1), ("check", "clamp", "even", 8, 7, 2))
+    monkeypatch.setitem(calibrate.PART_POINTS, "thresholds", points)
+    result = calibrate.calibrate("ice40", parts=("thresholds",), jobs=1, data_dir=folder)
+    assert result["synthesized"]["thresholds"]["points"] == 2
+    rows = _threshold_rows(folder)
+    assert [tuple(r[c] for c in calibrate.THRESHOLD_KEY_COLUMNS) for r in rows] == \
+        [tuple(map(str, p)) for p in points]
+    assert all(int(r["luts"]) > 0 for r in rows)
+    assert len(rows[0]["thresholds"].split()) == 3 and len(rows[1]["thresholds"].split()) == 7
+    assert result["check"]["thresholds"]["points"] == 1
 
 
 @pytest.mark.slow

