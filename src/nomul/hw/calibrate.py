@@ -512,43 +512,37 @@ def _fit_sample_compare(rows, family):
     return fitted
 
 
-def _check_quantizers(rows, family, coefficients):
+def _check_units(rows, family, coefficients, unit_features, describe):
     """``({points, luts_within_20pct, luts_median_abs_error}, per-row results)`` on held-out
-    quantizer rows."""
+    unit rows (quantizers or threshold units): ``unit_features(row, family)`` their features,
+    ``describe(row)`` the columns that name each in the results."""
     from .estimate import cells_from_features
 
     errors, results = [], []
     for row in rows:
-        cells = cells_from_features(_quantizer_features(row, family), family,
-                                    {family: coefficients})
+        cells = cells_from_features(unit_features(row, family), family, {family: coefficients})
         estimated = cells[families.logic_key(family)]
         errors.append((estimated - _logic(row, family)) / _logic(row, family))
-        results.append({"style": row["style"], "raw_min": int(row["raw_min"]),
-                        "raw_max": int(row["raw_max"]), "thresholds": row["thresholds"],
-                        "luts": _logic(row, family), "luts_est": estimated,
+        results.append({**describe(row), "luts": _logic(row, family), "luts_est": estimated,
                         "luts_error": round(errors[-1], 4)})
     errors = np.abs(errors)
     return {"points": len(rows), "luts_within_20pct": float(np.mean(errors <= 0.20)),
             "luts_median_abs_error": round(float(np.median(errors)), 4)}, results
+
+
+def _check_quantizers(rows, family, coefficients):
+    """:func:`_check_units` on held-out quantizer rows."""
+    return _check_units(rows, family, coefficients, _quantizer_features,
+                        lambda row: {"style": row["style"], "raw_min": int(row["raw_min"]),
+                                     "raw_max": int(row["raw_max"]),
+                                     "thresholds": row["thresholds"]})
 
 
 def _check_thresholds(rows, family, coefficients):
-    """``({points, luts_within_20pct, luts_median_abs_error}, per-row results)`` on held-out
-    threshold-unit rows."""
-    from .estimate import cells_from_features
-
-    errors, results = [], []
-    for row in rows:
-        cells = cells_from_features(threshold_features(threshold_plan(row), family), family,
-                                    {family: coefficients})
-        estimated = cells[families.logic_key(family)]
-        errors.append((estimated - _logic(row, family)) / _logic(row, family))
-        results.append({**{c: row[c] for c in THRESHOLD_KEY_COLUMNS if c in row},
-                        "luts": _logic(row, family), "luts_est": estimated,
-                        "luts_error": round(errors[-1], 4)})
-    errors = np.abs(errors)
-    return {"points": len(rows), "luts_within_20pct": float(np.mean(errors <= 0.20)),
-            "luts_median_abs_error": round(float(np.median(errors)), 4)}, results
+    """:func:`_check_units` on held-out threshold-unit rows."""
+    return _check_units(rows, family, coefficients,
+                        lambda row, family: threshold_features(threshold_plan(row), family),
+                        lambda row: {c: row[c] for c in THRESHOLD_KEY_COLUMNS if c in row})
 
 
 def _threshold_rows(rows, split, skipped):
