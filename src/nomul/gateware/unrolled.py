@@ -3,7 +3,8 @@
 
 :class:`UnrolledLayer` is built from a :class:`~nomul.design.unrolled.UnrolledPlan`: the
 graph's leaves are read from the input vector (an index; a constant lookup on a group's index
-bits, as an asynchronous ROM with ``rom_style = "logic"``; a constant), each node is one
+bits, an asynchronous read port of a ROM with ``rom_style = "logic"``, one ROM per distinct
+table, shared by every lookup of it; a constant), each node is one
 adder ``a + sign * (b << shift)`` exactly as wide as its proven bounds, registers cut the
 graph every ``register_every`` adder levels (a value used in a later stage is carried by one
 register per stage, shared by its users), and every output value is registered at the end
@@ -82,8 +83,9 @@ class UnrolledLayer(PlanComponent):
                 value = payload[leaf.element]
             elif isinstance(leaf, ConstLeaf):
                 value = Const(leaf.value, shape_of(leaf.bounds))
-            else:       # a lookup on the group's index bits: a ROM left to logic (its
-                        # contents are one cell, not a net per bit: a fast netlist)
+            else:       # a lookup on the group's index bits: a read port of the ROM of its
+                        # table, left to logic (its contents are one cell, not a net per bit,
+                        # and one per distinct table: a fast netlist; Yosys maps each port)
                 shape = shape_of(field_of(leaf.bounds.union(Bounds(0, 0))))
                 code = Cat(*(payload[e] for e in leaf.members))
                 value = Signal(shape, name=f"t{index}")
