@@ -71,6 +71,19 @@ def test_block_ram_mapping_matches_recorded_yosys_counts(family, memories, block
     assert sum(map_memory(m, family)[1] for m in memories) == blocks
 
 
+def test_lut_equivalents_charge_each_block_ram_at_its_capacity():
+    """A 4096 x 3 weight ROM takes one xc7 RAMB18 (18 432 bits: 288 LUT6), not a RAMB36's
+    576 LUT6: the estimate's ``bram_bits`` follows the cell its mapping picks."""
+    from nomul.hw.cost import lut_equivalents, reference_plan
+
+    plan = reference_plan(4, 8, 8, 64, 64, LayerOptions(arch="folded", weight_style="block"))
+    stage = estimate_stage(plan, "xilinx")
+    weight_rom, = [m for m in stage["memories"] if m["memory"] == "weight ROM"]
+    assert (weight_rom["depth"], weight_rom["width"], weight_rom["cells"]) == (4096, 3, 1)
+    assert weight_rom["bits"] == stage["bram_bits"] == 18432
+    assert lut_equivalents(stage, "xilinx", 0) == stage["luts"] + 18432 // 64
+
+
 def test_the_gate_level_family_keeps_every_memory_in_logic():
     assert map_memory(MemorySpec("product table", 1024, 8, 1, "block"), "gates") == ("logic", 0)
 

@@ -138,3 +138,13 @@ def test_a_netlist_yosys_left_undriven_is_refused(tmp_path):
     assert synthesize(tmp_path / "q.v", "q", "ice40", tmp_path / "ice40")["ffs"] == 3
     with pytest.raises(ToolError, match="left 1 output bits of q undriven"):
         synthesize(tmp_path / "q.v", "q", "xilinx", tmp_path / "xilinx")
+
+
+def test_block_ram_capacity_is_counted_per_cell_type():
+    """``bram_bits`` counts each block RAM at its own cell's capacity (what LUT-equivalents
+    charge): an xc7 RAMB18E1 is half a RAMB36E1, an iCE40 SB_RAM40_4KNR an SB_RAM40_4K."""
+    xc7 = classify({"RAMB18E1": 2, "RAMB36E1": 1, "LUT6": 5}, "xilinx")
+    assert (xc7["brams"], xc7["bram_bits"]) == (3, 2 * 18432 + 36864)
+    ice40 = classify({"SB_RAM40_4KNR": 2, "SB_LUT4": 3}, "ice40")
+    assert (ice40["brams"], ice40["bram_bits"]) == (2, 2 * 4096)
+    assert classify({"LUT4": 9}, "ecp5")["bram_bits"] == 0

@@ -58,15 +58,15 @@ def _needs_synth(family):
 
 
 def lut_equivalents(counts, family, multiplier_luts):
-    """LUTs plus every block RAM at its capacity in LUT bits (``2**lut_inputs`` bits a LUT)
+    """LUTs plus every block RAM at its capacity in LUT bits (``2**lut_inputs`` bits a LUT;
+    ``bram_bits``, each block RAM at its own cell's capacity: an xc7 RAMB18 half a RAMB36)
     plus every DSP at ``multiplier_luts`` (the LUTs its multiplication costs in logic, by the
     estimate): one figure to compare designs that use different resources. The gate-level
     family has neither RAM nor DSP: its gates."""
     spec = families.family(family)
     if spec.logic == "gates":
         return counts["gates"]
-    capacity = max((d * w for *_, modes in spec.block_rams for d, w in modes), default=0)
-    return int(round(counts["luts"] + counts["brams"] * capacity / (1 << spec.lut_inputs)
+    return int(round(counts["luts"] + counts["bram_bits"] / (1 << spec.lut_inputs)
                      + counts["dsps"] * multiplier_luts))
 
 

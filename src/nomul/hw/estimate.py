@@ -22,7 +22,7 @@ from . import families
 __all__ = ["FEATURES", "fitted", "map_memory", "mapped_features", "estimate_stage",
            "estimate_design", "cells_from_features", "COUNT_KEYS"]
 
-COUNT_KEYS = ("luts", "ffs", "carry", "brams", "dsps", "gates", "multipliers")
+COUNT_KEYS = ("luts", "ffs", "carry", "brams", "bram_bits", "dsps", "gates", "multipliers")
 
 
 def fitted():
@@ -34,30 +34,37 @@ def fitted():
             "check": {name: spec.check() for name, spec in families.FAMILIES.items()}}
 
 
-def _block_cost(memory, cell):
+def _block_cost(memory, cell, spec):
+    """``(cells, cost, bits)`` of ``memory`` in block-RAM cell type ``cell``."""
     name, cost, ports, modes = cell
     copies = math.ceil(memory.read_ports / ports)
     # a mode d x w also serves as (d*j) x (w/j) with a read mux (Yosys's wide-port emulation)
     blocks = min(math.ceil(memory.depth / (d * j)) * math.ceil(memory.width * j / w)
                  for d, w in modes for j in (1 << e for e in range(w.bit_length()))
                  if w % j == 0)
-    return blocks * copies, blocks * copies * cost
+    return blocks * copies, blocks * copies * cost, blocks * copies * spec.block_ram_bits(name)
+
+
+def _mapping(memory, family):
+    """``(kind, cells, bits)``: :func:`map_memory`'s choice and the chosen block RAMs'
+    capacity in bits (0 in logic)."""
+    spec = families.family(family)
+    blocks = [_block_cost(memory, cell, spec) for cell in spec.block_rams]
+    best_block = min(blocks, key=lambda b: b[1]) if blocks else None
+    if memory.style == "logic" or best_block is None:
+        return "logic", 0, 0
+    logic_cost = memory.depth * memory.width * memory.read_ports \
+        * spec.logic_cost_per_rom_bit
+    if memory.style == "block" or best_block[1] < logic_cost:
+        return "block", best_block[0], best_block[2]
+    return "logic", 0, 0
 
 
 def map_memory(memory, family):
     """``(kind, cells)``: ``("block", n)`` block RAMs or ``("logic", 0)``, the cheaper as
     Yosys's ``memory_libmap`` rates them (``style`` forces block or logic; the gate-level
     family has no block RAM, so everything is logic there, as Yosys's generic flow does)."""
-    spec = families.family(family)
-    blocks = [_block_cost(memory, cell) for cell in spec.block_rams]
-    best_block = min(blocks, key=lambda b: b[1]) if blocks else None
-    if memory.style == "logic" or best_block is None:
-        return "logic", 0
-    if memory.style == "block":
-        return "block", best_block[0]
-    logic_cost = memory.depth * memory.width * memory.read_ports \
-        * spec.logic_cost_per_rom_bit
-    return ("block", best_block[0]) if best_block[1] < logic_cost else ("logic", 0)
+    return _mapping(memory, family)[:2]
 
 
 def cells_from_features(features, family, coefficients=None):
@@ -81,23 +88,27 @@ def mapped_features(plan, family):
     found, memories = features(plan, lut_inputs)
     mapped = []
     for memory in memories:
-        kind, cells = map_memory(memory, family)
+        kind, cells, bits = _mapping(memory, family)
         mapped.append({"memory": memory.name, "depth": memory.depth, "width": memory.width,
-                       "read_ports": memory.read_ports, "mapped_to": kind, "cells": cells})
+                       "read_ports": memory.read_ports, "mapped_to": kind, "cells": cells,
+                       "bits": bits})
         if kind == "logic":
             memory_logic(memory, lut_inputs, found)
     return found, mapped
 
 
 def estimate_stage(plan, family):
-    """One stage's estimate: ``luts`` (``gates``), ``ffs``, ``carry``, ``brams``, ``dsps``,
+    """One stage's estimate: ``luts`` (``gates``), ``ffs``, ``carry``, ``brams`` (and their
+    capacity, ``bram_bits``), ``dsps``,
     ``multipliers`` (0 for a table design; a baseline's multiplications, in DSPs where the
     family's ``dsp_min_product_bits`` says Yosys puts them, otherwise as adders:
     uncalibrated), the memories' mapping and the features."""
     found, mapped = mapped_features(plan, family)
     dsp_bits = families.family(family).dsp_min_product_bits
-    report = {"luts": 0, "ffs": 0, "carry": 0, "brams": 0, "dsps": 0, "gates": 0}
+    report = {"luts": 0, "ffs": 0, "carry": 0, "brams": 0, "bram_bits": 0, "dsps": 0,
+              "gates": 0}
     report["brams"] = sum(m["cells"] for m in mapped if m["mapped_to"] == "block")
+    report["bram_bits"] = sum(m["bits"] for m in mapped)
     multipliers = found.pop("multipliers", [])
     report["multipliers"] = len(multipliers)
     report["multiplied"] = [(a_bits, b_bits) for a_bits, b_bits, _ in multipliers]

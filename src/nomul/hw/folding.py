@@ -110,7 +110,8 @@ def _estimate(layer, in_shape, options, position, family):
     except OptionsError:
         return None
     stage = estimate_stage(plan, family)
-    counts = {key: int(stage[key]) for key in ("luts", "ffs", "brams", "dsps", "gates")}
+    counts = {key: int(stage[key]) for key in ("luts", "ffs", "brams", "bram_bits", "dsps",
+                                               "gates")}
     return Candidate(position, options, int(plan.ii), tuple(counts[k] for k in RESOURCES),
                      lut_equivalents(counts, family, 0))
 

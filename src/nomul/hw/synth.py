@@ -23,7 +23,8 @@ __all__ = ["WORD_MULTIPLIERS", "COUNTS", "classify", "count_multipliers", "synth
 
 # multiplications Yosys has not mapped (word-level cells, its internal multiplier macros)
 WORD_MULTIPLIERS = r"\$mul|\$macc\w*|\$__MUL\w*"
-COUNTS = ("luts", "ffs", "carry", "brams", "dsps", "gates", "lutram", "muxes", "clock")
+COUNTS = ("luts", "ffs", "carry", "brams", "bram_bits", "dsps", "gates", "lutram", "muxes",
+          "clock")
 
 
 def _multiplier_pattern(family):
@@ -43,7 +44,8 @@ def classify(cells_by_type, family):
     """``{class: count}`` for a mapped ``num_cells_by_type`` dict, plus ``multipliers`` (as
     :func:`count_multipliers`) and ``other`` (cells no class claims, by type). ``luts``
     includes the LUTs inside carry cells where the family packs them
-    (:attr:`~nomul.hw.families.Family.luts_per_cell`)."""
+    (:attr:`~nomul.hw.families.Family.luts_per_cell`); ``bram_bits`` the block RAMs'
+    capacity, each at its own cell's (:meth:`~nomul.hw.families.Family.block_ram_bits`)."""
     spec = families.family(family)
     report = dict.fromkeys(COUNTS, 0)
     report["multipliers"], report["other"] = count_multipliers(cells_by_type, family), {}
@@ -58,6 +60,10 @@ def classify(cells_by_type, family):
             report["other"][cell] = count
     for name, luts in spec.luts_per_cell.items():
         report["luts"] += luts * report[name]
+    brams = dict(spec.cell_classes).get("brams")
+    report["bram_bits"] = sum(count * spec.block_ram_bits(cell)
+                              for cell, count in cells_by_type.items()
+                              if brams and re.fullmatch(brams, cell))
     return report
 
 

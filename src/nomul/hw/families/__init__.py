@@ -176,6 +176,15 @@ class Family:
                              "its yosys_files")
         object.__setattr__(self, "needs", tuple(self.needs))
 
+    def block_ram_bits(self, cell):
+        """The capacity in bits of block-RAM cell type ``cell`` (its widest mode, parity bits
+        included: a RAMB18E1 18 432, a RAMB36E1 36 864; a variant such as ``SB_RAM40_4KNR``
+        as its base cell), or of the family's largest block RAM for a block RAM not in
+        :attr:`block_rams` (an iCE40 SPRAM); 0 without block RAM."""
+        known = [d * w for name, _, _, modes in self.block_rams if cell.startswith(name)
+                 for d, w in modes]
+        return max(known or [d * w for *_, modes in self.block_rams for d, w in modes] or [0])
+
     def check_needs(self):
         """Raise the one-line error of the first missing thing the family needs."""
         for need in self.needs:
