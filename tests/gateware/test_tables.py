@@ -44,6 +44,25 @@ def test_group_codes_concatenate_fields_and_cover_every_row():
     assert sorted(codes.values()) == list(range(9))
 
 
+def test_an_unreachable_code_of_an_unrolled_lookup_holds_its_clamped_row_entry():
+    """With 3 levels in 2-bit fields, code field 3 never occurs: an unrolled lookup's entry
+    there is the one of level 2 (a don't-care chosen so the high field bit alone decides),
+    reachable codes unchanged; the folded product table keeps 0."""
+    from nomul.design.tables import clamped_row, code_columns
+    from nomul.design.unrolled import _column_values
+
+    table = [[10 * r + k + 1 for k in range(2)] for r in range(9)]   # 3 levels, group of 2
+    codes = group_code_table(table, 3, 2)
+    for k in range(2):
+        values, reachable = _column_values(table, 3, 2, k)
+        assert reachable == tuple(sorted(codes))
+        for code in range(16):
+            row = min(code & 3, 2) + 3 * min(code >> 2, 2)
+            assert clamped_row(code, 3, 2) == row
+            assert values[code] == table[row][k]
+            assert code_columns(table, 3, 2)[k][code] == (values[code] if code in codes else 0)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(table=[[1], [2]], groups=((0,),), pairs=((0, 1),)), "outside"),
     (dict(table=[[1], [2], [3]], groups=((0,),), pairs=((0, 0),)), "rows"),

@@ -4,14 +4,19 @@
 A group address in hardware is the concatenation of the group's index fields (input 0 in the
 least significant bits), so no arithmetic forms it; for ``in_levels`` a power of two this equals
 the model's mixed-radix address ``sum(i_j * A**j)``, otherwise the unreachable codes are simply
-never produced (their entries are 0). The multiplier baselines replace a table by the products
+never produced. Their entries are free: an unrolled layer's lookups hold the entry of the
+code with every out-of-range index clamped to ``in_levels - 1`` (:func:`clamped_row`), so a
+bit function of the code no longer depends on an index field's low bits wherever its top bit
+says "out of range" (with 5 levels, codes 5-7 read as 4), which shrinks the logic a lookup of
+several fields maps to; the folded product table keeps 0 there (:func:`code_columns`). The
+multiplier baselines replace a table by the products
 ``a * w_k`` of an activation index and an integer weight per codeword (:func:`slope_weights`).
 """
 
 from ..numeric import index_width
 
-__all__ = ["group_code_table", "code_columns", "dense_groups", "padded_table", "slope_weights",
-           "products"]
+__all__ = ["group_code_table", "clamped_row", "code_columns", "dense_groups", "padded_table",
+           "slope_weights", "products"]
 
 
 def group_code_table(table, in_levels, group):
@@ -29,10 +34,22 @@ def group_code_table(table, in_levels, group):
     return codes
 
 
+def clamped_row(code, in_levels, group):
+    """The model's mixed-radix row of concatenated group code ``code`` with every index field
+    clamped to ``in_levels - 1``: the row itself for a reachable code, the entry an unreachable
+    code holds otherwise (see the module docstring)."""
+    bits = index_width(in_levels)
+    digits = [min((code >> (j * bits)) & ((1 << bits) - 1), in_levels - 1)
+              for j in range(group)]
+    return sum(digit * in_levels ** j for j, digit in enumerate(digits))
+
+
 def code_columns(table, in_levels, group):
     """``columns[k][code]``: codeword ``k``'s product at every concatenated group code
-    (:func:`group_code_table`), 0 at the unreachable ones. Flattened row by row it is the
-    folded layer's product-table memory, addressed by ``Cat(code, codeword)``."""
+    (:func:`group_code_table`), 0 at the unreachable ones (the folded product table keeps 0:
+    with clamped rows the demo's folded design sent YoWASP's ABC into a stack overflow in the
+    iCE40 place-and-route mapping). Flattened row by row it is the folded layer's
+    product-table memory, addressed by ``Cat(code, codeword)``."""
     codes = group_code_table(table, in_levels, group)
     size = 1 << (group * index_width(in_levels))
     return [[int(table[codes[code]][k]) if code in codes else 0 for code in range(size)]

@@ -44,7 +44,7 @@ from .graph import (
 )
 from .params import as_int, fill
 from .ports import Field, Vector, field_of
-from .tables import group_code_table
+from .tables import clamped_row, group_code_table
 from .trees import ArgmaxPlan, ClampPlan, ThresholdPlan, union
 
 __all__ = ["UnrolledPlan", "affine_columns", "lower_unrolled", "MAX_GROUP_BITS"]
@@ -234,8 +234,8 @@ def _column_values(table, in_levels, members_levels, column):
     """A lookup leaf's ``values`` over every code of ``len(members)`` index fields."""
     codes = group_code_table(table, in_levels, members_levels)
     size = 1 << (members_levels * index_width(in_levels))
-    return tuple(int(table[codes[c]][column]) if c in codes else 0 for c in range(size)), \
-        tuple(sorted(codes))
+    return tuple(int(table[clamped_row(c, in_levels, members_levels)][column])
+                 for c in range(size)), tuple(sorted(codes))
 
 
 def _ragged_groups(n_inputs, g):
@@ -264,10 +264,10 @@ def _grouped_leaves(layer, g):
                               for j in range(len(members))]
                     if all(d < levels for d in digits):
                         reachable.append(code)
-                        values.append(sum(int(table[d, k]) for d, k in zip(digits, combo,
-                                                                             strict=True)))
-                    else:
-                        values.append(0)
+                    # an unreachable code holds the entry of its indices clamped to the top
+                    # level (nomul.design.tables: a don't-care chosen for smaller logic)
+                    values.append(sum(int(table[min(d, levels - 1), k])
+                                      for d, k in zip(digits, combo, strict=True)))
                 made[key] = None if not any(values) else len(leaves)
                 if made[key] is not None:
                     leaves.append(LookupLeaf(members, tuple(values), tuple(reachable)))
