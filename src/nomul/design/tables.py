@@ -15,8 +15,8 @@ multiplier baselines replace a table by the products
 
 from ..numeric import index_width
 
-__all__ = ["group_code_table", "clamped_row", "code_columns", "dense_groups", "padded_table",
-           "slope_weights", "products"]
+__all__ = ["group_code_table", "clamped_digits", "clamped_row", "code_columns", "dense_groups",
+           "padded_table", "slope_weights", "products"]
 
 
 def group_code_table(table, in_levels, group):
@@ -34,14 +34,20 @@ def group_code_table(table, in_levels, group):
     return codes
 
 
-def clamped_row(code, in_levels, group):
-    """The model's mixed-radix row of concatenated group code ``code`` with every index field
-    clamped to ``in_levels - 1``: the row itself for a reachable code, the entry an unreachable
-    code holds otherwise (see the module docstring)."""
+def clamped_digits(code, in_levels, group):
+    """The ``group`` index fields of concatenated group code ``code``, each clamped to
+    ``in_levels - 1``: the indices themselves for a reachable code, those whose entry an
+    unreachable code holds otherwise (see the module docstring)."""
     bits = index_width(in_levels)
-    digits = [min((code >> (j * bits)) & ((1 << bits) - 1), in_levels - 1)
-              for j in range(group)]
-    return sum(digit * in_levels ** j for j, digit in enumerate(digits))
+    return [min((code >> (j * bits)) & ((1 << bits) - 1), in_levels - 1)
+            for j in range(group)]
+
+
+def clamped_row(code, in_levels, group):
+    """The model's mixed-radix row of :func:`clamped_digits`: the row of a reachable code,
+    the entry an unreachable code holds otherwise."""
+    return sum(digit * in_levels ** j
+               for j, digit in enumerate(clamped_digits(code, in_levels, group)))
 
 
 def code_columns(table, in_levels, group):

@@ -44,7 +44,7 @@ from .graph import (
 )
 from .params import as_int, fill
 from .ports import Field, Vector, field_of
-from .tables import clamped_row, group_code_table
+from .tables import clamped_digits, clamped_row, group_code_table
 from .trees import ArgmaxPlan, ClampPlan, ThresholdPlan, union
 
 __all__ = ["UnrolledPlan", "affine_columns", "lower_unrolled", "MAX_GROUP_BITS"]
@@ -257,17 +257,12 @@ def _grouped_leaves(layer, g):
             combo = tuple(int(layer.weight_index[o, e]) for e in members)
             key = (members, combo)
             if key not in made:
-                width = index_width(levels)
-                values, reachable = [], []
-                for code in range(1 << (width * len(members))):
-                    digits = [(code >> (width * j)) & ((1 << width) - 1)
-                              for j in range(len(members))]
-                    if all(d < levels for d in digits):
-                        reachable.append(code)
-                    # an unreachable code holds the entry of its indices clamped to the top
-                    # level (nomul.design.tables: a don't-care chosen for smaller logic)
-                    values.append(sum(int(table[min(d, levels - 1), k])
-                                      for d, k in zip(digits, combo, strict=True)))
+                reachable = sorted(group_code_table(table, levels, len(members)))
+                # an unreachable code holds the entry of its indices clamped to the top level
+                # (nomul.design.tables: a don't-care chosen for smaller logic)
+                values = [sum(int(table[d, k]) for d, k in zip(
+                              clamped_digits(code, levels, len(members)), combo, strict=True))
+                          for code in range(1 << (index_width(levels) * len(members)))]
                 made[key] = None if not any(values) else len(leaves)
                 if made[key] is not None:
                     leaves.append(LookupLeaf(members, tuple(values), tuple(reachable)))
