@@ -65,6 +65,80 @@ def test_shared_pairs_and_sums_keep_every_bag_and_stay_within_bounds(data):
     assert len(set(graph.nodes)) == len(graph.nodes)               # every node made once
 
 
+def _reference_share_pairs(graph, bags, min_count=2):
+    """The greedy pair sharing as first written (tuple keys, a pair count per bag, a heap of
+    ``(-bags holding it, key)``; a shared pair is forgotten where a bag still holds it): the
+    oracle of :func:`share_pairs`' packed-int form, which must choose the same pairs."""
+    import heapq
+    from collections import Counter, defaultdict
+
+    def shape(first, second):
+        (u, su, gu), (v, sv, gv) = first, second
+        if (sv, v) < (su, u):
+            (u, su, gu), (v, sv, gv) = (v, sv, gv), (u, su, gu)
+        return (u, v, sv - su, gu * gv), su, gu
+
+    bags = [list(bag) for bag in bags]
+    counts = [Counter(shape(bag[a], bag[b])[0] for a in range(len(bag))
+                      for b in range(a + 1, len(bag))) for bag in bags]
+    where = defaultdict(set)
+    for index, keys in enumerate(counts):
+        for key in keys:
+            where[key].add(index)
+    heap = [(-len(members), key) for key, members in where.items()]
+    heapq.heapify(heap)
+    while heap:
+        count, key = heapq.heappop(heap)
+        members = where.get(key)
+        if members is None or len(members) != -count:
+            if members is not None and len(members) >= min_count:
+                heapq.heappush(heap, (-len(members), key))
+            continue
+        if len(members) < min_count:
+            break
+        made = graph.node(*key)
+        for index in sorted(members):
+            bag, keys = bags[index], counts[index]
+            found = next(((a, b, *shape(bag[a], bag[b])[1:]) for a in range(len(bag))
+                          for b in range(len(bag)) if b != a and bag[a][0] == key[0]
+                          and shape(bag[a], bag[b])[0] == key), None)
+            if found is None:
+                continue
+            a, b, base, base_sign = found
+            rest = [t for k, t in enumerate(bag) if k not in (a, b)]
+            for old in [shape(out, other)[0] for out in (bag[a], bag[b]) for other in rest] \
+                    + [key]:
+                keys[old] -= 1
+                if keys[old] <= 0:
+                    del keys[old]
+                    where[old].discard(index)
+            term = (made, base, base_sign)
+            for other in rest:
+                new = shape(term, other)[0]
+                keys[new] += 1
+                if keys[new] == 1:
+                    where[new].add(index)
+                    heapq.heappush(heap, (-len(where[new]), new))
+            bags[index] = rest + [term]
+        where.pop(key, None)
+    return bags
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_shared_pairs_choose_the_pairs_of_the_reference_greedy(data):
+    """Repeated values, equal shifts and opposite signs in one bag are the cases where the
+    packed pair keys and the pair search could part from the tuple form."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    leaves = [InputLeaf(e, 4) for e in range(int(rng.integers(1, 6)))] + [ConstLeaf(3)]
+    bags = [[(int(rng.integers(0, len(leaves))), int(rng.integers(0, 4)),
+              int(rng.choice([-1, 1]))) for _ in range(int(rng.integers(1, 14)))]
+            for _ in range(int(rng.integers(1, 14)))]
+    fast, reference_graph = Graph(leaves), Graph(leaves)
+    assert share_pairs(fast, bags) == _reference_share_pairs(reference_graph, bags)
+    assert fast.nodes == reference_graph.nodes
+
+
 def _evaluate(plan, indices):
     """``(accumulators, activation outputs)`` of an :class:`UnrolledPlan` on input index
     vectors, straight from its graph (no hardware)."""

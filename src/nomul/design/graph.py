@@ -139,85 +139,122 @@ class Graph:
         return key, (su, gu), adder_width(result, sv - su)
 
 
-def _pair_key(first, second):
-    """The shape of a pair of terms, independent of where it stands: ``(u, v, relative shift,
-    relative sign)``, the lower-shifted term first."""
-    (u, su, gu), (v, sv, gv) = first, second
-    if (sv, v) < (su, u):
-        (u, su, gu), (v, sv, gv) = (v, sv, gv), (u, su, gu)
-    return (u, v, sv - su, gu * gv), su, gu
-
-
-def _pair_shape(first, second):
-    """``_pair_key(first, second)[0]``, the key alone (the hot loop of :func:`share_pairs`)."""
-    u, su, gu = first
-    v, sv, gv = second
-    if (sv, v) < (su, u):
-        return (v, u, su - sv, gu * gv)
-    return (u, v, sv - su, gu * gv)
-
-
 def share_pairs(graph, bags, *, min_count=2):
     """Replace pairs of terms that several bags share by one node each, the most frequent pair
-    first, until no pair occurs in ``min_count`` bags. Returns the bags, rewritten.
+    first (ties: the smallest ``(u, v, shift, sign)``), until no pair occurs in ``min_count``
+    bags. Returns the bags, rewritten.
 
-    Each bag keeps a count of its pair keys, updated as pairs are replaced (the pairs of the
+    A pair's shape, ``u + sign * (v << shift)`` with the lower-shifted term (then the lower
+    value) as ``u``, is packed into one int ordered as that tuple (:class:`_PairCodes`): ints
+    hash and compare faster than tuples, and this loop is most of an unrolled layer's lowering.
+    Each bag keeps a count of its pair shapes, updated as pairs are replaced (the pairs of the
     two terms taken out go, the pairs of the new term with the rest come), so one replacement
     costs the bag's size, not its square."""
     bags = [list(bag) for bag in bags]
-    counts = [Counter(_pair_shape(bag[a], bag[b]) for a in range(len(bag))
-                      for b in range(a + 1, len(bag))) for bag in bags]
-    where = defaultdict(set)
-    for index, keys in enumerate(counts):
+    codes = _PairCodes(graph, bags)
+    value_bits, shift_bits, key_bits = codes.value_bits, codes.shift_bits, codes.key_bits
+    counts, where = [], {}
+    for index, bag in enumerate(bags):
+        order = sorted(bag, key=lambda term: (term[1], term[0]))
+        keys = dict(Counter([(((u << value_bits | v) << shift_bits | (sv - su)) << 1)
+                             | (gu == gv)
+                             for n, (u, su, gu) in enumerate(order)
+                             for v, sv, gv in order[n + 1:]]))
+        counts.append(keys)
         for key in keys:
-            where[key].add(index)
-    heap = [(-len(members), key) for key, members in where.items()]
+            where.setdefault(key, set()).add(index)
+    # heap entries: (-bags holding the pair, pair key) packed as one int
+    heap = [(-len(members) << key_bits) | key for key, members in where.items()]
     heapq.heapify(heap)
+    key_mask = (1 << key_bits) - 1
     while heap:
-        count, key = heapq.heappop(heap)
+        entry = heapq.heappop(heap)
+        key, count = entry & key_mask, -(entry >> key_bits)
         members = where.get(key)
-        if members is None or len(members) != -count:
+        if members is None or len(members) != count:     # a stale entry
             if members is not None and len(members) >= min_count:
-                heapq.heappush(heap, (-len(members), key))
+                heapq.heappush(heap, (-len(members) << key_bits) | key)
             continue
-        if len(members) < min_count:
+        if count < min_count:
             break
-        u, v, shift, sign = key
+        u, v, shift, sign = codes.unpack(key)
         made = graph.node(u, v, shift, sign)
         for index in sorted(members):
             bag, keys = bags[index], counts[index]
-            found = _find_pair(bag, key)
+            found = _find_pair(bag, u, v, shift, sign)
             if found is None:
                 continue
             a, b, base, base_sign = found
-            rest = [t for k, t in enumerate(bag) if k not in (a, b)]
-            gone = [_pair_shape(out, other) for out in (bag[a], bag[b]) for other in rest]
-            for old in gone + [key]:           # the pairs of the two terms taken out go
-                keys[old] -= 1
-                if keys[old] <= 0:
+            rest = [t for k, t in enumerate(bag) if k != a and k != b]
+            gone = [key]                                  # the pairs of the two terms taken out
+            for x, sx, gx in (bag[a], bag[b]):
+                gone += [(((y << value_bits | x) << shift_bits | (sx - sy)) << 1) | (gx == gy)
+                         if (sy, y) < (sx, x) else
+                         (((x << value_bits | y) << shift_bits | (sy - sx)) << 1) | (gx == gy)
+                         for y, sy, gy in rest]
+            for old in gone:
+                left = keys[old] - 1
+                if left:
+                    keys[old] = left
+                else:
                     del keys[old]
-                    where[old].discard(index)
-            term = (made, base, base_sign)
-            for other in rest:                 # the pairs of the new term come
-                new = _pair_shape(term, other)
-                keys[new] += 1
-                if keys[new] == 1:
-                    where[new].add(index)
-                    heapq.heappush(heap, (-len(where[new]), new))
-            bags[index] = rest + [term]
+                    held_by = where.get(old)      # None once the pair was shared: forgotten
+                    if held_by is not None:
+                        held_by.discard(index)
+            x, sx, gx = term = (made, base, base_sign)
+            for y, sy, gy in rest:                        # the pairs of the new term come
+                new = ((((y << value_bits | x) << shift_bits | (sx - sy)) << 1) | (gx == gy)
+                       if (sy, y) < (sx, x) else
+                       (((x << value_bits | y) << shift_bits | (sy - sx)) << 1) | (gx == gy))
+                held = keys.get(new, 0) + 1
+                keys[new] = held
+                if held == 1:
+                    members_of_new = where.get(new)
+                    if members_of_new is None:
+                        members_of_new = where[new] = set()
+                    members_of_new.add(index)
+                    heapq.heappush(heap, (-len(members_of_new) << key_bits) | new)
+            rest.append(term)
+            bags[index] = rest
         where.pop(key, None)
     return bags
 
 
-def _find_pair(terms, key):
-    for a, first in enumerate(terms):
-        if first[0] != key[0]:
+class _PairCodes:
+    """Pair shapes ``(u, v, shift, sign)`` as ints ordered as the tuples: ``u`` and ``v`` in
+    ``value_bits`` each (every value the graph can reach while pairs are shared), ``shift`` in
+    ``shift_bits``, then one bit for a positive sign. ``key_bits`` bits in all."""
+
+    def __init__(self, graph, bags):
+        values = len(graph.bounds) + sum(len(bag) for bag in bags)
+        shifts = 1 + max((term[1] for bag in bags for term in bag), default=0)
+        self.value_bits, self.shift_bits = values.bit_length(), shifts.bit_length()
+        self.key_bits = 2 * self.value_bits + self.shift_bits + 1
+
+    def unpack(self, key):
+        shift_mask, value_mask = (1 << self.shift_bits) - 1, (1 << self.value_bits) - 1
+        sign = 1 if key & 1 else -1
+        key >>= 1
+        shift = key & shift_mask
+        key >>= self.shift_bits
+        return key >> self.value_bits, key & value_mask, shift, sign
+
+
+def _find_pair(terms, u, v, shift, sign):
+    """``(a, b, base shift, base sign)``: the first two terms of ``terms`` (by ``a``, then
+    ``b``) whose pair has the shape ``(u, v, shift, sign)``, the base that of the
+    lower-shifted one; or None."""
+    for a, (x, sx, gx) in enumerate(terms):
+        if x != u:
             continue
-        for b, second in enumerate(terms):
-            if b != a and second[0] == key[1]:
-                found, base, base_sign = _pair_key(first, second)
-                if found == key:
-                    return a, b, base, base_sign
+        for b, (y, sy, gy) in enumerate(terms):
+            if b == a or y != v or gx * gy != sign:
+                continue
+            if (sy, y) < (sx, x):              # term b the lower one: shape (v, u, ...)
+                if u == v and sx - sy == shift:
+                    return a, b, sy, gy
+            elif sy - sx == shift:
+                return a, b, sx, gx
     return None
 
 

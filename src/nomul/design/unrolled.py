@@ -250,19 +250,25 @@ def _grouped_leaves(layer, g):
     the group's products; lookups of the same group and codeword combination are shared;
     a combination whose sum is 0 everywhere is left out."""
     table, levels = layer.table, layer.in_levels
+    rows, weight_index = layer.table.tolist(), layer.weight_index.tolist()
     leaves, made, bags = [], {}, []
+    reachable_of, digits_of = {}, {}       # per group size: reachable codes, clamped digits
     for o in range(layer.out_channels):
         bag = []
         for members in _ragged_groups(layer.fan_in, g):
-            combo = tuple(int(layer.weight_index[o, e]) for e in members)
+            combo = tuple(weight_index[o][e] for e in members)
             key = (members, combo)
             if key not in made:
-                reachable = sorted(group_code_table(table, levels, len(members)))
+                size = len(members)
+                if size not in digits_of:
+                    reachable_of[size] = sorted(group_code_table(table, levels, size))
+                    digits_of[size] = [clamped_digits(code, levels, size)
+                                       for code in range(1 << (index_width(levels) * size))]
+                reachable = reachable_of[size]
                 # an unreachable code holds the entry of its indices clamped to the top level
                 # (nomul.design.tables: a don't-care chosen for smaller logic)
-                values = [sum(int(table[d, k]) for d, k in zip(
-                              clamped_digits(code, levels, len(members)), combo, strict=True))
-                          for code in range(1 << (index_width(levels) * len(members)))]
+                values = [sum(rows[d][k] for d, k in zip(digits, combo, strict=True))
+                          for digits in digits_of[size]]
                 made[key] = None if not any(values) else len(leaves)
                 if made[key] is not None:
                     leaves.append(LookupLeaf(members, tuple(values), tuple(reachable)))
@@ -362,9 +368,10 @@ def _lookup_bits(leaves):
     for leaf in leaves:
         if isinstance(leaf, LookupLeaf):
             values = [leaf.values[c] for c in leaf.reachable]
-            bounds = Bounds.of(values)
-            total += sum(1 for bit in range(bounds.width)
-                         if len({(v >> bit) & 1 for v in values}) > 1)
+            varying = 0                     # the bits in which some value differs from the first
+            for value in values:
+                varying |= value ^ values[0]
+            total += (varying & ((1 << Bounds.of(values).width) - 1)).bit_count()
     return total
 
 
