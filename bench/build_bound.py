@@ -76,12 +76,18 @@ def bare_graph(design):
                 value = Signal(shape_of(plan.bounds[index]), name=f"{name}_leaf{index}")
                 ports.append(value)
             values[(index, 0)] = value
+        inline = plan.single_use_nodes()
         for index, (a, b, shift, sign) in enumerate(plan.nodes, start=len(plan.leaves)):
             stage = plan.stage[index]
-            node = Signal(shape_of(plan.bounds[index]), name=f"{name}_n{index}")
             left, right = at(a, stage), at(b, stage)
             right = right << shift if shift else right
-            m.d.comb += node.eq(left + right if sign > 0 else left - right)
+            total = left + right if sign > 0 else left - right
+            shape = shape_of(plan.bounds[index])
+            if index in inline:        # as nomul's layer: an expression inside its one user
+                node = total[:shape.width].as_signed() if shape.signed else total[:shape.width]
+            else:
+                node = Signal(shape, name=f"{name}_n{index}")
+                m.d.comb += node.eq(total)
             values[(index, stage)] = node
         for o, term in enumerate(plan.outputs):
             if term is not None:
@@ -100,6 +106,7 @@ def main():
 
     import nomul
     import nomul.design.unrolled as unrolled
+    from nomul.alloc import few_collections
     from nomul.design import BuildOptions, LayerOptions, lower
     from nomul.gateware.emit import design_verilog
 
@@ -125,7 +132,8 @@ def main():
     emission, emission_wall = cpu_seconds() - start, time.perf_counter() - wall
     start = cpu_seconds()
     module, ports = bare_graph(design)
-    bare = verilog.convert(module, ports=ports, name="bare", emit_src=False)
+    with few_collections():            # as nomul's emission runs it
+        bare = verilog.convert(module, ports=ports, name="bare", emit_src=False)
     floor = cpu_seconds() - start
 
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}; model {args.model}, "

@@ -226,3 +226,20 @@ def test_ragged_groups_cover_every_input_once():
                         for c in range(3) for d in (0, 2) for e in (1,) for f in (0, 2)
                         for g in range(3)])
     assert np.array_equal(_evaluate(plan, indices), reference.weighted(indices, layer))
+
+
+def test_single_use_nodes_are_those_read_once_in_their_own_stage():
+    from nomul.design.activation import Raw
+    leaves = (InputLeaf(0, 4), InputLeaf(1, 4), InputLeaf(2, 4))
+    # 3 = x0 + x1, read by 4 only; 4 = 3 + x2, read by 5 and 6; 5 = 4 + x0 (an output);
+    # 6 = 4 - x1 (an output)
+    nodes = ((0, 1, 0, 1), (3, 2, 0, 1), (4, 0, 1, 1), (4, 1, 0, -1))
+    outputs = ((5, 0, 1), (6, 0, 1))
+
+    def plan(register_every):
+        return UnrolledPlan(leaves, nodes, outputs, (0, 0), Raw(), 3, 4,
+                            register_every=register_every)
+
+    assert plan(0).single_use_nodes() == {3}       # one stage: 3 is read by 4 alone
+    assert plan(1).single_use_nodes() == set()     # every level a stage: 3 reaches 4 by register
+    assert plan(2).single_use_nodes() == {3}       # 3 and 4 in stage 0, 5 and 6 in stage 1

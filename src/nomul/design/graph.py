@@ -163,8 +163,10 @@ def share_pairs(graph, bags, *, min_count=2):
         counts.append(keys)
         for key in keys:
             where.setdefault(key, set()).add(index)
-    # heap entries: (-bags holding the pair, pair key) packed as one int
-    heap = [(-len(members) << key_bits) | key for key, members in where.items()]
+    # heap entries: (-bags holding the pair, pair key) packed as one int; a pair held by
+    # fewer than min_count bags is pushed only once it reaches min_count
+    heap = [(-len(members) << key_bits) | key for key, members in where.items()
+            if len(members) >= min_count]
     heapq.heapify(heap)
     key_mask = (1 << key_bits) - 1
     while heap:
@@ -213,7 +215,8 @@ def share_pairs(graph, bags, *, min_count=2):
                     if members_of_new is None:
                         members_of_new = where[new] = set()
                     members_of_new.add(index)
-                    heapq.heappush(heap, (-len(members_of_new) << key_bits) | new)
+                    if len(members_of_new) >= min_count:
+                        heapq.heappush(heap, (-len(members_of_new) << key_bits) | new)
             rest.append(term)
             bags[index] = rest
         where.pop(key, None)

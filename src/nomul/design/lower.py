@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..alloc import few_collections
 from ..errors import OptionsError
 from ..models import reference
 from ..models.spec import Conv, Dense
@@ -283,6 +284,7 @@ def model_sha256(model):
     return hashlib.sha256(model_to_bytes(model)).hexdigest()
 
 
+@few_collections()
 def lower(model, options=None, *, baseline=None):
     """The :class:`~.design.Design` of ``model`` built as ``options`` (a
     :class:`~.options.BuildOptions`, default: every layer unrolled) say.

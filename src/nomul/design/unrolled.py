@@ -165,6 +165,20 @@ class UnrolledPlan:
             return ArgmaxPlan(tuple(values), self.register_every)
         return None
 
+    def single_use_nodes(self):
+        """The nodes read exactly once, by a node of their own stage (not carried by a
+        register, not an output): the gateware emits each as an expression inside its user's,
+        the same adder cells with fewer netlist signals (a faster build)."""
+        first = len(self.leaves)
+        reads = [0] * (first + len(self.nodes))
+        for index, (a, b, _, _) in enumerate(self.nodes, start=first):
+            for operand in (a, b):
+                reads[operand] += 1 if self.stage[operand] == self.stage[index] else 2
+        for term in self.outputs:
+            if term is not None:
+                reads[term[0]] += 2
+        return {index for index in range(first, len(reads)) if reads[index] == 1}
+
     @property
     def kind(self):
         return self.activation.kind

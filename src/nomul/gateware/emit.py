@@ -11,6 +11,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
+from ..alloc import few_collections
 from ..errors import NomulError
 
 __all__ = ["emit_verilog", "design_verilog", "write_verilog"]
@@ -18,8 +19,10 @@ __all__ = ["emit_verilog", "design_verilog", "write_verilog"]
 
 def emit_verilog(component, name):
     """Verilog text of a component, top module ``name`` (ports ``clk``, ``rst``, ``i__*``,
-    ``o__*``)."""
-    return verilog.convert(component, name=name, emit_src=False)
+    ``o__*``). Amaranth's netlist allocates millions of objects: few collections meanwhile
+    (:func:`nomul.alloc.few_collections`)."""
+    with few_collections():
+        return verilog.convert(component, name=name, emit_src=False)
 
 
 def design_verilog(design):

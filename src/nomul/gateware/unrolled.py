@@ -99,12 +99,18 @@ class UnrolledLayer(PlanComponent):
                                     transparent_for=())
             signals[(index, 0)] = value
         first = len(plan.leaves)
+        inline = plan.single_use_nodes()
         for index, (a, b, shift, sign) in enumerate(plan.nodes, start=first):
-            stage = plan.stage[index]       # a signal per node: an expression reused by
-            node = Signal(shape_of(plan.bounds[index]), name=f"n{index}")   # several nodes
-            left, right = at(a, stage), at(b, stage)          # would be emitted once per use
+            stage = plan.stage[index]
+            left, right = at(a, stage), at(b, stage)
             right = right << shift if shift else right
-            m.d.comb += node.eq(left + right if sign > 0 else left - right)
+            total = left + right if sign > 0 else left - right
+            shape = shape_of(plan.bounds[index])
+            if index in inline:        # an expression, as wide as its bounds: no net of its own
+                node = total[:shape.width].as_signed() if shape.signed else total[:shape.width]
+            else:                      # a signal: an expression used twice would be emitted twice
+                node = Signal(shape, name=f"n{index}")
+                m.d.comb += node.eq(total)
             signals[(index, stage)] = node
         last = plan.stages - 1
         for o, term in enumerate(plan.outputs):
