@@ -21,7 +21,7 @@ SOURCE = Path(nomul.__file__).parent
 # explore
 RANK = {"base": 0, "models": 1, "design": 2, "importers": 2, "gateware": 3, "sim": 4, "hw": 4,
         "api": 5, "explore": 5, "cli": 6}
-BASE = {"nomul", "nomul.errors", "nomul.numeric", "nomul.progress", "nomul.cache"}
+BASE = {"nomul", "nomul.errors", "nomul.numeric", "nomul.progress", "nomul.cache", "nomul.alloc"}
 
 
 def _layer(module):
