@@ -274,13 +274,15 @@ def _long_weight_rom_layer(outputs=40, groups=5, seed=11):
     ("auto", 4, []), ("logic", 4, []), ("block", 0, ["block"])])
 def test_weight_style_places_the_weight_rom_and_keeps_the_function(style, chunks, rom_styles):
     """A 200-word weight ROM: in 64-word chunks of logic (auto, logic) or one block-RAM
-    memory (block); bit-exact under stalls either way, with the same latency."""
+    memory (block); bit-exact under stalls either way, with the same latency but for the
+    block RAM's fabric register (one cycle more)."""
     layer = _long_weight_rom_layer()
     dut = _folded(layer, 1, 1, weight_style=style)
     assert dut.plan.weight_chunks == chunks
     # the product table is in logic (two halves, no attribute but rom_style "logic")
     assert [s for s in _cells_and_attributes(dut)[1] if s != "logic"] == rom_styles
-    assert dut.latency == _folded(layer, 1, 1).latency
+    assert dut.plan.weight_in_block_ram == (style == "block")
+    assert dut.latency == _folded(layer, 1, 1).latency + (style == "block")
     inputs = np.random.default_rng(5).integers(0, 3, size=(5, 5))
     _check(dut, layer, inputs, seed=2)
     _check(dut, layer, inputs[:3], idle=0.0, stall=0.0)
@@ -288,8 +290,11 @@ def test_weight_style_places_the_weight_rom_and_keeps_the_function(style, chunks
 
 def test_weight_style_logic_chunks_a_rom_auto_leaves_to_synthesis():
     layer = _long_weight_rom_layer(outputs=128, groups=4)      # 512 words x 2 bits
-    assert _folded(layer, 1, 1).plan.weight_chunks == 0
-    assert _folded(layer, 1, 1, weight_style="logic").plan.weight_chunks == 8
+    auto, logic = _folded(layer, 1, 1), _folded(layer, 1, 1, weight_style="logic")
+    assert auto.plan.weight_chunks == 0 and logic.plan.weight_chunks == 8
+    # one memory past a chunk (block RAM): its word gets a fabric register, a cycle more
+    assert auto.plan.weight_in_block_ram and not logic.plan.weight_in_block_ram
+    assert auto.latency == logic.latency + 1
 
 
 def test_bad_weight_style_is_rejected():

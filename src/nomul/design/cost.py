@@ -420,9 +420,11 @@ def _folded(plan, lut_inputs):
     # stage's tags
     f["ff"] += 2 * vector + 2 * index_width(plan.ii) + 13 + (plan.ii > 1) \
         + (tags + 1) * plan.acc_split                 # (ii > 1: the accept register)
-    # the weight ROM address register; its word registered; the tile and the tags waiting
-    # two cycles for it
-    f["ff"] += index_width(plan.ii) + plan.weight_width + 2 * (tile_bits + tags)
+    # the weight ROM address register; its word registered (from block RAM twice); the tile
+    # and the tags waiting two (three) cycles for it
+    far = plan.weight_in_block_ram
+    f["ff"] += index_width(plan.ii) + (1 + far) * plan.weight_width \
+        + (2 + far) * (tile_bits + tags)
     f["mux"] += vector
     ports = plan.lane_sequences()
     memories = []

@@ -400,6 +400,19 @@ def _registers(depth, register_every):
     return depth // register_every if register_every else 0
 
 
+def _weight_chunks(style, depth, width):
+    """:attr:`FoldedPlan.weight_chunks` of a weight ROM of ``depth`` words of ``width`` bits."""
+    if depth <= WEIGHT_CHUNK or style == "block" or \
+            (style == "auto" and depth * width >= WEIGHT_LOGIC_BITS):
+        return 0
+    return -(-depth // WEIGHT_CHUNK)
+
+
+def _weight_in_block_ram(style, depth, width):
+    """:attr:`FoldedPlan.weight_in_block_ram` of such a ROM."""
+    return style == "block" or (depth > WEIGHT_CHUNK and not _weight_chunks(style, depth, width))
+
+
 @dataclass(frozen=True)
 class FoldedPlan(_WeightedStage):
     """A dense layer folded onto ``pe`` x ``simd`` product lookups per cycle (see
@@ -408,11 +421,13 @@ class FoldedPlan(_WeightedStage):
     ``M`` outputs over ``G`` input groups (``N = G * group`` input indices); ``nf = M / pe``
     output tiles, ``sf = G / simd`` input tiles; ``ii = nf * sf``; ``latency = nf*sf + Lt + 7``
     (+ 1 with thresholds, + 1 when the accumulators add in two cycles (``acc_split``: one
-    wider than :data:`ACC_SPLIT_BITS`), + ``La`` for argmax and 1 more if ``sf > 1``; 1 less for the
-    integer multiplier baseline), ``Lt``/``La`` the registers inside the SIMD adder trees and the PE
-    argmax tree. The weight ROM holds ``nf * sf`` words of ``pe * simd`` fields (codeword
-    indices, or with ``weights`` the integer weights themselves unless ``codebook_rom``: then
-    indices again and a ``K``-entry codebook ROM of the weights); the product table is one
+    wider than :data:`ACC_SPLIT_BITS`), + 1 with the weight ROM in block RAM
+    (:attr:`weight_in_block_ram`: its word's fabric register), + ``La`` for argmax and 1 more
+    if ``sf > 1``; 1 less for the integer multiplier baseline), ``Lt``/``La`` the registers
+    inside the SIMD adder trees and the PE argmax tree. The weight ROM holds ``nf * sf`` words
+    of ``pe * simd`` fields (codeword indices, or with ``weights`` the integer weights
+    themselves unless ``codebook_rom``: then indices again and a ``K``-entry codebook ROM of
+    the weights); the product table is one
     memory of ``K << code_bits`` words addressed by ``Cat(group code, codeword)`` with
     ``pe * simd`` read ports. Matches :func:`nomul.models.reference.weighted` and the
     activation exactly.
@@ -505,14 +520,17 @@ class FoldedPlan(_WeightedStage):
         weight_field = None
         if weights is not None:
             weight_field = field_of(Bounds.of(weights).union(Bounds(-1, 0)))
+        weight_width = pe * simd * (weight_field.width if weight_field and not self.codebook_rom
+                                    else codeword_bits)
+        # a weight ROM in block RAM: its output register is registered once more in the fabric
+        latency += _weight_in_block_ram(weight_style, nf * sf, weight_width)
         fill(self, table=table, weight_index=index, bias=bias, in_levels=in_levels, group=group,
              pe=pe, simd=simd, table_style=style, register_every=register_every,
              weight_style=weight_style, weights=weights, nf=nf, sf=sf, index_bits=index_bits,
              code_bits=code_bits,
              codeword_bits=codeword_bits, table_depth=codewords << code_bits,
              weight_depth=nf * sf, codebook_rom=bool(self.codebook_rom),
-             weight_width=pe * simd * (weight_field.width if weight_field and
-                                       not self.codebook_rom else codeword_bits),
+             weight_width=weight_width,
              weight_field=weight_field, term=field_of(Bounds.of([v for r in table for v in r])),
              sum_bounds=sums, acc=field_of(union(sums + (Bounds(0, 0),))), lane_bounds=lanes,
              tree_bounds=tuple(tree_levels(lane, lambda a, b: a + b) for lane in lanes),
@@ -554,11 +572,14 @@ class FoldedPlan(_WeightedStage):
         """How many 64-word chunks the weight ROM is built from in logic (two registered
         steps), or 0 when it is one memory (see :data:`WEIGHT_LOGIC_BITS` and
         :class:`~nomul.design.options.WeightStyle`)."""
-        if self.weight_depth <= WEIGHT_CHUNK or self.weight_style == "block" or \
-                (self.weight_style == "auto"
-                 and self.weight_depth * self.weight_width >= WEIGHT_LOGIC_BITS):
-            return 0
-        return -(-self.weight_depth // WEIGHT_CHUNK)
+        return _weight_chunks(self.weight_style, self.weight_depth, self.weight_width)
+
+    @property
+    def weight_in_block_ram(self):
+        """Whether the weight ROM is one memory past a chunk's size (block RAM), whose
+        registered output is registered once more in the fabric: the route from the RAM,
+        often long, is then a path of its own (latency + 1)."""
+        return _weight_in_block_ram(self.weight_style, self.weight_depth, self.weight_width)
 
     def weight_fields(self, k):
         """``(value, bits)`` the weight ROM stores for codeword ``k``: its index, or with

@@ -7,6 +7,7 @@ Ties go to the lowest index, as in :func:`nomul.models.reference.argmax`.
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 
 from ..design.trees import ArgmaxPlan
+from .order import greater
 from .pipeline import PlanComponent, reduce_trees, shape_of, tree_inputs
 
 __all__ = ["Argmax", "compare_select", "widen_index", "argmax_tree"]
@@ -23,7 +24,7 @@ def compare_select(m, left, right, *, level, name):
     take_right = Signal(name=f"sel_{name}")
     value = Signal(shape_of(bounds), name=f"max_{name}")
     index = Signal(level, name=f"idx_{name}")
-    m.d.comb += [take_right.eq(rv > lv),                     # ties keep the lower index
+    m.d.comb += [take_right.eq(greater(rv, lv)),             # ties keep the lower index
                  value.eq(Mux(take_right, rv, lv)),
                  index.eq(Cat(Mux(take_right, ri, li), take_right))]
     return bounds, value, index

@@ -16,8 +16,8 @@ Pipeline (one global enable; registers named after their stage)::
     i -> next vector buffer -> working vector (rotated by simd groups per cycle)
       -> weight-index ROM (word = pe*simd codeword indices, read at the registered word
          address; in logic in two registered steps, or a memory: ``plan.weight_style``)
-      -> the word registered again (off the block RAM's output), the working tile waiting
-         beside it
+      -> the word registered again (off the block RAM's output; from block RAM once more in
+         the fabric), the working tile waiting beside it
       -> product tables (pe*simd sync read ports, address Cat(group code, codeword index)),
          each read registered again (in logic: both halves of the table registered, then
          the half chosen by the top address bit)
@@ -45,16 +45,17 @@ only) ``La = floor(ceil(log2 pe) / register_every)`` (both 0 when ``register_eve
 - ``ii = T``: one vector per ``T`` cycles, with no bubble while ``o.ready`` is high.
 - ``latency = T + Lt + 8`` (thresholds), ``T + Lt + 7`` (raw) or ``T + Lt + La + 7``
   (argmax; ``+ 1`` when ``SF > 1``: the running maximum's compare stage), each ``+ 1`` with
-  ``plan.acc_split`` (the high half's cycle): cycles from the
-  input transfer of a vector that finds the engine idle to its result being taken with
-  ``o.ready`` high (input buffer 1, working vector 1, weight ROM 1, its output register 1,
-  product tables 2, tree ``Lt``, ``T`` accumulation cycles, threshold compare 1, argmax
-  tree ``La``, output register 1); the codebook multiplier baseline the same (codebook ROM
-  1, multiplier 1), the integer one a cycle less (multiplier 1). A vector accepted while
-  the engine is busy waits in the input buffer for the current one to finish; under a
-  full-rate input stream (input always valid) every vector after the first is accepted the
-  cycle after the previous one starts, so its latency is ``latency + T - 2`` (``T == 1``:
-  ``latency``).
+  ``plan.acc_split`` (the high half's cycle) and ``+ 1`` with ``plan.weight_in_block_ram``
+  (the weight word's fabric register): cycles from the input transfer of a vector that
+  finds the engine idle to its result being taken with ``o.ready`` high (input buffer 1,
+  working vector 1, weight ROM 1, its output register 1, a fabric register after a block-RAM
+  weight ROM 1, product tables 2, tree ``Lt``, ``T`` accumulation cycles, threshold compare
+  1, argmax tree ``La``, output register 1); the codebook multiplier baseline the same
+  (codebook ROM 1, multiplier 1), the integer one a cycle less (multiplier 1). A vector
+  accepted while the engine is busy waits in the input buffer for the current one to
+  finish; under a full-rate input stream (input always valid) every vector after the first
+  is accepted the cycle after the previous one starts, so its latency is ``latency + T - 2``
+  (``T == 1``: ``latency``).
 
 Back-pressure: ``i.ready`` is the input buffer's emptiness, a register. The engine keeps
 computing the next vector while the output register waits for ``o.ready``; the whole pipeline
@@ -84,6 +85,7 @@ from ..design.plans import WEIGHT_CHUNK, FoldedPlan, acc_low_bits
 from ..design.trees import union
 from ..numeric import Bounds
 from .argmax import argmax_tree
+from .order import at_least, greater
 from .pipeline import PlanComponent, layout_of, reduce_trees, shape_of
 
 __all__ = ["FoldedDense"]
@@ -149,6 +151,9 @@ class FoldedDense(PlanComponent):
         tags = stage({"valid": run, "first": sf == 0, "last_sf": wrap,
                       "nf": nf, "last_nf": nf == plan.nf - 1}, "weights")
         tags = stage(tags, "weight_word")
+        if plan.weight_in_block_ram:                  # the word's fabric register
+            tile = _held(m, enable, tile, "tile_codes_far")
+            tags = stage(tags, "weight_far")
         accs, tags = self._lanes(m, enable, tile, weight_word, tags, stage, history)
         # enable's value in the next cycle (with ii >= 2 enable is a register loading it)
         next_enable = Signal(name="next_enable")
@@ -284,8 +289,10 @@ class FoldedDense(PlanComponent):
 
     def _weight_rom(self, m, enable, n_waddr):
         """The weight ROM, read at a registered word address, its word registered once more
-        (off the block RAM's slow output): the word is ready two cycles after the issue, so
-        the tile and the tags wait for it. A register of its own (a copy of the word address
+        (off the block RAM's slow output) and, in block RAM (``plan.weight_in_block_ram``),
+        once more in the fabric (the route from the RAM, often across the die, then has a
+        cycle of its own): the word is ready two (three) cycles after the issue, so the tile
+        and the tags wait for it. A register of its own (a copy of the word address
         without the reset and the counter logic around it) keeps the address arithmetic out
         of the ROM. A small ROM (``plan.weight_chunks``) is built in logic in the same two
         steps: chunks of ``WEIGHT_CHUNK`` words by the low address bits, registered, then the
@@ -322,6 +329,8 @@ class FoldedDense(PlanComponent):
         m.d.comb += [weight_port.addr.eq(weight_addr), weight_port.en.eq(enable)]
         with m.If(enable):
             m.d.sync += word.eq(weight_port.data)
+        if plan.weight_in_block_ram:       # beside the fabric: the RAM's route a path alone
+            return _held(m, enable, word, "weight_word_far")
         return word
 
     # -- the PE lanes ------------------------------------------------------------------------
@@ -561,7 +570,7 @@ class FoldedDense(PlanComponent):
                                                      history, f"threshold_{p}_{t}")
                     above = Signal(name=f"above_{p}_{t}", reset_less=True)
                     with m.If(enable):
-                        m.d.sync += above.eq(acc >= threshold)
+                        m.d.sync += above.eq(at_least(acc, threshold))
                     row.append(above)
                 compares.append(row)
             tags = stage(tags, "compare")
@@ -605,7 +614,7 @@ class FoldedDense(PlanComponent):
         best = Signal(shape_of(union(plan.final_bounds)), name="best", reset_less=True)
         best_index = Signal(out_shape, name="best_index", reset_less=True)
         beats = Signal()
-        m.d.comb += beats.eq((tags["nf"] == 0) | (tile_max > best))   # ties keep the earlier
+        m.d.comb += beats.eq((tags["nf"] == 0) | greater(tile_max, best))  # ties: the earlier
         if plan.sf == 1:                   # a tile every cycle: compare and update at once
             with m.If(enable & tags["valid"] & beats):
                 m.d.sync += [best.eq(tile_max), best_index.eq(candidate)]

@@ -7,6 +7,7 @@ import math
 from amaranth.hdl import Module, Mux, Signal, unsigned
 
 from ..design.kinds.maxpool import PoolPlan
+from .order import at_least
 from .pipeline import PlanComponent, reduce_trees, register_stage
 
 __all__ = ["MaxPool"]
@@ -15,7 +16,7 @@ __all__ = ["MaxPool"]
 def _max_tree(values):
     """Balanced tree of unsigned maxima (combinational, :func:`reduce_trees`)."""
     (root,) = reduce_trees([values], (len(values) - 1).bit_length(),
-                           combine=lambda a, b, *_: Mux(a >= b, a, b),
+                           combine=lambda a, b, *_: Mux(at_least(a, b), a, b),
                            carry=lambda node, *_: node, register=None,
                            registered=lambda level: False)
     return root

@@ -9,6 +9,7 @@ levels).
 from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
 
 from ..design.trees import ClampPlan, ThresholdPlan
+from .order import at_least
 from .pipeline import PlanComponent, register_stage, shape_of, stage_enable
 
 __all__ = ["ThresholdBank", "Clamp"]
@@ -97,7 +98,8 @@ class ThresholdBank(PlanComponent):
                             with m.Case(prefix):
                                 m.d.comb += threshold.eq(value)
                 met = Signal(name=f"met_s{s}_{j}")
-                m.d.comb += met.eq(accs[j] >= threshold)
+                m.d.comb += met.eq(accs[j] >= threshold if s == 0 else
+                                   at_least(accs[j], threshold))
                 code = met if s == 0 else Cat(met, found[j])      # met is the new LSB
                 if last:
                     with m.If(enable):

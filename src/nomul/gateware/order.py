@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: MIT
+"""Comparisons of two signals as unsigned numbers: one LUT level fewer after the carry chain.
+
+Yosys maps ``a > b`` of signed values to a carry chain and then a LUT that combines the
+chain's result with both sign bits (the overflow rule), so a compare-select (an argmax node,
+the running maximum) is the chain, that LUT, then the select: two LUT levels on iCE40 and
+ECP5. Flipping the sign bit of both values, extended to one width, maps signed order onto
+unsigned order (``-2**(w-1) .. 2**(w-1) - 1`` onto ``0 .. 2**w - 1``); an unsigned compare is
+the chain's carry alone, and the flips are inverted inputs of the chain's own LUTs. Same
+result, same LUT count, one level fewer (``bench/RESULTS.md``). Unsigned values compare as
+they are.
+"""
+
+from amaranth.hdl import Cat, Const
+
+__all__ = ["as_ordered", "greater", "at_least"]
+
+
+def as_ordered(*values):
+    """``values`` as unsigned values of one width, in the same order as the values (each
+    extended to the width, its sign bit flipped, when any of them is signed)."""
+    if not any(v.shape().signed for v in values):
+        return values
+    width = max(len(v) + (not v.shape().signed) for v in values)
+    top = Const(1 << (width - 1), width)
+    ordered = []
+    for v in values:
+        fill = v[-1] if v.shape().signed else Const(0, 1)
+        ordered.append(Cat(v, fill.replicate(width - len(v))) ^ top)
+    return tuple(ordered)
+
+
+def greater(a, b):
+    """``a > b`` as an unsigned compare (see the module docstring)."""
+    a, b = as_ordered(a, b)
+    return a > b
+
+
+def at_least(a, b):
+    """``a >= b`` as an unsigned compare (see the module docstring)."""
+    a, b = as_ordered(a, b)
+    return a >= b
