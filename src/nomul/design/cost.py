@@ -481,7 +481,8 @@ def _folded(plan, lut_inputs):
         bounds = plan.final_bounds
         _argmax_features(bounds, plan.max_depth, plan.register_every, f)
         f["compare"] += max(b.width for b in bounds)
-        f["ff"] += max(b.width for b in bounds) + index_width(len(plan.sum_bounds))
+        # the running maximum, its index, the first-tile register
+        f["ff"] += max(b.width for b in bounds) + index_width(len(plan.sum_bounds)) + 1
         if plan.sf > 1:                               # the compare stage
             f["ff"] += max(b.width for b in bounds) + index_width(len(plan.sum_bounds)) + 1
     elif plan.kind == "thresholds":

@@ -168,7 +168,7 @@ class FoldedDense(PlanComponent):
             return ahead
 
         if isinstance(plan.activation, Argmax):
-            done, result = self._argmax(m, enable, accs, tags, stage)
+            done, result = self._argmax(m, enable, accs, tags, stage, loaded)
         else:
             done, result = self._collect(m, accs, tags, stage, history, enable, enabled)
 
@@ -591,8 +591,9 @@ class FoldedDense(PlanComponent):
             m.d.sync += collected.eq(Cat(collected[len(tile):], tile))
         return done, Cat(collected, tile)
 
-    def _argmax(self, m, enable, accs, tags, stage):
-        """A compare-select tree over the PE lanes, then a running maximum over the tiles."""
+    def _argmax(self, m, enable, accs, tags, stage, loaded):
+        """A compare-select tree over the PE lanes, then a running maximum over the tiles
+        (``loaded``: each stage register's next value)."""
         plan = self.plan
         nodes = []
         for p, acc in enumerate(accs):
@@ -613,8 +614,12 @@ class FoldedDense(PlanComponent):
         m.d.comb += candidate.eq(base + tile_index)
         best = Signal(shape_of(union(plan.final_bounds)), name="best", reset_less=True)
         best_index = Signal(out_shape, name="best_index", reset_less=True)
+        # the first output tile, a register beside the tile's: one LUT after the compare
+        first_tile = Signal(name="first_tile", reset_less=True)
+        with m.If(enable):
+            m.d.sync += first_tile.eq(loaded[tags["nf"].name] == 0)
         beats = Signal()
-        m.d.comb += beats.eq((tags["nf"] == 0) | greater(tile_max, best))  # ties: the earlier
+        m.d.comb += beats.eq(first_tile | greater(tile_max, best))   # ties keep the earlier
         if plan.sf == 1:                   # a tile every cycle: compare and update at once
             with m.If(enable & tags["valid"] & beats):
                 m.d.sync += [best.eq(tile_max), best_index.eq(candidate)]
