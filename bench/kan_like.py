@@ -93,8 +93,10 @@ def _activation_estimate(plan, family):
     from nomul.design.cost import activation_features, new_features
     from nomul.hw.families import family as family_spec
 
+    spec = family_spec(family)
     f = new_features()
-    activation_features(plan.act, plan.values, f, lut_inputs=family_spec(family).lut_inputs)
+    activation_features(plan.act, plan.values, f, lut_inputs=spec.lut_inputs,
+                        shared_leaves=spec.shared_leaves)
     return cells_from_features(f, family)
 
 

@@ -10,7 +10,9 @@
   ``rom``; a wider one counts ``2**(inputs - lut_inputs)`` (its leaf LUTs) in ``rom_wide``,
   whose coefficient says what ABC's decomposition really costs (``memory_wide`` for the wide
   bits of a ROM memory left to logic, the folded weight ROM; on LUT6 its leaf LUTs times the
-  address bits beyond one LUT). For 2-input gates a wide function counts the nodes of its
+  address bits beyond one LUT). On a family whose LUT trees share equal leaves
+  (``shared_leaves``, iCE40) the wide functions read together count their distinct leaf LUTs
+  instead (:func:`_distinct_leaves`). For 2-input gates a wide function counts the nodes of its
   shared BDD instead (:func:`_bdd_nodes`);
 - ``adder``: adder bits (adder trees, accumulators), from the proven bounds of every node;
 - ``compare``: bits of comparisons against thresholds; ``compare_const``: comparisons with
@@ -29,7 +31,8 @@ Memories (the folded weight ROM and product tables) are listed apart
 (:class:`~.plans.Memory`); the estimator maps each to block RAM or logic
 (:mod:`nomul.hw.estimate`), and a memory left to logic adds :func:`memory_logic` features.
 The features depend on the family only through its LUT size (``lut_inputs``; 2 for 2-input
-gates).
+gates) and whether its LUT trees share equal leaves (``shared_leaves``,
+:attr:`nomul.hw.families.Family.shared_leaves`).
 """
 
 from functools import lru_cache
@@ -79,24 +82,45 @@ def _bit_functions(values, address_bits, width):
     return {columns[j].tobytes(): int(support[j]) for j in range(width) if varies[j]}
 
 
-def table_function_luts(values, address_bits, width, lut_inputs):
+def table_function_luts(values, address_bits, width, lut_inputs, shared_leaves=False):
     """``(narrow, wide, registers)`` of a constant table read through its ``address_bits``,
     over its distinct non-constant bit functions: ``narrow`` counts those that fit one LUT,
-    ``wide`` the cost units of the others (:func:`_function_costs`)."""
+    ``wide`` the cost units of the others (:func:`_function_costs`; ``shared_leaves``: their
+    distinct leaf LUTs)."""
     distinct = _bit_functions(values, address_bits, width)
-    return (*_function_costs(distinct, address_bits, lut_inputs), len(distinct))
+    return (*_function_costs(distinct, address_bits, lut_inputs, shared_leaves),
+            len(distinct))
 
 
-def _function_costs(distinct, address_bits, lut_inputs):
+def _function_costs(distinct, address_bits, lut_inputs, shared_leaves=False):
     """``(narrow, wide)`` of bit functions ``{truth table: support}`` over ``address_bits``:
     ``narrow`` counts those that fit one LUT; ``wide`` the others' leaf LUTs
-    (``2**(support - lut_inputs)``), or for 2-input gates the nodes of their shared BDD
+    (``2**(support - lut_inputs)``), or with ``shared_leaves`` their distinct leaf LUTs
+    (:func:`_distinct_leaves`), or for 2-input gates the nodes of their shared BDD
     (:func:`_bdd_nodes`: a random ROM's gate count grows as ``2**n / n``, not ``2**n``)."""
     narrow, wide = _function_counts(distinct.values(), lut_inputs)
-    if lut_inputs == 2 and wide:
-        wide = _bdd_nodes([table for table, support in distinct.items()
-                           if support > lut_inputs], address_bits)
+    if wide and (lut_inputs == 2 or shared_leaves):
+        tables = [table for table, support in distinct.items() if support > lut_inputs]
+        wide = _bdd_nodes(tables, address_bits) if lut_inputs == 2 else \
+            _distinct_leaves(tables, lut_inputs)
     return narrow, wide
+
+
+def _distinct_leaves(tables, lut_inputs):
+    """The leaf LUTs of wide bit functions (truth tables over the same address bits, a byte of
+    0/1 per address) whose mux trees share equal leaves: their distinct non-constant cofactors
+    on the low ``lut_inputs`` address bits. A leaf is one LUT of those bits; the same leaf
+    under several values of the high bits, in one function or in several, is built once, and a
+    constant leaf is no LUT. On iCE40, whose mux trees are LUTs, the functions of one lookup
+    (a product table of a group of inputs, saturating or with unreachable codes clamped to the
+    top level) share most of their leaves: their LUTs follow this count, not ``2**(support -
+    lut_inputs)`` per function (bench/RESULTS.md)."""
+    leaves = np.frombuffer(b"".join(tables), dtype=np.uint8).reshape(-1, 1 << lut_inputs)
+    leaves = leaves[np.any(leaves != leaves[:, :1], axis=1)]
+    if not len(leaves):
+        return 0
+    packed = np.packbits(leaves, axis=1)
+    return len(np.unique(packed.view(np.dtype((np.void, packed.shape[1])))))
 
 
 def _bdd_nodes(tables, address_bits):
@@ -128,8 +152,8 @@ def _function_counts(supports, lut_inputs):
 
 
 @lru_cache(maxsize=4096)
-def _cached_table_luts(words, address_bits, width, lut_inputs):
-    return table_function_luts(words, address_bits, width, lut_inputs)
+def _cached_table_luts(words, address_bits, width, lut_inputs, shared_leaves):
+    return table_function_luts(words, address_bits, width, lut_inputs, shared_leaves)
 
 
 # -- memories ----------------------------------------------------------------------------
@@ -142,7 +166,7 @@ def new_features():
     return dict.fromkeys(FEATURES, 0)
 
 
-def _quantizer(plan, lut_inputs):
+def _quantizer(plan, lut_inputs, shared_leaves=False):
     f = new_features()
     bits, registers = plan.raw.width, plan.elements * plan.index.width
     if plan.style == "identity":
@@ -198,7 +222,7 @@ def _step_function(table, address_bits, width, lut_inputs):
     return units, len(distinct)
 
 
-def _deserializer(plan, lut_inputs):
+def _deserializer(plan, lut_inputs, shared_leaves=False):
     f = new_features()
     bits = plan.out_port.bits
     f["ff"] += bits + index_width(plan.ii) + 1
@@ -368,7 +392,7 @@ def _on_axes(array, groups, all_groups):
                           for g in all_groups])
 
 
-def _unrolled(plan, lut_inputs):
+def _unrolled(plan, lut_inputs, shared_leaves=False):
     f = new_features()
     lookup = plan.lookup
     if lookup.multiplies:                             # the multiplier baseline
@@ -384,7 +408,7 @@ def _unrolled(plan, lut_inputs):
         distinct = {}
         for k in used:
             distinct.update(column_values[k])
-        _add_rom(f, _function_costs(distinct, address_bits, lut_inputs))
+        _add_rom(f, _function_costs(distinct, address_bits, lut_inputs, shared_leaves))
         f["ff"] += len(distinct)
     _unrolled_rest(plan, f, lut_inputs)
     return f, []
@@ -401,17 +425,17 @@ def _unrolled_rest(plan, f, lut_inputs):
     f["stage"] += 1
 
 
-def _per_tile_registered(values, tiles, lut_inputs, f):
+def _per_tile_registered(values, tiles, lut_inputs, f, shared_leaves=False):
     """A constant chosen by the tile counter ahead and registered
     (:meth:`~nomul.gateware.folded.FoldedDense._per_tile_ahead`): its logic and, unless it is
     one constant, its registers."""
-    _add_rom(f, _per_tile_luts(values, tiles, lut_inputs))
+    _add_rom(f, _per_tile_luts(values, tiles, lut_inputs, shared_leaves))
     if len(set(values)) > 1:                          # chunks of 16, then the choice
         f["ff"] += (max(abs(v) for v in values).bit_length() + 1) \
             * (1 + (-(-tiles // 16) if tiles > 16 else 0))
 
 
-def _folded(plan, lut_inputs):
+def _folded(plan, lut_inputs, shared_leaves=False):
     f = new_features()
     vector = plan.in_port.bits
     tile_bits = plan.simd * plan.code_bits
@@ -433,7 +457,7 @@ def _folded(plan, lut_inputs):
         for c in range(plan.weight_chunks):
             chunk = _bit_functions(words[c * WEIGHT_CHUNK:(c + 1) * WEIGHT_CHUNK], low,
                                    plan.weight_width)
-            _add_rom(f, _function_costs(chunk, low, lut_inputs))
+            _add_rom(f, _function_costs(chunk, low, lut_inputs, shared_leaves))
         f["select"] += plan.weight_width * (plan.weight_chunks - 1)
         f["ff"] += plan.weight_chunks * plan.weight_width + index_width(plan.ii) - low
     else:
@@ -444,7 +468,8 @@ def _folded(plan, lut_inputs):
             codebook = _bit_functions(plan.weights, plan.codeword_bits,
                                       plan.weight_field.width)
             for _ in range(plan.pe * plan.simd):
-                _add_rom(f, _function_costs(codebook, plan.codeword_bits, lut_inputs))
+                _add_rom(f, _function_costs(codebook, plan.codeword_bits, lut_inputs,
+                                            shared_leaves))
             f["ff"] += plan.pe * plan.simd * plan.weight_field.width + tile_bits + tags
         for _ in range(plan.pe * plan.simd):
             _multiplier(f, plan.code_bits, None, plan.weight_field.width)
@@ -454,7 +479,8 @@ def _folded(plan, lut_inputs):
         memories.append(Memory(
             "product table", plan.table_depth, plan.term.width, distinct_ports,
             plan.table_style,
-            logic=lambda f, lut_inputs: _table_logic(plan, ports, lut_inputs, f)))
+            logic=lambda f, lut_inputs, shared_leaves: _table_logic(
+                plan, ports, lut_inputs, f, shared_leaves)))
         reads = sum(b.width for lane in plan.lane_bounds for b in lane)
         f["ff"] += reads                                              # reads registered
         if plan.table_style == "logic":      # in halves: a second half and the half bit
@@ -476,7 +502,7 @@ def _folded(plan, lut_inputs):
             f["ff"] += low + 1 + max(1, term - low) + (max(1, acc - low) if len(biases) > 1
                                                        else 0)
         _per_tile_registered([plan.bias[n * plan.pe + p] for n in range(plan.nf)], plan.nf,
-                             lut_inputs, f)
+                             lut_inputs, f, shared_leaves)
     if plan.kind == "argmax":
         bounds = plan.final_bounds
         _argmax_features(bounds, plan.max_depth, plan.register_every, f)
@@ -489,7 +515,8 @@ def _folded(plan, lut_inputs):
         t = plan.activation.count
         for p in range(plan.pe):
             for j in range(t):
-                _per_tile_registered(plan.per_tile_thresholds(p, j), plan.nf, lut_inputs, f)
+                _per_tile_registered(plan.per_tile_thresholds(p, j), plan.nf, lut_inputs, f,
+                                     shared_leaves)
             f["compare"] += t * plan.acc_fields[p].width
             f["adder"] += max(0, t - 1)
             f["ff"] += t                              # the compare stage
@@ -503,7 +530,7 @@ def _folded(plan, lut_inputs):
     return f, memories
 
 
-def _table_logic(plan, lanes, lut_inputs, f):
+def _table_logic(plan, lanes, lut_inputs, f, shared_leaves=False):
     """The product table as logic: ``pe*simd`` read ports, port ``(p, s)`` addressed by the
     code of input slot ``s`` and the codeword its weight field holds (``lanes``, as
     :meth:`~.plans.FoldedPlan.lane_sequences` gives them). Counted as the cheapest
@@ -531,7 +558,7 @@ def _table_logic(plan, lanes, lut_inputs, f):
                 columns[k] = _bit_functions(table[k << code_bits:(k + 1) << code_bits],
                                            code_bits, width)
             distinct.update(columns[k])
-        narrow, wide = _function_costs(distinct, code_bits, lut_inputs)
+        narrow, wide = _function_costs(distinct, code_bits, lut_inputs, shared_leaves)
         leaves_a[0] += narrow
         leaves_a[1] += wide
     select_a = sum(width * (len(used) - 1) for used in ports.values())
@@ -569,14 +596,14 @@ def _table_logic(plan, lanes, lut_inputs, f):
     f["ff"] += len(ports) * width
 
 
-def _per_tile_luts(values, tiles, lut_inputs):
+def _per_tile_luts(values, tiles, lut_inputs, shared_leaves=False):
     """``(narrow, wide)`` of a constant chosen by the tile counter: one function of
     ``index_width(tiles)`` bits per non-constant bit."""
     if len(set(values)) == 1:
         return 0, 0
     bits = max(index_width(tiles), 1)
     width = max(abs(v) for v in values).bit_length() + 1
-    return _cached_table_luts(tuple(values), bits, width, lut_inputs)[:2]
+    return _cached_table_luts(tuple(values), bits, width, lut_inputs, shared_leaves)[:2]
 
 
 def _add_rom(features, counts):
@@ -584,8 +611,8 @@ def _add_rom(features, counts):
     features["rom_wide"] += counts[1]
 
 
-def _folded_conv(plan, lut_inputs):
-    f, memories = _folded(plan.engine, lut_inputs)
+def _folded_conv(plan, lut_inputs, shared_leaves=False):
+    f, memories = _folded(plan.engine, lut_inputs, shared_leaves)
     window = plan.window
     patch_bits = window.patch_size * (window.index_width + 1) + 1    # taps, pad bits, last
     f["ff"] += window.in_port.bits + plan.collector.out_port.bits
@@ -594,7 +621,7 @@ def _folded_conv(plan, lut_inputs):
     return f, memories
 
 
-def _graph_layer(plan, lut_inputs):
+def _graph_layer(plan, lut_inputs, shared_leaves=False):
     """An unrolled layer's adder graph: its lookups (each group's distinct bit functions, as
     Yosys merges equal ones), its adders (``adder``, or ``adder_narrow`` when the node's inputs
     fit one LUT), its registers (the stage delays, the output values, the valid bits) and the
@@ -609,7 +636,8 @@ def _graph_layer(plan, lut_inputs):
             by_members.setdefault(leaf.members, {}).update(
                 _bit_functions(leaf.values, bits, width))
     for members, distinct in by_members.items():
-        _add_rom(f, _function_costs(distinct, len(members) * index_bits, lut_inputs))
+        _add_rom(f, _function_costs(distinct, len(members) * index_bits, lut_inputs,
+                                    shared_leaves))
     support = [frozenset((leaf.element,)) if isinstance(leaf, InputLeaf) else
                frozenset(getattr(leaf, "members", ())) for leaf in plan.leaves]
     graph = _graph_of(plan)
@@ -623,19 +651,21 @@ def _graph_layer(plan, lut_inputs):
     f["ff"] += sum(field.width for term, field in zip(plan.outputs, plan.value_fields,
                                                       strict=True) if term is not None)
     f["ff"] += plan.stages
-    activation_features(plan.act, plan.values, f, lut_inputs=lut_inputs)
+    activation_features(plan.act, plan.values, f, lut_inputs=lut_inputs,
+                        shared_leaves=shared_leaves)
     f["stage"] += 1
     return f, []
 
 
-def activation_features(act, values, f, *, lut_inputs):
+def activation_features(act, values, f, *, lut_inputs, shared_leaves=False):
     """Add an unrolled layer's activation unit (``act`` on inputs within ``values``) to
     ``f``, counted as :class:`~nomul.gateware.threshold.ThresholdBank` and
     :class:`~nomul.gateware.threshold.Clamp` build it: comparisons with constants
     (``compare_const``, :func:`_compared_bits`), counts and subtractions (``adder``),
     multiplexers, a binary search's threshold selection and comparisons with the selected
     threshold (:func:`_search_stage`), registers. ``lut_inputs``: the family's LUT size (2 for
-    2-input gates)."""
+    2-input gates); ``shared_leaves``: whether its LUT trees share equal leaves
+    (:func:`_function_costs`)."""
     if isinstance(act, ThresholdPlan):
         width, out = act.in_field.width, act.out.width
         lo = act.in_field.bounds.lo
@@ -649,7 +679,7 @@ def activation_features(act, values, f, *, lut_inputs):
             stages = act.stages
             for row in act.clamped:
                 for stage in range(stages):
-                    _search_stage(act, row, stage, lut_inputs, f)
+                    _search_stage(act, row, stage, lut_inputs, f, shared_leaves)
             # per row: the input and the bits found so far carried to the next stage, the
             # count out; a valid bit per stage
             f["ff"] += len(act.rows) * ((stages - 1) * width + stages * (stages + 1) // 2) \
@@ -706,7 +736,7 @@ def _popcount_units(count, lut_inputs):
     return max(0, count - 1, 2 * (count - index_width(count + 1)))
 
 
-def _search_stage(act, row, stage, lut_inputs, f):
+def _search_stage(act, row, stage, lut_inputs, f, shared_leaves=False):
     """One stage of a binary search (:class:`~nomul.gateware.threshold.ThresholdBank`): the
     threshold selected by the ``stage`` count bits found so far, compared with the input.
 
@@ -731,7 +761,7 @@ def _search_stage(act, row, stage, lut_inputs, f):
         return
     words = tuple(t - act.in_field.bounds.lo for t in options)     # offset binary, 0..2**width
     distinct = _bit_functions(words, stage, width + 1)
-    narrow, wide = _function_costs(distinct, stage, lut_inputs)
+    narrow, wide = _function_costs(distinct, stage, lut_inputs, shared_leaves)
     if lut_inputs < 6:
         _add_rom(f, (narrow, wide))
         f["compare"] += width
@@ -759,26 +789,32 @@ _FEATURES_OF = {QuantizerPlan: _quantizer, DeserializerPlan: _deserializer,
                 FoldedConvPlan: _folded_conv}
 
 
-def features(plan, lut_inputs):
+def features(plan, lut_inputs, shared_leaves=False):
     """``(features, memories)`` of one stage plan (see the module docstring): a dict over
-    :data:`FEATURES` (plus ``multipliers`` for a multiplier baseline) and its memories."""
+    :data:`FEATURES` (plus ``multipliers`` for a multiplier baseline) and its memories.
+    ``shared_leaves``: the family's LUT trees share equal leaves (:func:`_function_costs`; a
+    kind registered in :mod:`.kinds` is called with ``(plan, lut_inputs)`` alone)."""
     from .kinds import FEATURES as KIND_FEATURES
 
-    handler = _FEATURES_OF.get(type(plan)) or KIND_FEATURES.get(type(plan))
+    handler = _FEATURES_OF.get(type(plan))
+    if handler is not None:
+        return handler(plan, lut_inputs, shared_leaves)
+    handler = KIND_FEATURES.get(type(plan))
     if handler is None:
         raise TypeError(f"no cost model for a {type(plan).__name__}")
     return handler(plan, lut_inputs)
 
 
-def memory_logic(memory, lut_inputs, f):
+def memory_logic(memory, lut_inputs, f, shared_leaves=False):
     """Add to ``f`` what ``memory`` costs left to logic: its own decomposition when it has one
     (the folded product table's ``logic``), else one ROM per read port: each distinct bit
-    function's LUTs (``rom``, ``memory_wide``) and the port's output registers (``ff``)."""
+    function's LUTs (``rom``, ``memory_wide``) and the port's output registers (``ff``).
+    ``shared_leaves``: as :func:`features`'."""
     if memory.logic is not None:
-        memory.logic(f, lut_inputs)
+        memory.logic(f, lut_inputs, shared_leaves)
         return
     narrow, wide, registers = _cached_table_luts(
-        memory.words, index_width(memory.depth), memory.width, lut_inputs)
+        memory.words, index_width(memory.depth), memory.width, lut_inputs, shared_leaves)
     f["rom"] += memory.read_ports * narrow
     # on LUT6 the mux tree above the leaves gets two levels free (MUXF7/F8), the rest in LUTs:
     # the deeper the ROM, the more each leaf costs (what the xc7 sweep shows)

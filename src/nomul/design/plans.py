@@ -72,8 +72,9 @@ def table_style(style, entries):
 class Memory:
     """One ROM: ``depth`` words of ``width`` bits (``words``, two's complement), read through
     ``read_ports`` synchronous ports; ``style`` ``"auto"`` (synthesis decides by cost),
-    ``"block"`` or ``"logic"``. ``logic(features, lut_inputs)``, when given, adds what it costs
-    left to logic when that is not one ROM per read port (:func:`.cost.memory_logic`)."""
+    ``"block"`` or ``"logic"``. ``logic(features, lut_inputs, shared_leaves)``, when given, adds
+    what it costs left to logic when that is not one ROM per read port
+    (:func:`.cost.memory_logic`)."""
 
     name: str
     depth: int

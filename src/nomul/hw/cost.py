@@ -288,7 +288,7 @@ def table_costs(act_levels, weight_levels, entry_bits, family, layer_options, *,
             depth = k << code_bits          # as a folded layer stores it: Cat(code, codeword)
             words = [v for column in code_columns(layer.table, a, 1) for v in column]
             narrow, wide, _ = table_function_luts(words, index_width(depth), entry_bits,
-                                                  spec.lut_inputs)
+                                                  spec.lut_inputs, spec.shared_leaves)
             block = map_memory(Memory("product table", depth, entry_bits, 1, "block"),
                                family)[1] if spec.block_rams else None
             start = time.perf_counter()

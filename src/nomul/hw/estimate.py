@@ -84,8 +84,9 @@ def mapped_features(plan, family):
     (:func:`map_memory`); a memory left to logic adds its LUTs and output registers to the
     features (:func:`~nomul.design.cost.memory_logic`), a mapped one is listed with its
     cells."""
-    lut_inputs = families.family(family).lut_inputs
-    found, memories = features(plan, lut_inputs)
+    spec = families.family(family)
+    lut_inputs, shared_leaves = spec.lut_inputs, spec.shared_leaves
+    found, memories = features(plan, lut_inputs, shared_leaves)
     mapped = []
     for memory in memories:
         kind, cells, bits = _mapping(memory, family)
@@ -93,7 +94,7 @@ def mapped_features(plan, family):
                        "read_ports": memory.read_ports, "mapped_to": kind, "cells": cells,
                        "bits": bits})
         if kind == "logic":
-            memory_logic(memory, lut_inputs, found)
+            memory_logic(memory, lut_inputs, found, shared_leaves)
     return found, mapped
 
 

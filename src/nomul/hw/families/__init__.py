@@ -86,7 +86,18 @@ class Family:
         What its logic is counted in: ``"luts"`` or ``"gates"`` (2-input gates).
     lut_inputs : int
         Inputs of one logic cell (2 for 2-input gates): the estimate's features depend on the
-        family only through it.
+        family through it and :attr:`shared_leaves`.
+    shared_leaves : bool
+        Whether a constant function wider than one LUT is counted as its *distinct* leaf LUTs
+        (its non-constant cofactors on its low ``lut_inputs`` address bits, equal ones once,
+        over the functions read together) rather than as ``2**(support - lut_inputs)`` leaf
+        LUTs each (:func:`nomul.design.cost.table_function_luts`). True where the mux tree
+        above the leaves is made of ordinary LUTs, so that one leaf LUT feeds every tree that
+        needs it (iCE40); False where the wide functions are built with dedicated muxes that
+        take the outputs of a fixed pair of LUTs beside them (ECP5's ``PFUMX``/``L6MUX21``,
+        xc7's ``MUXF7``/``MUXF8``), whose leaves are not shared. Chosen per family on the
+        held-out layers (``bench/RESULTS.md``). The gate-level family counts its wide
+        functions' shared decision diagrams either way.
     yosys_script : str
         Yosys commands after ``read_verilog`` (``;``-separated, ``{top}`` the top module).
     pnr_yosys_script : str or None
@@ -145,6 +156,7 @@ class Family:
     logic_cost_per_rom_bit: float
     dsp_min_product_bits: int | None
     luts_per_cell: MappingProxyType = field(default_factory=dict)
+    shared_leaves: bool = False
     device: Device | None = None
     boards: MappingProxyType = field(default_factory=dict)
     tools: MappingProxyType = field(default_factory=dict)

@@ -32,6 +32,10 @@ FAMILY = Family(
     name="ice40",
     logic="luts",
     lut_inputs=4,
+    # a LUT4 tree with no dedicated wide muxes: equal leaves of a wide function are one LUT
+    # (held-out layers within 20 %: 81 % counting each function's leaves, 97 % counting the
+    # distinct ones; bench/RESULTS.md, issue 15, sixth session)
+    shared_leaves=True,
     yosys_script="hierarchy -top {top}; synth_ice40 -dsp -dff -top {top}",
     # synth_ice40's own steps, its map_luts with ABC9's wire delay set (see above)
     pnr_yosys_script=("hierarchy -top {top}; synth_ice40 -dsp -dff -top {top} -run :map_luts; "
