@@ -152,14 +152,11 @@ def share_pairs(graph, bags, *, min_count=2):
     costs the bag's size, not its square."""
     bags = [list(bag) for bag in bags]
     codes = _PairCodes(graph, bags)
-    value_bits, shift_bits, key_bits = codes.value_bits, codes.shift_bits, codes.key_bits
+    key_bits = codes.key_bits
     counts, where = [], {}
     for index, bag in enumerate(bags):
-        order = sorted(bag, key=lambda term: (term[1], term[0]))
-        keys = dict(Counter([(((u << value_bits | v) << shift_bits | (sv - su)) << 1)
-                             | (gu == gv)
-                             for n, (u, su, gu) in enumerate(order)
-                             for v, sv, gv in order[n + 1:]]))
+        keys = dict(Counter(key for n, term in enumerate(bag)
+                            for key in codes.keys(term, bag[n + 1:])))
         counts.append(keys)
         for key in keys:
             where.setdefault(key, set()).add(index)
@@ -188,13 +185,8 @@ def share_pairs(graph, bags, *, min_count=2):
                 continue
             a, b, base, base_sign = found
             rest = [t for k, t in enumerate(bag) if k != a and k != b]
-            gone = [key]                                  # the pairs of the two terms taken out
-            for x, sx, gx in (bag[a], bag[b]):
-                gone += [(((y << value_bits | x) << shift_bits | (sx - sy)) << 1) | (gx == gy)
-                         if (sy, y) < (sx, x) else
-                         (((x << value_bits | y) << shift_bits | (sy - sx)) << 1) | (gx == gy)
-                         for y, sy, gy in rest]
-            for old in gone:
+            # the pairs of the two terms taken out go
+            for old in [key, *codes.keys(bag[a], rest), *codes.keys(bag[b], rest)]:
                 left = keys[old] - 1
                 if left:
                     keys[old] = left
@@ -203,11 +195,8 @@ def share_pairs(graph, bags, *, min_count=2):
                     held_by = where.get(old)      # None once the pair was shared: forgotten
                     if held_by is not None:
                         held_by.discard(index)
-            x, sx, gx = term = (made, base, base_sign)
-            for y, sy, gy in rest:                        # the pairs of the new term come
-                new = ((((y << value_bits | x) << shift_bits | (sx - sy)) << 1) | (gx == gy)
-                       if (sy, y) < (sx, x) else
-                       (((x << value_bits | y) << shift_bits | (sy - sx)) << 1) | (gx == gy))
+            term = (made, base, base_sign)
+            for new in codes.keys(term, rest):            # the pairs of the new term come
                 held = keys.get(new, 0) + 1
                 keys[new] = held
                 if held == 1:
@@ -233,6 +222,15 @@ class _PairCodes:
         shifts = 1 + max((term[1] for bag in bags for term in bag), default=0)
         self.value_bits, self.shift_bits = values.bit_length(), shifts.bit_length()
         self.key_bits = 2 * self.value_bits + self.shift_bits + 1
+
+    def keys(self, term, others):
+        """The packed shapes of the pairs of ``term`` with each of ``others``."""
+        x, sx, gx = term
+        value_bits, shift_bits = self.value_bits, self.shift_bits
+        return [(((y << value_bits | x) << shift_bits | (sx - sy)) << 1) | (gx == gy)
+                if (sy, y) < (sx, x) else
+                (((x << value_bits | y) << shift_bits | (sy - sx)) << 1) | (gx == gy)
+                for y, sy, gy in others]
 
     def unpack(self, key):
         shift_mask, value_mask = (1 << self.shift_bits) - 1, (1 << self.value_bits) - 1

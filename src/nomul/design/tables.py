@@ -53,8 +53,8 @@ def clamped_row(code, in_levels, group):
 def code_columns(table, in_levels, group):
     """``columns[k][code]``: codeword ``k``'s product at every concatenated group code
     (:func:`group_code_table`), 0 at the unreachable ones (the folded product table keeps 0:
-    with clamped rows the demo's folded design sent YoWASP's ABC into a stack overflow in the
-    iCE40 place-and-route mapping). Flattened row by row it is the folded layer's
+    clamped rows saved 0.5 % of the demo's folded iCE40 LUTs, not worth recalibrating the
+    folded rows; bench/RESULTS.md). Flattened row by row it is the folded layer's
     product-table memory, addressed by ``Cat(code, codeword)``."""
     codes = group_code_table(table, in_levels, group)
     size = 1 << (group * index_width(in_levels))

