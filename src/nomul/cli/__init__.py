@@ -28,7 +28,7 @@ from . import (
     train,
 )
 
-__all__ = ["main", "build_parser", "COMMANDS"]
+__all__ = ["main", "entry", "build_parser", "COMMANDS"]
 
 # in the order ``nomul --help`` lists them: the pipeline's
 COMMANDS = (info, train, import_model, evaluate, build, sim, board, estimate, sweep, report,
@@ -52,6 +52,16 @@ def build_parser():
     for command in COMMANDS:
         command.add_parser(commands)
     return parser
+
+
+def entry():
+    """The ``nomul`` command: :func:`main`, then the process's objects left to its exit
+    (:func:`nomul.alloc.leave_to_exit`). Returns the exit status."""
+    from ..alloc import leave_to_exit
+
+    status = main()
+    leave_to_exit()
+    return status
 
 
 def main(argv=None):

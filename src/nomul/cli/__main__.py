@@ -3,6 +3,6 @@
 
 import sys
 
-from . import main
+from . import entry
 
-sys.exit(main())
+sys.exit(entry())
