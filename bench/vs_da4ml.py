@@ -16,11 +16,18 @@ Per layer this script then:
 - synthesizes both layers with the same flow (``nomul.hw.synth.synthesize``: Yosys
   ``synth_xilinx -family xc7``), caching each result by the Verilog's hash (da4ml's 64 x 64
   layer takes Yosys tens of minutes);
-- prints LUT, CARRY4, FF, word-level adders (``$add``/``$sub`` cells before mapping), the
-  LUT ratio nomul / da4ml, and nomul's analytical estimate of its layer (with its error).
+- prints LUT, CARRY4, FF, word-level adders (``$add``/``$sub`` cells before mapping, plus
+  nomul's three-input adders, which are primitives), the LUT ratio nomul / da4ml, and nomul's
+  analytical estimate of its layer (with its error).
+
+nomul's adders are ``ternary`` by default (``--adders``): where a graph node is read by one
+node alone, the two are one three-input adder of Xilinx ``LUT6_2`` + ``CARRY4`` primitives
+(:mod:`nomul.gateware.ternary`; the harness simulates them with Yosys's own models), a LUT per
+result bit where two two-input adders take one per bit each. ``--adders binary`` gives the
+portable Verilog of every other family.
 
 Run: ``.venv/bin/python bench/vs_da4ml.py [--layers 1,2,3] [--json] [--register-every R]
-[--work DIR]`` (work directory default ``$NOMUL_CACHE/vs_da4ml`` or
+[--adders binary|ternary] [--work DIR]`` (work directory default ``$NOMUL_CACHE/vs_da4ml`` or
 ``~/.cache/nomul/vs_da4ml``). Exit status 1 when anything is not bit-exact.
 """
 
@@ -148,6 +155,9 @@ def main():
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--register-every", type=int, default=0,
                         help="nomul's pipelining (0: combinational, like da4ml's designs)")
+    parser.add_argument("--adders", choices=("binary", "ternary"), default="ternary",
+                        help="nomul's adders (default ternary: three-input adders of Xilinx "
+                        "LUT6_2 + CARRY4 where a node is read once; binary: portable Verilog)")
     parser.add_argument("--work", type=Path, default=default_work())
     args = parser.parse_args()
     layers = [int(v) for v in args.layers.split(",")]
@@ -156,7 +166,8 @@ def main():
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     z, model = shared_model(work)
-    options = {"register_every": args.register_every, "group_inputs": "auto"}
+    options = {"register_every": args.register_every, "group_inputs": "auto",
+               "adders": args.adders}
     design = nomul.lower(model, **options)
     exact = nomul_bit_exact(design, z, work)
     stages = [plan for name, plan in design.stages if name.startswith("layer_")]
@@ -177,7 +188,8 @@ def main():
             "ratio": round(ours["luts"] / da["luts"], 3),
             "da4ml_carry4": da["carry"], "nomul_carry4": ours["carry"],
             "da4ml_ffs": da["ffs"], "nomul_ffs": ours["ffs"],
-            "da4ml_adders": da["adders"], "nomul_adders": ours["adders"],
+            "da4ml_adders": da["adders"], "nomul_adders": ours["adders"] + len(plan.fused),
+            "nomul_ternary_adders": len(plan.fused),
             "nomul_graph_nodes": len(plan.nodes), "nomul_latency": plan.latency,
             "nomul_estimate_luts": estimate,
             "estimate_error": round((estimate - ours["luts"]) / ours["luts"], 3),

@@ -128,6 +128,10 @@ def test_a_failed_plot_leaves_no_file(capsys, tmp_path, monkeypatch):
     (["MODEL", "--pnr", "--pnr-seeds", "0"], "--pnr-seeds must be a positive integer"),
     (["MODEL", "--synth", "--work-dir", "{model}"], "is a file, not a directory"),
     ([], "give a MODEL"),
+    (["MODEL", "--adders", "ternary"],
+     "adders ternary instantiates Xilinx primitives (LUT6_2, CARRY4): the design is for "
+     "family xilinx, not ice40"),
+    (["MODEL", "--adders", "ternary", "--family", "ecp5", "--synth"], "not ecp5"),
 ])
 def test_bad_estimate_options_are_one_line(capsys, tmp_path, model, no_long_work, argv,
                                            message):
@@ -147,6 +151,9 @@ def test_bad_estimate_options_are_one_line(capsys, tmp_path, model, no_long_work
     (["--arch", "unrolled,folded", "--pe", "2,2"],
      "--pe concerns folded layers (arch folded); layer 0 (dense, unrolled) is not one"),
     (["--pe", "0"], "--pe must be a positive integer"),
+    (["--arch", "folded", "--adders", "ternary"], "adders does not apply"),
+    (["--adders", "quaternary"], "adders: unknown value 'quaternary'; choose from binary, "
+     "ternary"),
 ])
 def test_options_that_do_not_apply_are_refused(capsys, tmp_path, model, no_long_work, argv,
                                                message):

@@ -147,20 +147,25 @@ def _evaluate(plan, indices):
         graph.node(*node)
     rows = []
     for vector in indices:
-        leaf_values = []
-        for leaf in plan.leaves:
-            if isinstance(leaf, InputLeaf):
-                leaf_values.append(int(vector[leaf.element]))
-            elif isinstance(leaf, ConstLeaf):
-                leaf_values.append(leaf.value)
-            else:
-                width = plan.in_port.element.width
-                code = sum(int(vector[e]) << (width * j) for j, e in enumerate(leaf.members))
-                leaf_values.append(leaf.values[code])
-        values = _values(graph, leaf_values)
+        values = _values(graph, _leaf_values(plan, vector))
         rows.append([offset + (0 if term is None else _term(values, term))
                      for term, offset in zip(plan.outputs, plan.offsets, strict=True)])
     return np.array(rows)
+
+
+def _leaf_values(plan, vector):
+    """The plan's leaves on one input index vector."""
+    leaf_values = []
+    for leaf in plan.leaves:
+        if isinstance(leaf, InputLeaf):
+            leaf_values.append(int(vector[leaf.element]))
+        elif isinstance(leaf, ConstLeaf):
+            leaf_values.append(leaf.value)
+        else:
+            width = plan.in_port.element.width
+            code = sum(int(vector[e]) << (width * j) for j, e in enumerate(leaf.members))
+            leaf_values.append(leaf.values[code])
+    return leaf_values
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -243,3 +248,66 @@ def test_single_use_nodes_are_those_read_once_in_their_own_stage():
     assert plan(0).single_use_nodes() == {3}       # one stage: 3 is read by 4 alone
     assert plan(1).single_use_nodes() == set()     # every level a stage: 3 reaches 4 by register
     assert plan(2).single_use_nodes() == {3}       # 3 and 4 in stage 0, 5 and 6 in stage 1
+
+
+def test_ternary_fusion_takes_an_operand_read_once_that_takes_none():
+    from nomul.design.activation import Raw
+    leaves = tuple(InputLeaf(e, 4) for e in range(4))
+    # 4 = x0 + x1 (read by 5 alone); 5 = 4 + x2 (read by 6 alone); 6 = 5 + x3, the output:
+    # 5 takes 4; 6 cannot take 5, which holds 4 already
+    chain = UnrolledPlan(leaves, ((0, 1, 0, 1), (4, 2, 0, 1), (5, 3, 0, 1)), ((6, 0, 1),),
+                         (0,), Raw(), 4, 4, register_every=0, adders="ternary")
+    assert chain.fused == {5: 4}
+    assert chain.fused_terms(5) == [(0, 0, 1), (1, 0, 1), (2, 0, 1)]
+    assert chain.describe()["adders"] == 2 and chain.describe()["adders_ternary"] == 1
+    # 4 = x0 + x1; 5 = x2 - (4 << 1) = x2 - (x0 << 1) - (x1 << 1): the taken node on the right
+    right = UnrolledPlan(leaves, ((0, 1, 0, 1), (2, 4, 1, -1)), ((5, 0, 1),), (0,), Raw(), 4, 4,
+                         register_every=0, adders="ternary")
+    assert right.fused_terms(5) == [(2, 0, 1), (0, 1, -1), (1, 1, -1)]
+    # x2 - 2 (x0 + x1) in [-12, 3] (5 bits), above the 1 wired low bit of x2: 4 bits
+    assert right.fused_bits(5) == 4
+    # registered every level, 4 reaches 5 through a register: nothing to fuse
+    assert UnrolledPlan(leaves, ((0, 1, 0, 1), (2, 4, 1, -1)), ((5, 0, 1),), (0,), Raw(), 4, 4,
+                        register_every=1, adders="ternary").fused == {}
+    assert UnrolledPlan(leaves, ((0, 1, 0, 1), (2, 4, 1, -1)), ((5, 0, 1),), (0,), Raw(), 4, 4,
+                        register_every=0).fused == {}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=integer_models(), seed=st.integers(0, 1000), register_every=st.integers(0, 2))
+def test_ternary_fusions_sum_what_the_two_adders_sum(model, seed, register_every):
+    """Every fused node: its operand is read by it alone, in its stage, and takes none itself;
+    its three terms add up to the node's value on every sample's inputs, within the node's
+    proven bounds; the graph stays the binary plan's."""
+    raw = random_raw(model, np.random.default_rng(seed), 6)
+    _, inputs, traces = reference.run(model, raw, trace=True)
+    for position, (layer, trace) in enumerate(zip(model.layers, traces, strict=True)):
+        if isinstance(layer, (Dense, Conv)):
+            options = LayerOptions(register_every=register_every, adders="ternary")
+            plan = weighted_plan(layer, model.shapes[position], options)
+            binary = weighted_plan(layer, model.shapes[position],
+                                   LayerOptions(register_every=register_every))
+            assert (plan.nodes, plan.outputs) == (binary.nodes, binary.outputs)
+            single = plan.single_use_nodes()
+            assert set(plan.fused.values()) <= single
+            assert not set(plan.fused.values()) & set(plan.fused)
+            first = len(plan.leaves)
+            graph = Graph(plan.leaves)
+            for node in plan.nodes:
+                graph.node(*node)
+            for index in plan.fused:
+                assert plan.stage[index] == plan.stage[plan.fused[index]]
+                a, b, shift, sign = plan.nodes[index - first]
+                assert plan.fused[index] in (a, b)
+                terms = plan.fused_terms(index)
+                assert terms[0][1:] == (0, 1)
+                # the terms' bounds add up within the node's proven bounds
+                total = sum((graph.term_bounds(t) for t in terms[1:]),
+                            graph.term_bounds(terms[0]))
+                assert plan.bounds[index].lo <= total.lo and total.hi <= plan.bounds[index].hi
+            for vector in inputs.reshape(len(raw), -1):
+                values = _values(graph, _leaf_values(plan, vector))
+                for index in plan.fused:
+                    assert sum(_term(values, t) for t in plan.fused_terms(index)) == \
+                        values[index]
+        inputs = trace.out

@@ -505,3 +505,38 @@ def test_tables_too_big_for_the_block_rams_are_named(random_mlp_file, capsys):
     assert [m["mapped_to"] for m in tables] == ["block", "block"]
     assert all(1 <= m["read_ports"] <= ports for m, ports in zip(tables, (8 * 16, 4 * 8),
                                                                   strict=True))
+
+
+def test_a_three_input_adder_costs_its_result_bits_and_its_operand_none():
+    """adders ternary: the graph's adder bits fall by, per fused node, its operand's bits plus
+    its own less the three-input adder's (:meth:`UnrolledPlan.fused_bits`)."""
+    from nomul.design.cost import features
+    from nomul.design.graph import Graph, adder_cost
+    from nomul.models.spec import InputSpec
+    from nomul.models.synthetic import random_model
+
+    model = random_model("24-12-4", InputSpec(shape=(24,), raw_min=0, raw_max=15),
+                         act_levels=4, weight_levels=4, seed=5)
+    layer = model.layers[0]
+    binary = weighted_plan(layer, (24,), LayerOptions(register_every=0))
+    ternary = weighted_plan(layer, (24,), LayerOptions(register_every=0, adders="ternary"))
+    assert ternary.fused
+
+    def bits(plan):
+        f, _ = features(plan, 6)
+        return f["adder"] + f["adder_narrow"]
+
+    first = len(binary.leaves)
+
+    graph = Graph(binary.leaves)
+    for node in binary.nodes:
+        graph.node(*node)
+
+    def cost(index):
+        return adder_cost(graph, index, binary.nodes[index - first])
+
+    saved = sum(cost(parent) + cost(child) - ternary.fused_bits(parent)
+                for parent, child in ternary.fused.items())
+    assert saved > 0
+    assert bits(binary) - bits(ternary) == saved
+    assert estimate_stage(ternary, "xilinx")["luts"] < estimate_stage(binary, "xilinx")["luts"]

@@ -56,6 +56,15 @@ BUILDS = {
     "unrolled-5-lanes": BuildOptions(input_lanes=5),
     "folded": BuildOptions(default=LayerOptions(arch="folded", pe=2)),
 }
+# three-input adders of Xilinx primitives, simulated with Yosys's models of them; cocotb's
+# Verilator build of a trained network's thousands of primitives takes over a minute, so
+# Verilator under cocotb sees the random network, the fast harness (Verilator too) every one
+TERNARY = BuildOptions(default=LayerOptions(adders="ternary", register_every=2))
+TERNARY_RUNS = [pytest.param(network, simulator, marks=[pytest.mark.slow, *marks])
+                for simulator, marks in (("fast", []), ("icarus", SIMULATORS[1].marks[1:]),
+                                         ("verilator", []))
+                for network in sorted(NETWORKS)
+                if simulator != "verilator" or network == "random-mlp"]
 
 
 @pytest.mark.parametrize("simulator", ALL_SIMULATORS)
@@ -63,8 +72,18 @@ BUILDS = {
 @pytest.mark.parametrize("network", sorted(NETWORKS))
 def test_verilog_matches_the_reference_with_stated_timing(network, build_name, simulator,
                                                           tmp_path):
-    model, raw = NETWORKS[network]()
-    design = lower(model, BUILDS[build_name])
+    _check_timed_streams(*NETWORKS[network](), BUILDS[build_name], simulator, tmp_path)
+
+
+@pytest.mark.parametrize("network, simulator", TERNARY_RUNS)
+def test_ternary_adders_match_the_reference_with_stated_timing(network, simulator, tmp_path):
+    _check_timed_streams(*NETWORKS[network](), TERNARY, simulator, tmp_path)
+
+
+def _check_timed_streams(model, raw, options, simulator, tmp_path):
+    """Outputs under idle cycles and back-pressure, then latency and II, as the manifest
+    states them."""
+    design = lower(model, options)
     manifest = write_verilog(design, tmp_path / "rtl")
     assert (manifest["latency"], manifest["ii"]) == (design.latency, design.ii)
 
@@ -82,7 +101,7 @@ def test_verilog_matches_the_reference_with_stated_timing(network, build_name, s
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("build_name", sorted(BUILDS))
+@pytest.mark.parametrize("build_name", sorted(BUILDS) + ["unrolled-ternary"])
 def test_the_whole_digits_test_split_through_the_fast_harness(build_name, tmp_path):
     """A trained MLP over all 450 test samples under back-pressure: every output is the
     reference's."""
@@ -90,7 +109,8 @@ def test_the_whole_digits_test_split_through_the_fast_harness(build_name, tmp_pa
 
     model, _ = _trained("64-16-10")
     digits = load_dataset("digits")
-    run = simulate(lower(model, BUILDS[build_name]), digits.x_test, simulator="fast",
+    options = TERNARY if build_name == "unrolled-ternary" else BUILDS[build_name]
+    run = simulate(lower(model, options), digits.x_test, simulator="fast",
                    work_dir=tmp_path, cache_dir=tmp_path / "cache", stall=0.1, seed=2)
     assert len(run.outputs) == len(digits.x_test) == 450
     assert run.outputs == expected_outputs(model, digits.x_test)

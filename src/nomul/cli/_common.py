@@ -157,10 +157,10 @@ def per_layer(kind):
 
 BUILD_OPTION_NAMES = ("arch", "pe", "simd", "input_lanes", "name", "table_style",
                       "weight_style", "register_every", "threshold_method", "group_inputs",
-                      "target_ii", "target_throughput", "clock_mhz", "device")
+                      "adders", "target_ii", "target_throughput", "clock_mhz", "device")
 # automatic folding chooses every layer's build itself: layer options are refused beside it
 LAYER_OPTION_NAMES = ("arch", "pe", "simd", "table_style", "weight_style", "register_every",
-                      "threshold_method", "group_inputs")
+                      "threshold_method", "group_inputs", "adders")
 
 
 def add_model_command(commands, name, help, *, output=None, build=True, run):
@@ -207,6 +207,10 @@ def add_build_options(parser):
     parser.add_argument("--group-inputs", type=per_layer(_group_inputs),
                         help="unrolled dense layers: look up g inputs together (the last "
                         "group shorter), or auto (default: the smallest adder graph)")
+    parser.add_argument("--adders", type=per_layer(str),
+                        help="unrolled: binary (default: two-input adders, portable Verilog) "
+                        "or ternary (a node read once fused into its reader: three-input "
+                        "adders of Xilinx LUT6_2 + CARRY4 primitives; Xilinx only)")
     parser.add_argument("--target-ii", type=positive_option("--target-ii"), metavar="CYCLES",
                         help="choose every layer's arch, PE, SIMD and table style: the "
                         "least estimated cost accepting a sample every CYCLES cycles")

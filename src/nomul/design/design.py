@@ -9,6 +9,7 @@ simulators drive its ports, and the build manifest is :meth:`Design.describe`.
 import math
 from dataclasses import dataclass
 
+from ..errors import OptionsError
 from .plans import DeserializerPlan
 from .ports import Field, Vector
 
@@ -71,6 +72,21 @@ class Design:
     @property
     def ii(self):
         return max(plan.ii for _, plan in self.named_stages)
+
+    @property
+    def vendor(self):
+        """The FPGA family whose primitives the Verilog instantiates (``"xilinx"``: an
+        unrolled layer with ``adders="ternary"``), or None: portable Verilog."""
+        ternary = any(getattr(plan, "adders", "binary") == "ternary"
+                      for _, plan in self.named_stages)
+        return "xilinx" if ternary else None
+
+    def check_family(self, family):
+        """Refuse a target ``family`` the Verilog cannot be built for (:attr:`vendor`)."""
+        if self.vendor not in (None, family):
+            raise OptionsError(f"adders ternary instantiates Xilinx primitives (LUT6_2, "
+                               f"CARRY4): the design is for family {self.vendor}, not "
+                               f"{family}")
 
     @property
     def in_port(self):

@@ -6,7 +6,8 @@ overrides. A field left at ``None`` is *not given* and takes its default (:data:
 where it concerns a layer; :func:`nomul.design.lower` refuses a given option that concerns no
 layer it is applied to (``pe`` on an unrolled layer, ``group_inputs`` on a folded one), instead
 of ignoring it. Option values are enums (:class:`Arch`, :class:`TableStyle`,
-:class:`WeightStyle`, :class:`ThresholdMethod`); their plain strings are accepted too.
+:class:`WeightStyle`, :class:`ThresholdMethod`, :class:`AdderStyle`); their plain strings
+are accepted too.
 """
 
 from dataclasses import dataclass, field, fields, replace
@@ -14,7 +15,7 @@ from enum import StrEnum
 
 from ..errors import OptionsError
 
-__all__ = ["Arch", "TableStyle", "WeightStyle", "ThresholdMethod", "DEFAULTS",
+__all__ = ["Arch", "TableStyle", "WeightStyle", "ThresholdMethod", "AdderStyle", "DEFAULTS",
            "UNROLLED_REGISTER_EVERY", "SCOPE", "LayerOptions", "BuildOptions", "option_applies"]
 
 
@@ -46,6 +47,17 @@ class WeightStyle(StrEnum):
     BLOCK = "block"
 
 
+class AdderStyle(StrEnum):
+    """How an unrolled layer's adder graph is built: two-input adders in portable Verilog
+    (``binary``), or, where a node's operand is a node read by it alone, the two fused into one
+    three-input adder of Xilinx primitives (``ternary``: a ``LUT6_2`` and a ``CARRY4`` bit per
+    result bit, where two two-input adders take a LUT per bit each; the Verilog is then for
+    Xilinx 7-series and later only)."""
+
+    BINARY = "binary"
+    TERNARY = "ternary"
+
+
 class ThresholdMethod(StrEnum):
     """How an unrolled layer counts thresholds: parallel comparators (``parallel``), a
     pipelined binary search (``search``), a shift and clamp for thresholds evenly spaced by a
@@ -59,7 +71,8 @@ class ThresholdMethod(StrEnum):
 
 DEFAULTS = {"arch": Arch.UNROLLED, "pe": 1, "simd": 1, "table_style": TableStyle.AUTO,
             "register_every": 1, "threshold_method": ThresholdMethod.AUTO,
-            "group_inputs": "auto", "weight_style": WeightStyle.AUTO}
+            "group_inputs": "auto", "weight_style": WeightStyle.AUTO,
+            "adders": AdderStyle.BINARY}
 # an unrolled layer's adder graph is registered every 3 levels unless told otherwise: every
 # level costs it 3x the flip-flops (values shared across outputs are carried), every 3 levels
 # half its LUTs in flip-flops on the shared digits model; folded trees keep DEFAULTS' 1
@@ -74,9 +87,10 @@ SCOPE = {
     "weight_style": "folded layers (arch folded)",
     "threshold_method": "unrolled layers with thresholds",
     "group_inputs": "unrolled dense layers with scalar codebooks (group 1)",
+    "adders": "unrolled layers (arch unrolled)",
 }
 _ENUMS = {"arch": Arch, "table_style": TableStyle, "threshold_method": ThresholdMethod,
-          "weight_style": WeightStyle}
+          "weight_style": WeightStyle, "adders": AdderStyle}
 
 
 def option_applies(name, layer, arch):
@@ -88,6 +102,8 @@ def option_applies(name, layer, arch):
         return arch == Arch.UNROLLED and layer.activation.kind == "thresholds"
     if name == "group_inputs":
         return arch == Arch.UNROLLED and layer.kind == "dense" and layer.group == 1
+    if name == "adders":
+        return arch == Arch.UNROLLED
     return True
 
 
@@ -109,7 +125,8 @@ class LayerOptions:
     codebooks look up ``g`` consecutive inputs together in one table (3 inputs of 2 bits = one
     6-input LUT; the last group shorter when ``g`` does not divide the inputs); ``"auto"``
     (default) takes the form whose adder graph is smallest (see :mod:`.unrolled`).
-    ``weight_style``: :class:`WeightStyle` (folded).
+    ``weight_style``: :class:`WeightStyle` (folded). ``adders``: :class:`AdderStyle`
+    (unrolled).
     """
 
     arch: Arch | None = None
@@ -120,6 +137,7 @@ class LayerOptions:
     threshold_method: ThresholdMethod | None = None
     group_inputs: int | None = None
     weight_style: WeightStyle | None = None
+    adders: AdderStyle | None = None
 
     def __post_init__(self):
         for name, kind in _ENUMS.items():

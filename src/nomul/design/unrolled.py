@@ -94,7 +94,10 @@ class UnrolledPlan:
     :class:`~.trees.ClampPlan` on the output values, :class:`~.trees.ArgmaxPlan`, or None).
     ``latency`` = ``stages`` + the activation's. ``sum_bounds``: per output, the proven bounds
     of its sum (as the multiply-accumulate form proves them), which size raw outputs like
-    every other architecture's (default: the graph's bounds). Matches
+    every other architecture's (default: the graph's bounds). ``adders`` ``"ternary"``: each
+    node of ``fused`` (node -> operand node) adds its operand's two operands and its other
+    one in one three-input adder (:mod:`nomul.gateware.ternary`), the operand not built.
+    Matches
     :func:`nomul.models.reference.weighted` and the layer's activation exactly.
     """
 
@@ -110,6 +113,7 @@ class UnrolledPlan:
     describe_as: tuple = ()
     sum_bounds: tuple = ()
     form: str = ""
+    adders: str = "binary"
 
     ii = 1
 
@@ -140,6 +144,7 @@ class UnrolledPlan:
              stage=tuple(stage), stages=stages, delays=tuple(sorted(delays)),
              values=tuple(values), act=act,
              latency=stages + (act.latency if act is not None else 0))
+        fill(self, fused=self._fusions() if self.adders == "ternary" else {})
 
     def _activation(self, graph, outputs, values):
         """The activation stage on the output registers (the values, unshifted)."""
@@ -179,6 +184,45 @@ class UnrolledPlan:
                 reads[term[0]] += 2
         return {index for index in range(first, len(reads)) if reads[index] == 1}
 
+    def _fusions(self):
+        """Node -> the operand node it takes into a three-input adder: an operand read by
+        that node alone, in its stage (:meth:`single_use_nodes`), that takes none itself; in
+        graph order (operands first), the wider of two candidates. A shift (``0 + (b <<
+        s)``) neither takes nor is taken: it costs no adder."""
+        graph = Graph(self.leaves)
+        for node in self.nodes:
+            graph.node(*node)
+        single = self.single_use_nodes()
+        first = len(self.leaves)
+        adds = {index for index, node in enumerate(self.nodes, start=first)
+                if adder_cost(graph, index, node)}
+        fused = {}
+        for index, (a, b, _, _) in enumerate(self.nodes, start=first):
+            if index not in adds:
+                continue
+            candidates = [c for c in (a, b) if c in single and c in adds and c not in fused]
+            if candidates:
+                fused[index] = max(candidates, key=lambda c: (self.bounds[c].width, c))
+        return fused
+
+    def fused_terms(self, index):
+        """The three ``(value, shift, sign)`` that node ``index`` of :attr:`fused` adds, its
+        left operand's first (unshifted, positive)."""
+        first = len(self.leaves)
+        a, b, shift, sign = self.nodes[index - first]
+        child = self.fused[index]
+        x, y, inner_shift, inner_sign = self.nodes[child - first]
+        if child == a:              # (x + s' (y << k')) + s (b << k)
+            return [(x, 0, 1), (y, inner_shift, inner_sign), (b, shift, sign)]
+        # a + s ((x + s' (y << k')) << k)
+        return [(a, 0, 1), (x, shift, sign), (y, shift + inner_shift, sign * inner_sign)]
+
+    def fused_bits(self, index):
+        """The bits the three-input adder of node ``index`` computes: its result's above the
+        base operand's wired low bits."""
+        low = min(shift for _, shift, _ in self.fused_terms(index)[1:])
+        return max(1, self.bounds[index].width - low)
+
     @property
     def kind(self):
         return self.activation.kind
@@ -204,8 +248,9 @@ class UnrolledPlan:
         return field_of(union(tuple(self.sum_bounds or self.values) + (Bounds(0, 0),)))
 
     def describe(self):
+        ternary = {"adders_ternary": len(self.fused)} if self.adders == "ternary" else {}
         return {**dict(self.describe_as), **({"graph": self.form} if self.form else {}),
-                "adders": len(self.nodes), "activation_unit": _unit_name(self.act),
+                "adders": len(self.nodes) - len(self.fused), **ternary, "activation_unit": _unit_name(self.act),
                 "accumulator_bits": self.acc.width, "latency": self.latency, "ii": self.ii}
 
 
@@ -424,4 +469,4 @@ def lower_unrolled(layer, in_shape, options, *, groups, outputs, bias, activatio
     return UnrolledPlan(tuple(graph.leaves), tuple(graph.nodes), tuple(terms), tuple(offsets),
                         activation, int(np.prod(in_shape)), layer.in_levels,
                         options.register_every, str(options.threshold_method), describe_as,
-                        _sum_bounds(layer, groups, outputs, bias), form)
+                        _sum_bounds(layer, groups, outputs, bias), form, str(options.adders))

@@ -5,7 +5,9 @@
 graph's leaves are read from the input vector (an index; a constant lookup on a group's index
 bits, an asynchronous read port of a ROM with ``rom_style = "logic"``, one ROM per distinct
 table, shared by every lookup of it; a constant), each node is one
-adder ``a + sign * (b << shift)`` exactly as wide as its proven bounds, registers cut the
+adder ``a + sign * (b << shift)`` exactly as wide as its proven bounds (with ``adders="ternary"``
+a node of ``plan.fused`` is one three-input adder of Xilinx primitives,
+:mod:`.ternary`, and the operand it takes is not built), registers cut the
 graph every ``register_every`` adder levels (a value used in a later stage is carried by one
 register per stage, shared by its users), and every output value is registered at the end
 of the last stage; then the activation (thresholds, a shift and clamp, argmax) or the raw
@@ -24,6 +26,7 @@ from ..design.unrolled import UnrolledPlan
 from ..numeric import Bounds
 from .argmax import Argmax
 from .pipeline import PlanComponent, ValidChain, shape_of, stage_enable
+from .ternary import ternary_sum
 from .threshold import Clamp, ThresholdBank
 
 __all__ = ["UnrolledLayer"]
@@ -100,12 +103,20 @@ class UnrolledLayer(PlanComponent):
             signals[(index, 0)] = value
         first = len(plan.leaves)
         inline = plan.single_use_nodes()
+        taken = set(plan.fused.values())
         for index, (a, b, shift, sign) in enumerate(plan.nodes, start=first):
+            if index in taken:         # built inside the three-input adder of its reader
+                continue
             stage = plan.stage[index]
+            shape = shape_of(plan.bounds[index])
+            if index in plan.fused:
+                terms = [(at(value, stage), shift, sign)
+                         for value, shift, sign in plan.fused_terms(index)]
+                signals[(index, stage)] = ternary_sum(m, terms, shape, f"n{index}")
+                continue
             left, right = at(a, stage), at(b, stage)
             right = right << shift if shift else right
             total = left + right if sign > 0 else left - right
-            shape = shape_of(plan.bounds[index])
             if index in inline:        # an expression, as wide as its bounds: no net of its own
                 node = total[:shape.width].as_signed() if shape.signed else total[:shape.width]
             else:                      # a signal: an expression used twice would be emitted twice

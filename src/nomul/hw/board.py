@@ -60,6 +60,7 @@ def _refuse_what_cannot_fit(design, family, board):
     hold by the analytical estimate (:mod:`nomul.hw.estimate`)."""
     from .estimate import estimate_design
 
+    design.check_family(family)
     device = families.family(family).device
     total = estimate_design(design, family)["total"]
     over = [f"{total[key]} {key} of {available}" for key, available in device.capacity.items()

@@ -89,6 +89,7 @@ def design_cost(design, family, *, synth=False, pnr=False, pnr_seeds=1, work_dir
     None)."""
     spec = families.family(family)
     device = spec.device
+    design.check_family(family)
     if not spec.analytical and not synth:
         raise OptionsError(_needs_synth(family))
     if pnr and device is None:

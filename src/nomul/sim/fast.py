@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..cache import STAMP, CacheEntry, cache_root
 from ..errors import ToolError
+from .primitives import models_for
 from .runner import require_simulator, simulator_env
 from .streams import StreamRun
 
@@ -73,6 +74,7 @@ def build_harness(verilog, top, *, cache_dir=None, trace=False, jobs=2):
     """
     require_simulator("verilator")
     text = Path(verilog).read_bytes()
+    text += models_for(text.decode()).encode()     # the vendor primitives it instantiates
     source = _harness_source()
     args = VERILATOR_ARGS + (("--trace",) if trace else ()) + ("--top-module", top)
     key = hashlib.sha256(b"\0".join([text, source, " ".join(args).encode()])).hexdigest()[:20]

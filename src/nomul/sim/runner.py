@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ToolError
+from .primitives import models_for
 
 __all__ = ["SIMULATORS", "simulator_env", "require_simulator", "run_cocotb", "run_cocotb_stream"]
 
@@ -102,6 +103,10 @@ def run_cocotb(verilog, top, test_module, *, simulator, work_dir, vectors, build
     try:
         runner = get_runner(simulator)
         sources = [Path(verilog).resolve()]
+        models = models_for(Path(verilog).read_text())
+        if models:                         # the vendor primitives it instantiates
+            (work_dir / "primitives.v").write_text(models)
+            sources.insert(0, (work_dir / "primitives.v").resolve())
         if simulator == "icarus":
             build_args = ["-g2005"]
         else:

@@ -20,7 +20,7 @@ FAMILY = Family(
     shared_leaves=False,
     yosys_script="hierarchy -top {top}; proc; splitnets; synth_xilinx -family xc7 -noiopad "
                  "-top {top}",
-    cell_classes=(("luts", r"LUT[1-6]|INV"), ("ffs", r"FD[CPRSE]E?"), ("carry", r"CARRY4"),
+    cell_classes=(("luts", r"LUT[1-6](_2)?|INV"), ("ffs", r"FD[CPRSE]E?"), ("carry", r"CARRY4"),
                   ("muxes", r"MUXF[78]"), ("lutram", r"RAM\d+[MX]\w*|SRL(16|C32)E"),
                   ("clock", r"BUFG\w*"),
                   ("brams", r"RAMB18E1|RAMB36E1"), ("dsps", r"DSP48E1?")),
