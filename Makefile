@@ -24,6 +24,7 @@ demo: $(STAMP)
 	$(BIN)/nomul build $(DEMO)/digits.npz --arch unrolled -o $(DEMO)/unrolled
 	$(BIN)/nomul build $(DEMO)/digits.npz --arch folded --pe 2 --simd 8 -o $(DEMO)/folded
 	$(BIN)/nomul sim $(DEMO)/digits.npz --build $(DEMO)/unrolled --simulator fast
+	$(BIN)/nomul estimate $(DEMO)/digits.npz --arch unrolled --adders ternary --family xilinx
 	$(BIN)/nomul train --data examples/wine.csv --recipe tbnu --act-levels 4 --weight-levels 8 -o $(DEMO)/wine.npz
 	$(BIN)/nomul sim $(DEMO)/wine.npz --data examples/wine.csv --simulator fast
 	$(BIN)/nomul import tests/fixtures/onnx/qonnx_mlp.onnx --data tests/fixtures/onnx/digits.npz -o $(DEMO)/qonnx_mlp.npz
