@@ -20,7 +20,7 @@ stripped-down designs with no arithmetic beyond what they name:
 It prints the Fmax per placer seed and the critical path. ``--registered-reset`` registers the
 shell's reset input like its other inputs (nomul's shell passes the pin through). Run:
 ``.venv/bin/python bench/timing_floors.py [--device up5k|ecp5-25k] [--seeds 1,2,3]
-[--registered-reset] [--only KINDS] [--work DIR]``.
+[--registered-reset] [--registers N] [--only KINDS] [--work DIR]``.
 """
 
 import argparse
@@ -173,6 +173,8 @@ def main():
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--device", choices=sorted(DEVICES), default="up5k")
     parser.add_argument("--registered-reset", action="store_true")
+    parser.add_argument("--registers", type=int,
+                        help="8-bit registers of the enable designs (default: the device's)")
     parser.add_argument("--only", help="comma list of design kinds (acc, stall, skid, copies, "
                         "free)")
     parser.add_argument("--work", type=Path)
@@ -190,6 +192,7 @@ def main():
     seeds = tuple(int(s) for s in args.seeds.split(","))
     work = args.work or Path(tempfile.mkdtemp(prefix="nomul-up5k-floors-"))
     freq, registers = DEVICES[args.device]
+    registers = args.registers or registers
     print(f"{platform.machine()}, {os.cpu_count()} cores; {args.device}, --freq {freq}, "
           f"seeds {seeds}"
           + ("; reset registered in the shell" if args.registered_reset else ""))
