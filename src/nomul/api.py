@@ -84,8 +84,9 @@ def lower(model, options=None, *, baseline=None, **layer_options):
     """The :class:`~nomul.design.Design` of ``model``: the hardware as ``options`` (a
     :class:`~nomul.design.BuildOptions`) say, or, as keywords, the options of every layer
     (``arch``, ``pe``, ``simd``, ``table_style``, ``register_every``, ``threshold_method``,
-    ``group_inputs``, ``adders``) and of the top (``input_lanes``, ``name``). ``baseline="integer"``: the
-    multiplier baseline of the same network. Every option is checked here."""
+    ``group_inputs``, ``adders``) and of the top (``input_lanes``, ``name``).
+    ``baseline="integer"``: the multiplier baseline of the same network. Every option is
+    checked here."""
     from .design import BuildOptions, LayerOptions
     from .design import lower as run
     from .errors import OptionsError

@@ -11,9 +11,16 @@ component from each plan, the estimator costs the plans, and the manifest is
 from .activation import Argmax, Raw, Thresholds
 from .design import Design
 from .lower import BASELINES, baseline_model, lower
-from .options import (AdderStyle, Arch, BuildOptions, LayerOptions, TableStyle, ThresholdMethod,
-                      WeightStyle)
+from .options import (
+    AdderStyle,
+    Arch,
+    BuildOptions,
+    LayerOptions,
+    TableStyle,
+    ThresholdMethod,
+    WeightStyle,
+)
 
 __all__ = ["lower", "Design", "BuildOptions", "LayerOptions", "Arch", "TableStyle",
-           "WeightStyle", "ThresholdMethod", "AdderStyle", "Thresholds", "Argmax", "Raw", "BASELINES",
-           "baseline_model"]
+           "WeightStyle", "ThresholdMethod", "AdderStyle", "Thresholds", "Argmax", "Raw",
+           "BASELINES", "baseline_model"]

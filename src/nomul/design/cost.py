@@ -625,8 +625,8 @@ def _graph_layer(plan, lut_inputs, shared_leaves=False):
     """An unrolled layer's adder graph: its lookups (each group's distinct bit functions, as
     Yosys merges equal ones), its adders (``adder``, or ``adder_narrow`` when the node's inputs
     fit one LUT; a three-input adder of ``adders="ternary"`` a LUT6_2 and a carry bit per
-    result bit, as an adder bit: its fused operand costs none), its registers (the stage delays, the output values, the valid bits) and the
-    activation."""
+    result bit, as an adder bit: its fused operand costs none), its registers (the stage
+    delays, the output values, the valid bits) and the activation."""
     f = new_features()
     index_bits = index_width(plan.in_levels)
     by_members = {}

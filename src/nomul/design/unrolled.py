@@ -250,7 +250,8 @@ class UnrolledPlan:
     def describe(self):
         ternary = {"adders_ternary": len(self.fused)} if self.adders == "ternary" else {}
         return {**dict(self.describe_as), **({"graph": self.form} if self.form else {}),
-                "adders": len(self.nodes) - len(self.fused), **ternary, "activation_unit": _unit_name(self.act),
+                "adders": len(self.nodes) - len(self.fused), **ternary,
+                "activation_unit": _unit_name(self.act),
                 "accumulator_bits": self.acc.width, "latency": self.latency, "ii": self.ii}
 
 

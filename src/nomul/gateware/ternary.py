@@ -8,9 +8,9 @@ whose generate is that lower majority: the carry chain then adds the compressor'
 carry vectors. A negative operand is inverted inside the LUTs and its ``+1`` enters as the
 compressor's carry into bit 0 (the first) or the chain's ``CYINIT`` (the second).
 Combinational (no latency); matches ``sum(sign * (value << shift))`` modulo ``2 ** width`` of
-the result shape, which the caller proves wide enough (:class:`~nomul.design.unrolled.UnrolledPlan`'s
-bounds). Xilinx 7-series and later only; simulators take the primitives' models from
-:mod:`nomul.sim.primitives`.
+the result shape, which the caller proves wide enough (the bounds of
+:class:`~nomul.design.unrolled.UnrolledPlan`). Xilinx 7-series and later only; simulators take
+the primitives' models from :mod:`nomul.sim.primitives`.
 """
 
 from amaranth.hdl import Cat, Const, Instance, Signal
