@@ -10,7 +10,16 @@ from hypothesis import strategies as st
 
 from helpers.strategies import integer_models, random_raw
 from nomul.design import LayerOptions
-from nomul.design.graph import ConstLeaf, Graph, InputLeaf, LookupLeaf, csd, share_pairs, sum_terms
+from nomul.design.graph import (
+    ConstLeaf,
+    Graph,
+    InputLeaf,
+    LookupLeaf,
+    adder_cost,
+    csd,
+    share_pairs,
+    sum_terms,
+)
 from nomul.design.lower import weighted_plan
 from nomul.design.unrolled import UnrolledPlan
 from nomul.models import reference
@@ -253,12 +262,13 @@ def test_single_use_nodes_are_those_read_once_in_their_own_stage():
 def test_ternary_fusion_takes_an_operand_read_once_that_takes_none():
     from nomul.design.activation import Raw
     leaves = tuple(InputLeaf(e, 4) for e in range(4))
-    # 4 = x0 + x1 (read by 5 alone); 5 = 4 + x2 (read by 6 alone); 6 = 5 + x3, the output:
-    # 5 takes 4; 6 cannot take 5, which holds 4 already
+    # 4 = x0 + x1 (read by 5 alone, [0, 6]: 3 bits); 5 = 4 + x2 (read by 6 alone, [0, 9]: 4
+    # bits); 6 = 5 + x3 (the output, [0, 12]: 4 bits). One fusion only (5 cannot both take 4
+    # and be taken): 5 taking 4 saves 3 + 4 - 4 = 3 bits, 6 taking 5 saves 4 + 4 - 4 = 4
     chain = UnrolledPlan(leaves, ((0, 1, 0, 1), (4, 2, 0, 1), (5, 3, 0, 1)), ((6, 0, 1),),
                          (0,), Raw(), 4, 4, register_every=0, adders="ternary")
-    assert chain.fused == {5: 4}
-    assert chain.fused_terms(5) == [(0, 0, 1), (1, 0, 1), (2, 0, 1)]
+    assert chain.fused == {6: 5}
+    assert chain.fused_terms(6) == [(4, 0, 1), (2, 0, 1), (3, 0, 1)]
     assert chain.describe()["adders"] == 2 and chain.describe()["adders_ternary"] == 1
     # 4 = x0 + x1; 5 = x2 - (4 << 1) = x2 - (x0 << 1) - (x1 << 1): the taken node on the right
     right = UnrolledPlan(leaves, ((0, 1, 0, 1), (2, 4, 1, -1)), ((5, 0, 1),), (0,), Raw(), 4, 4,
@@ -311,3 +321,38 @@ def test_ternary_fusions_sum_what_the_two_adders_sum(model, seed, register_every
                     assert sum(_term(values, t) for t in plan.fused_terms(index)) == \
                         values[index]
         inputs = trace.out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=integer_models(), register_every=st.integers(0, 2))
+def test_ternary_fusions_save_the_most_bits_any_matching_can(model, register_every):
+    """Against every valid set of fusions (a node takes at most one operand read by it
+    alone in its stage; no node both takes and is taken), on layers with at most 12
+    candidate pairs: the plan's saves the most adder bits."""
+    from itertools import combinations
+
+    for position, layer in enumerate(model.layers):
+        if not isinstance(layer, (Dense, Conv)):
+            continue
+        plan = weighted_plan(layer, model.shapes[position],
+                             LayerOptions(register_every=register_every, adders="ternary"))
+        first = len(plan.leaves)
+        graph = Graph(plan.leaves)
+        for node in plan.nodes:
+            graph.node(*node)
+        cost = {i: adder_cost(graph, i, n) for i, n in enumerate(plan.nodes, start=first)}
+        single = plan.single_use_nodes()
+        pairs = [(i, c) for i, (a, b, _, _) in enumerate(plan.nodes, start=first) if cost[i]
+                 for c in (a, b) if c in single and cost.get(c)]
+        if len(pairs) > 12:
+            continue
+
+        saved = {(i, c): cost[i] + cost[c] - plan._fused_width(i, c) for i, c in pairs}
+        best = 0
+        for size in range(1, len(pairs) + 1):
+            for chosen in combinations(pairs, size):
+                parents = [i for i, _ in chosen]
+                children = {c for _, c in chosen}
+                if len(set(parents)) == len(parents) and not children & set(parents):
+                    best = max(best, sum(saved[pair] for pair in chosen))
+        assert sum(saved[pair] for pair in plan.fused.items()) == best

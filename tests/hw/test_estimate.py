@@ -3,6 +3,7 @@
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -508,8 +509,9 @@ def test_tables_too_big_for_the_block_rams_are_named(random_mlp_file, capsys):
 
 
 def test_a_three_input_adder_costs_its_result_bits_and_its_operand_none():
-    """adders ternary: the graph's adder bits fall by, per fused node, its operand's bits plus
-    its own less the three-input adder's (:meth:`UnrolledPlan.fused_bits`)."""
+    """adders ternary: a fused node and its operand leave the adder features; the estimate
+    counts each three-input adder as the primitives it is, a LUT6_2 per result bit
+    (:meth:`UnrolledPlan.fused_bits`) and a CARRY4 per four."""
     from nomul.design.cost import features
     from nomul.design.graph import Graph, adder_cost
     from nomul.models.spec import InputSpec
@@ -521,13 +523,7 @@ def test_a_three_input_adder_costs_its_result_bits_and_its_operand_none():
     binary = weighted_plan(layer, (24,), LayerOptions(register_every=0))
     ternary = weighted_plan(layer, (24,), LayerOptions(register_every=0, adders="ternary"))
     assert ternary.fused
-
-    def bits(plan):
-        f, _ = features(plan, 6)
-        return f["adder"] + f["adder_narrow"]
-
     first = len(binary.leaves)
-
     graph = Graph(binary.leaves)
     for node in binary.nodes:
         graph.node(*node)
@@ -535,8 +531,25 @@ def test_a_three_input_adder_costs_its_result_bits_and_its_operand_none():
     def cost(index):
         return adder_cost(graph, index, binary.nodes[index - first])
 
-    saved = sum(cost(parent) + cost(child) - ternary.fused_bits(parent)
-                for parent, child in ternary.fused.items())
-    assert saved > 0
-    assert bits(binary) - bits(ternary) == saved
-    assert estimate_stage(ternary, "xilinx")["luts"] < estimate_stage(binary, "xilinx")["luts"]
+    def bits(plan):
+        f, _ = features(plan, 6)
+        return f["adder"] + f["adder_narrow"], f.get("ternary", [])
+
+    two_input, none = bits(binary)
+    left, fused = bits(ternary)
+    assert none == []
+    assert sorted(fused) == sorted(ternary.fused_bits(i) for i in ternary.fused)
+    assert two_input - left == sum(cost(i) + cost(c) for i, c in ternary.fused.items())
+    three = estimate_stage(ternary, "xilinx")
+    assert three["luts"] < estimate_stage(binary, "xilinx")["luts"]
+    # what the estimate adds for them is what the Verilog instantiates
+    from nomul.gateware.emit import emit_verilog
+    from nomul.gateware.network import component
+    from nomul.hw.estimate import cells_from_features, mapped_features
+
+    verilog = emit_verilog(component(ternary), "layer")
+    found, _ = mapped_features(ternary, "xilinx")
+    found.pop("ternary")
+    rest = cells_from_features(found, "xilinx")
+    assert three["luts"] - rest["luts"] == len(re.findall(r"^\s*LUT6_2\b", verilog, re.M))
+    assert three["carry"] - rest["carry"] == len(re.findall(r"^\s*CARRY4\b", verilog, re.M))

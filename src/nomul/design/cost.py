@@ -624,9 +624,10 @@ def _folded_conv(plan, lut_inputs, shared_leaves=False):
 def _graph_layer(plan, lut_inputs, shared_leaves=False):
     """An unrolled layer's adder graph: its lookups (each group's distinct bit functions, as
     Yosys merges equal ones), its adders (``adder``, or ``adder_narrow`` when the node's inputs
-    fit one LUT; a three-input adder of ``adders="ternary"`` a LUT6_2 and a carry bit per
-    result bit, as an adder bit: its fused operand costs none), its registers (the stage
-    delays, the output values, the valid bits) and the activation."""
+    fit one LUT), its three-input adders of ``adders="ternary"`` (listed under ``"ternary"``
+    by their bits, for :func:`~nomul.hw.estimate.estimate_stage` to count as the primitives
+    they are; a fused operand costs nothing), its registers (the stage delays, the output
+    values, the valid bits) and the activation."""
     f = new_features()
     index_bits = index_width(plan.in_levels)
     by_members = {}
@@ -646,8 +647,10 @@ def _graph_layer(plan, lut_inputs, shared_leaves=False):
     for index, node in enumerate(plan.nodes, start=len(plan.leaves)):
         a, b, _, _ = node
         support.append(support[a] | support[b])
-        bits = 0 if index in taken else plan.fused_bits(index) if index in plan.fused else \
-            adder_cost(graph, index, node)
+        if index in plan.fused:
+            f.setdefault("ternary", []).append(plan.fused_bits(index))
+            continue
+        bits = 0 if index in taken else adder_cost(graph, index, node)
         narrow = len(support[index]) * index_bits <= lut_inputs
         f["adder_narrow" if narrow else "adder"] += bits
     f["ff"] += sum(plan.bounds[v].width for v, _ in plan.delays)

@@ -185,43 +185,71 @@ class UnrolledPlan:
         return {index for index in range(first, len(reads)) if reads[index] == 1}
 
     def _fusions(self):
-        """Node -> the operand node it takes into a three-input adder: an operand read by
-        that node alone, in its stage (:meth:`single_use_nodes`), that takes none itself; in
-        graph order (operands first), the wider of two candidates. A shift (``0 + (b <<
-        s)``) neither takes nor is taken: it costs no adder."""
+        """Node -> the operand node it takes into a three-input adder, saving the most adder
+        bits. A node may take an operand read by it alone, in its stage
+        (:meth:`single_use_nodes`), that takes none itself: the pairs form a forest (each
+        such operand under its reader), and the matching that saves the most bits is found by
+        dynamic programming over it, operands before readers (ties: no fusion, then the
+        left operand). A shift (``0 + (b << s)``) neither takes nor is taken: it costs no
+        adder."""
         graph = Graph(self.leaves)
         for node in self.nodes:
             graph.node(*node)
         single = self.single_use_nodes()
         first = len(self.leaves)
-        adds = {index for index, node in enumerate(self.nodes, start=first)
-                if adder_cost(graph, index, node)}
+        cost = {index: adder_cost(graph, index, node)
+                for index, node in enumerate(self.nodes, start=first)}
+        operands = {index: [c for c in (a, b) if c in single and cost.get(c)]
+                    for index, (a, b, _, _) in enumerate(self.nodes, start=first)
+                    if cost[index]}
+        # free[v]: the most bits saved below v when v may take an operand; held[v]: when v is
+        # taken itself (its operands then free)
+        free, held, pick = {}, {}, {}
+        for index in range(first, first + len(self.nodes)):
+            below = operands.get(index, [])
+            held[index] = base = sum(free[c] for c in below)
+            free[index], pick[index] = base, None
+            for c in below:
+                saved = cost[index] + cost[c] - self._fused_width(index, c)
+                gain = base - free[c] + held[c] + saved
+                if gain > free[index]:
+                    free[index], pick[index] = gain, c
         fused = {}
-        for index, (a, b, _, _) in enumerate(self.nodes, start=first):
-            if index not in adds:
-                continue
-            candidates = [c for c in (a, b) if c in single and c in adds and c not in fused]
-            if candidates:
-                fused[index] = max(candidates, key=lambda c: (self.bounds[c].width, c))
-        return fused
+        taken_operands = {c for below in operands.values() for c in below}
+        stack = [(index, True) for index in range(first, first + len(self.nodes))
+                 if index not in taken_operands]
+        while stack:
+            index, may_take = stack.pop()
+            chosen = pick[index] if may_take else None
+            if chosen is not None:
+                fused[index] = chosen
+            stack.extend((c, c != chosen) for c in operands.get(index, []))
+        return dict(sorted(fused.items()))
 
-    def fused_terms(self, index):
-        """The three ``(value, shift, sign)`` that node ``index`` of :attr:`fused` adds, its
-        left operand's first (unshifted, positive)."""
+    def _terms(self, index, child):
+        """The three ``(value, shift, sign)`` node ``index`` adds when it takes its operand
+        node ``child``: its left operand's first (unshifted, positive)."""
         first = len(self.leaves)
         a, b, shift, sign = self.nodes[index - first]
-        child = self.fused[index]
         x, y, inner_shift, inner_sign = self.nodes[child - first]
         if child == a:              # (x + s' (y << k')) + s (b << k)
             return [(x, 0, 1), (y, inner_shift, inner_sign), (b, shift, sign)]
         # a + s ((x + s' (y << k')) << k)
         return [(a, 0, 1), (x, shift, sign), (y, shift + inner_shift, sign * inner_sign)]
 
+    def _fused_width(self, index, child):
+        low = min(shift for _, shift, _ in self._terms(index, child)[1:])
+        return max(1, self.bounds[index].width - low)
+
+    def fused_terms(self, index):
+        """The three ``(value, shift, sign)`` that node ``index`` of :attr:`fused` adds, its
+        left operand's first (unshifted, positive)."""
+        return self._terms(index, self.fused[index])
+
     def fused_bits(self, index):
         """The bits the three-input adder of node ``index`` computes: its result's above the
         base operand's wired low bits."""
-        low = min(shift for _, shift, _ in self.fused_terms(index)[1:])
-        return max(1, self.bounds[index].width - low)
+        return self._fused_width(index, self.fused[index])
 
     @property
     def kind(self):

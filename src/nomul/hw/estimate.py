@@ -110,6 +110,7 @@ def estimate_stage(plan, family):
               "gates": 0}
     report["brams"] = sum(m["cells"] for m in mapped if m["mapped_to"] == "block")
     report["bram_bits"] = sum(m["bits"] for m in mapped)
+    ternary = found.pop("ternary", [])    # three-input adders: one LUT6_2 a bit, a CARRY4 per 4
     multipliers = found.pop("multipliers", [])
     report["multipliers"] = len(multipliers)
     report["multiplied"] = [(a_bits, b_bits) for a_bits, b_bits, _ in multipliers]
@@ -121,6 +122,9 @@ def estimate_stage(plan, family):
         else:                                      # an array multiplier in logic
             found["adder"] += a_bits * b_bits
     report.update(cells_from_features(found, family))
+    if ternary:
+        report[families.family(family).logic] += sum(ternary)
+        report["carry"] += sum(-(-bits // 4) for bits in ternary)
     report["memories"] = mapped
     report["features"] = found
     return report
