@@ -187,6 +187,14 @@ def test_sim_vcd_into_a_missing_directory_is_refused_first(capsys, tmp_path, mod
     assert status == 2 and "the directory" in _one_line(err)
 
 
+def test_the_amaranth_simulator_refuses_vendor_primitives(capsys, model, no_long_work):
+    status, _, err = _run(capsys, "sim", model, "--dataset", "digits", "--adders", "ternary",
+                          "--simulator", "amaranth", "--samples", "2")
+    assert status == 2
+    assert _one_line(err) == ("nomul: error: the amaranth simulator cannot run xilinx "
+                              "primitives (adders ternary); use fast, verilator or icarus")
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--recipe", "tbnu", "-o", "{tmp}/no/m.npz"], "the directory"),
     (["--recipe", "foo", "-o", "{tmp}/m.npz"], "unknown recipe 'foo'"),

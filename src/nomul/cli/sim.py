@@ -47,12 +47,23 @@ def run(args):
     from ..errors import OptionsError
     from ..models import reference
     from ..progress import step
-    from ..sim.hardware import load_build, simulate_build
+    from ..sim.hardware import check_amaranth, design_of_build, load_build, simulate_build
     from ..sim.vectors import expected_outputs
 
     if args.vcd is not None:
         output_file(args.vcd, "--vcd")
     model = api.load(args.model)
+    if args.build is not None:
+        given = build_options_given(args)
+        if given:
+            raise OptionsError(f"--build takes the design from {args.build}; leave out "
+                               f"{', '.join(given)}")
+        manifest = load_build(args.build, model)
+        design = design_of_build(model, manifest) if args.simulator == "amaranth" else None
+    else:
+        design = api.lower(model, build_options(args, model))
+    if args.simulator == "amaranth":
+        check_amaranth(design)
     name, dataset = dataset_of(args, model)
     count = len(dataset.y_test) if args.samples is None else min(args.samples,
                                                                   len(dataset.y_test))
@@ -60,15 +71,9 @@ def run(args):
     common = dict(simulator=args.simulator, vcd=args.vcd, idle=args.idle, stall=args.stall,
                   seed=args.seed)
     if args.build is not None:
-        given = build_options_given(args)
-        if given:
-            raise OptionsError(f"--build takes the design from {args.build}; leave out "
-                               f"{', '.join(given)}")
-        manifest = load_build(args.build, model)
         with step(f"{name}: {count} samples through {args.build} on {args.simulator}"):
             run = simulate_build(model, manifest, raw, **common)
     else:
-        design = api.lower(model, build_options(args, model))
         with step(f"{name}: {count} samples through {design.name} on {args.simulator}"):
             run = api.simulate(design, raw, **common)
     expected = expected_outputs(model, raw)

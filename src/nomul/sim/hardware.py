@@ -117,10 +117,7 @@ def simulate_build(model, manifest, raw, *, simulator="fast", work_dir=None, idl
     :func:`load_build`); ``amaranth`` lowers ``model`` again with the manifest's options."""
     _check(simulator, vcd)
     if simulator == "amaranth":
-        from ..design import BuildOptions, lower
-
-        design = lower(model, BuildOptions.from_description(manifest["options"]))
-        return _simulate_amaranth(design, raw, idle, stall, seed, vcd)
+        return _simulate_amaranth(design_of_build(model, manifest), raw, idle, stall, seed, vcd)
     if work_dir is None:
         with tempfile.TemporaryDirectory(prefix="nomul-sim-") as scratch:
             return simulate_build(model, manifest, raw, simulator=simulator, work_dir=scratch,
@@ -161,11 +158,28 @@ def cycle_budget(manifest, words, count, idle, stall):
     return int(max(1000 + 1000 * (words + count), 1000 + slow))
 
 
+def check_amaranth(design):
+    """Refuse a design Amaranth's simulator cannot run: one with vendor primitives (an
+    ``Instance`` is a black box to it, its outputs would read 0)."""
+    if design.vendor is not None:
+        raise OptionsError(f"the amaranth simulator cannot run {design.vendor} primitives "
+                           f"(adders ternary); use fast, verilator or icarus")
+
+
+def design_of_build(model, manifest):
+    """The :class:`~nomul.design.Design` of an earlier build, lowered again from its
+    manifest's options."""
+    from ..design import BuildOptions, lower
+
+    return lower(model, BuildOptions.from_description(manifest["options"]))
+
+
 def _simulate_amaranth(design, raw, idle, stall, seed, vcd):
     from ..gateware.network import NetworkTop
     from ..progress import step
     from .streams import run_stream
 
+    check_amaranth(design)
     top = NetworkTop(design)
     manifest = {"top": design.name, **design.ports(), "latency": design.latency,
                 "ii": design.ii}
