@@ -10,16 +10,7 @@ from hypothesis import strategies as st
 
 from helpers.strategies import integer_models, random_raw
 from nomul.design import LayerOptions
-from nomul.design.graph import (
-    ConstLeaf,
-    Graph,
-    InputLeaf,
-    LookupLeaf,
-    adder_cost,
-    csd,
-    share_pairs,
-    sum_terms,
-)
+from nomul.design.graph import ConstLeaf, Graph, InputLeaf, LookupLeaf, csd, share_pairs, sum_terms
 from nomul.design.lower import weighted_plan
 from nomul.design.unrolled import UnrolledPlan
 from nomul.models import reference
@@ -330,6 +321,8 @@ def test_ternary_fusions_save_the_most_bits_any_matching_can(model, register_eve
     alone in its stage; no node both takes and is taken), on layers with at most 12
     candidate pairs: the plan's saves the most adder bits."""
     from itertools import combinations
+
+    from nomul.design.graph import adder_cost
 
     for position, layer in enumerate(model.layers):
         if not isinstance(layer, (Dense, Conv)):
