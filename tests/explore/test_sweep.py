@@ -123,8 +123,25 @@ def test_a_build_that_does_not_apply_is_recorded_not_fatal(tmp_path):
     assert "pe 5 does not divide the 12 outputs" in summary["failed"][0]["error"]
 
 
+def test_ternary_builds_are_points_of_their_own_on_xilinx(tmp_path):
+    spec = SweepSpec(**{**SPEC.__dict__, "recipes": ("tbnu",), "family": "xilinx",
+                        "builds": ("unrolled", "unrolled:ternary")})
+    summary = run_sweep(spec, tmp_path)
+    assert summary["ok"] == 2 and summary["failed"] == []
+    points = {p["arch"]: p for p in summary_points(tmp_path)}
+    assert set(points) == {"unrolled", "unrolled ternary"}
+    model = nomul.load(tmp_path / "models" / points["unrolled ternary"]["model"])
+    for arch, adders in (("unrolled", None), ("unrolled ternary", "ternary")):
+        design = nomul.lower(model, BuildOptions(default=LayerOptions(arch="unrolled",
+                                                                      adders=adders)))
+        assert points[arch]["luts"] == design_cost(design, "xilinx")["luts"]
+    assert points["unrolled ternary"]["luts"] < points["unrolled"]["luts"]
+
+
 @pytest.mark.parametrize("argv, message", [
-    (["--builds", "folded:2y8"], "give unrolled, folded, folded:PExSIMD"),
+    (["--builds", "folded:2y8"], "give unrolled, unrolled:ternary, folded, folded:PExSIMD"),
+    (["--builds", "unrolled:ternary"], "sweep build unrolled:ternary: three-input adders are "
+     "Xilinx primitives; give --family xilinx, not ice40"),
     (["--groups", "2"], "the grid is empty"),
     (["--recipes", "foo"], "unknown recipe 'foo'"),
     (["--scheduler", "tcp://x:1"], "--scheduler is for --executor dask"),

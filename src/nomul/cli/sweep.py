@@ -49,7 +49,8 @@ def add_parser(commands):
     parser.add_argument("--groups", type=_positive_list, default=(1,),
                         help="product-quantization groups d (pq recipe; default 1)")
     parser.add_argument("--builds", type=_names, default=("unrolled", "folded"),
-                        help="unrolled, folded (PE 1 x SIMD 1), folded:PExSIMD, ii:CYCLES "
+                        help="unrolled, unrolled:ternary (three-input adders: --family "
+                        "xilinx), folded (PE 1 x SIMD 1), folded:PExSIMD, ii:CYCLES "
                         "(automatic folding; default unrolled,folded)")
     parser.add_argument("--target-ii", type=_positive_list, metavar="CYCLES",
                         help="also build every model folded automatically for these IIs "

@@ -60,7 +60,7 @@ class SweepSpec:
     act_levels: tuple = (4,)
     weight_levels: tuple = (8,)
     groups: tuple = (1,)
-    builds: tuple = ("unrolled", "folded")  # unrolled, folded, folded:PExSIMD, ii:T
+    builds: tuple = ("unrolled", "folded")  # unrolled[:ternary], folded, folded:PExSIMD, ii:T
     family: str = "ice40"
     device: str | None = None               # automatic folding within this part's budget
     epochs: int | None = None               # the CLI: the dataset's default
@@ -90,7 +90,9 @@ class SweepSpec:
         if not self.builds:
             raise OptionsError("sweep: no builds")
         for build in self.builds:
-            _parse_build(build)
+            if _parse_build(build).get("adders") and self.family != "xilinx":
+                raise OptionsError(f"sweep build {build}: three-input adders are Xilinx "
+                                   f"primitives; give --family xilinx, not {self.family}")
         configs = self.training_configs()
         if not configs:
             raise OptionsError("sweep: the grid is empty (a group above 1 needs the pq recipe)")
@@ -113,9 +115,12 @@ class SweepSpec:
 
 
 def _parse_build(text):
-    """``unrolled`` | ``folded`` (PE 1 x SIMD 1) | ``folded:PExSIMD`` | ``ii:T`` (automatic)."""
+    """``unrolled`` | ``unrolled:ternary`` (three-input adders, Xilinx) | ``folded`` (PE 1 x
+    SIMD 1) | ``folded:PExSIMD`` | ``ii:T`` (automatic)."""
     if text == "unrolled":
         return {"arch": "unrolled"}
+    if text == "unrolled:ternary":
+        return {"arch": "unrolled", "adders": "ternary"}
     if text == "folded":
         return {"arch": "folded", "pe": 1, "simd": 1}
     kind, _, value = text.partition(":")
@@ -128,8 +133,8 @@ def _parse_build(text):
             return {"arch": "auto", "target_ii": int(value)}
     except ValueError:
         pass
-    raise OptionsError(f"sweep build {text!r}: give unrolled, folded, folded:PExSIMD (e.g. "
-                       f"folded:2x8) or ii:CYCLES (automatic folding)")
+    raise OptionsError(f"sweep build {text!r}: give unrolled, unrolled:ternary, folded, "
+                       f"folded:PExSIMD (e.g. folded:2x8) or ii:CYCLES (automatic folding)")
 
 
 def _digest(obj):
@@ -214,7 +219,8 @@ def evaluate_task(task):
               "model": path.name}
     points = []
     for build in task["builds"]:
-        point = {**common, "key": build["key"], "arch": build["arch"],
+        label = f"{build['arch']} ternary" if build.get("adders") else build["arch"]
+        point = {**common, "key": build["key"], "arch": label,
                  "pe": build.get("pe"), "simd": build.get("simd"),
                  "target_ii": build.get("target_ii"), "error": None}
         try:
@@ -223,7 +229,8 @@ def evaluate_task(task):
                                          device=task.get("device")).options
             else:
                 options = BuildOptions(default=LayerOptions(
-                    arch=build["arch"], pe=build.get("pe"), simd=build.get("simd")))
+                    arch=build["arch"], pe=build.get("pe"), simd=build.get("simd"),
+                    adders=build.get("adders")))
             design = api.lower(model, options)
             cost = design_cost(design, task["family"])
             point.update({key: cost.get(key) for key in ("luts", "ffs", "brams", "dsps",
