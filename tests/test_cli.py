@@ -312,6 +312,21 @@ def test_build_options_per_weighted_layer(capsys, tmp_path):
     assert layers[1]["ii"] == (6 // 3) * 10                  # groups / SIMD x outputs / PE
 
 
+def test_a_ternary_build_says_so_and_records_it(capsys, tmp_path):
+    model = tmp_path / "m.npz"
+    assert _run(capsys, "random", "--arch", "64-6-10", "-o", model)[0] == 0
+    status, out, err = _run(capsys, "build", model, "-o", tmp_path / "rtl", "--adders",
+                            "ternary")
+    assert status == 0, err
+    manifest = json.loads((tmp_path / "rtl" / "manifest.json").read_text())
+    assert manifest["options"]["default"]["adders"] == "ternary"
+    fused = manifest["layers"][0]["adders_ternary"]
+    assert fused > 0
+    assert f"layer 0 dense: unrolled, {fused} three-input adders (Xilinx), latency" in out
+    verilog = (tmp_path / "rtl" / f"{manifest['top']}.v").read_text()
+    assert "LUT6_2" in verilog and "module LUT6_2" not in verilog   # the primitive, no model
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--pe", "2,2,2"], "--pe has 3 values; give one, or one per weighted layer (2)"),
     (["--simd", "2,x"], "not an integer or a list like 2,1,1"),

@@ -30,6 +30,8 @@ def run(args):
         if "arch" in layer:
             folding = f", PE {layer['pe']} x SIMD {layer['simd']}" \
                 if layer["arch"] == "folded" else ""
+            if "adders_ternary" in layer:
+                folding += f", {layer['adders_ternary']} three-input adders (Xilinx)"
             print(f"  layer {layer['index']} {layer['kind']}: {layer['arch']}{folding}, "
                   f"latency {layer['latency']}, II {layer['ii']}, accumulator "
                   f"{layer['accumulator_bits']} bits")
