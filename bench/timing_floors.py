@@ -17,7 +17,9 @@ stripped-down designs with no arithmetic beyond what they name:
   loading an eighth of the pipeline (the enable replicated where its fan-out is high);
 - ``free N``: the same registers without the enable, valid bits travelling beside the data.
 
-It prints the Fmax per placer seed and the critical path. ``--registered-reset`` registers the
+These are timing structures, not designs anyone runs: none is simulated, and their data path
+(a rotate and XOR per register) stands in for one LUT of logic. It prints the Fmax per
+placer seed and the critical path. ``--registered-reset`` registers the
 shell's reset input like its other inputs (nomul's shell passes the pin through). Run:
 ``.venv/bin/python bench/timing_floors.py [--device up5k|ecp5-25k] [--seeds 1,2,3]
 [--registered-reset] [--registers N] [--only KINDS] [--work DIR]``.

@@ -144,7 +144,7 @@ class UnrolledPlan:
              stage=tuple(stage), stages=stages, delays=tuple(sorted(delays)),
              values=tuple(values), act=act,
              latency=stages + (act.latency if act is not None else 0))
-        fill(self, fused=self._fusions() if self.adders == "ternary" else {})
+        fill(self, fused=self._fusions(graph) if self.adders == "ternary" else {})
 
     def _activation(self, graph, outputs, values):
         """The activation stage on the output registers (the values, unshifted)."""
@@ -184,17 +184,14 @@ class UnrolledPlan:
                 reads[term[0]] += 2
         return {index for index in range(first, len(reads)) if reads[index] == 1}
 
-    def _fusions(self):
+    def _fusions(self, graph):
         """Node -> the operand node it takes into a three-input adder, saving the most adder
         bits. A node may take an operand read by it alone, in its stage
         (:meth:`single_use_nodes`), that takes none itself: the pairs form a forest (each
         such operand under its reader), and the matching that saves the most bits is found by
         dynamic programming over it, operands before readers (ties: no fusion, then the
         left operand). A shift (``0 + (b << s)``) neither takes nor is taken: it costs no
-        adder."""
-        graph = Graph(self.leaves)
-        for node in self.nodes:
-            graph.node(*node)
+        adder. ``graph``: the plan's, built in ``__post_init__``."""
         single = self.single_use_nodes()
         first = len(self.leaves)
         cost = {index: adder_cost(graph, index, node)

@@ -36,15 +36,15 @@ def ternary_sum(m, operands, shape, name):
     Returns the sum as a value of ``shape``."""
     (base, base_shift, base_sign), *others = operands
     assert base_shift == 0 and base_sign > 0 and len(others) == 2
-    low = min(shift for _, shift, _ in others)
-    low = min(low, shape.width - 1)                # at least one bit of chain
+    # the chain starts at the others' lowest shift, with at least one bit
+    low = min(min(shift for _, shift, _ in others), shape.width - 1)
     width = shape.width - low
     lanes = []
-    for k, (value, shift, _) in enumerate(((base, 0, 1), *others)):
+    for k, (value, shift, _) in enumerate(operands):
         lane = Signal(width, name=f"{name}_{'xyz'[k]}")
         m.d.comb += lane.eq(value >> low if k == 0 else value << (shift - low))
         lanes.append(lane)
-    negative = [sign < 0 for _, _, sign in ((base, 0, 1), *others)]
+    negative = [sign < 0 for _, _, sign in operands]
     count = sum(negative)
     majority = Signal(width + 1, name=f"{name}_maj")
     propagate = Signal(width, name=f"{name}_p")
