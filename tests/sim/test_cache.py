@@ -369,17 +369,26 @@ def test_processes_simulating_one_design_at_once_build_the_harness_once(tmp_path
 
 
 @pytest.mark.slow
-def test_a_failed_harness_build_names_its_log_and_caches_nothing(tmp_path):
+@pytest.mark.parametrize("body, message, logged", [
+    # Yosys refuses the Verilog before Verilator runs
+    ("assign o = ;", r"Yosys could not prepare bad for the Verilator harness; see ",
+     "syntax error"),
+    # valid Verilog without the stream ports: the harness's C++ does not compile
+    ("assign o = clk;", r"Verilator could not build the harness for bad; see ",
+     "has no member named"),
+])
+def test_a_failed_harness_build_names_its_log_and_caches_nothing(tmp_path, body, message,
+                                                                 logged):
     from nomul.sim.fast import build_harness
 
     verilog = tmp_path / "bad.v"
-    verilog.write_text("module bad(input clk, output o);\n  assign o = nonsense;\nendmodule\n")
+    verilog.write_text(f"module bad(input clk, output o);\n  {body}\nendmodule\n")
     root = tmp_path / "cache"
-    with pytest.raises(ToolError, match=r"could not build the harness for bad; see ") as raised:
+    with pytest.raises(ToolError, match=message) as raised:
         build_harness(verilog, "bad", cache_dir=root)
     log = Path(str(raised.value).rsplit("see ", 1)[1])
     assert log.parent == root and log.name.endswith(".failed.log")
-    assert "nonsense" in log.read_text()
+    assert logged in log.read_text()
     assert _entries(root) == [] and _leftovers(root) == []
 
 
