@@ -15,9 +15,10 @@ concurrent processes wait for one build, and a truncated or corrupt harness is r
 
 What Verilator compiles is Yosys's word-level optimization of the emitted Verilog
 (:data:`NETLIST_SCRIPT`: ``proc; opt; wreduce``, the passes every synthesis flow starts with):
-case statements become constant ROM arrays, enable and reset multiplexers merge into their
-flip-flops and sign extensions narrow, which Verilator turns into about 1.5x faster C++ than
-the processes Amaranth writes (bench/RESULTS.md). The cocotb runners (``verilator``,
+lookups written as ``case`` statements (the input quantizer's tables) become constant ROM
+arrays, enable and reset multiplexers merge into their flip-flops and sign extensions
+narrow, which Verilator turns into about 1.5x faster C++ than the processes Amaranth writes
+(bench/RESULTS.md). The cocotb runners (``verilator``,
 ``icarus``) simulate the emitted text as it is, so every design is checked both ways.
 
 The harness has the same handshake and cycle numbering as ``nomul.sim.cocotb_stream``.
