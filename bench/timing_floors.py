@@ -19,10 +19,10 @@ stripped-down designs with no arithmetic beyond what they name:
 
 These are timing structures, not designs anyone runs: none is simulated, and their data path
 (a rotate and XOR per register) stands in for one LUT of logic. It prints the Fmax per
-placer seed and the critical path. ``--registered-reset`` registers the
-shell's reset input like its other inputs (nomul's shell passes the pin through). Run:
-``.venv/bin/python bench/timing_floors.py [--device up5k|ecp5-25k] [--seeds 1,2,3]
-[--registered-reset] [--registers N] [--only KINDS] [--work DIR]``.
+placer seed and the critical path. ``--pin-reset`` passes the reset pin straight to the
+design, as nomul's shell did until 2026-11-29 (it registers the reset like its other inputs
+now). Run: ``.venv/bin/python bench/timing_floors.py [--device up5k|ecp5-25k] [--seeds 1,2,3]
+[--pin-reset] [--registers N] [--only KINDS] [--work DIR]``.
 """
 
 import argparse
@@ -174,30 +174,31 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--device", choices=sorted(DEVICES), default="up5k")
-    parser.add_argument("--registered-reset", action="store_true")
+    parser.add_argument("--pin-reset", action="store_true",
+                        help="the reset pin straight to the design (the shell before 2026-11-29)")
     parser.add_argument("--registers", type=int,
                         help="8-bit registers of the enable designs (default: the device's)")
     parser.add_argument("--only", help="comma list of design kinds (acc, stall, skid, copies, "
                         "free)")
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
-    if args.registered_reset:
+    if args.pin_reset:
         shell = pnr.pin_shell
 
-        def registered_reset_shell(top, in_width, out_width):
+        def pin_reset_shell(top, in_width, out_width):
             text = shell(top, in_width, out_width)
-            text = text.replace("reg vin_q, rdy_q;", "reg vin_q, rdy_q, rst_q;")
-            text = text.replace("    vin_q <= vin;", "    vin_q <= vin;\n    rst_q <= rst;")
-            return text.replace(".rst(rst)", ".rst(rst_q)")
+            text = text.replace("reg vin_q, rdy_q, rst_q;", "reg vin_q, rdy_q;")
+            text = text.replace("\n    rst_q <= rst;", "")
+            return text.replace(".rst(rst_q)", ".rst(rst)")
 
-        pnr.pin_shell = registered_reset_shell
+        pnr.pin_shell = pin_reset_shell
     seeds = tuple(int(s) for s in args.seeds.split(","))
     work = args.work or Path(tempfile.mkdtemp(prefix="nomul-up5k-floors-"))
     freq, registers = DEVICES[args.device]
     registers = args.registers or registers
     print(f"{platform.machine()}, {os.cpu_count()} cores; {args.device}, --freq {freq}, "
           f"seeds {seeds}"
-          + ("; reset registered in the shell" if args.registered_reset else ""))
+          + ("; the reset pin straight to the design" if args.pin_reset else ""))
     print(f"{'design':<12}{'LUT4':>6}{'FF':>6}  {'Fmax per seed (MHz)':<28}critical path")
     only = set(args.only.split(",")) if args.only else None
     for kind, make, size in designs(registers):

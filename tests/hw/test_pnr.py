@@ -30,7 +30,7 @@ def test_a_layer_places_and_routes_with_an_fmax(tmp_path, device, logic_cell):
     assert 0 < used < available
     assert report["cells"]["multipliers"] == 0
     assert report["cells"]["ffs"] >= report["shell_ffs"]       # the shell's shift register
-    assert report["shell_ffs"] == in_width + 3
+    assert report["shell_ffs"] == in_width + 4
     # the family's netlist passes ran before nextpnr (ECP5: block-RAM output registers)
     passes = {"up5k": set(), "ecp5-25k": {"absorb_bram_output_registers"}}[device]
     assert set(report["netlist_passes"]) == passes
@@ -68,6 +68,8 @@ def test_pin_shell_wraps_every_port():
     for port in ("i__payload", "i__valid", "i__ready", "o__payload", "o__valid", "o__ready"):
         assert f".{port}(" in text
     assert "shift <= din;" in pnr.pin_shell("core_top", 1, 1)
+    # every input pin reaches the component through a register, the reset too
+    assert ".rst(rst_q)" in text and "rst_q <= rst;" in text
 
 
 def test_unknown_device_is_refused(tmp_path):

@@ -507,7 +507,13 @@ class FoldedPlan(_WeightedStage):
                     total = sum_bounds((column[index[o][g]]
                                         for g in range(tile * simd, (tile + 1) * simd)), total)
                     partial.append(total)
-            acc_fields.append(field_of(union(partial)))
+            acc_fields.append(union(partial))
+        if isinstance(self.activation, Argmax):
+            # the lanes at one width: an argmax compare of a narrower lane sign-extends it,
+            # and synthesis then moves the compare's top bit out of its carry chain into a
+            # LUT after it (measured on the ECP5, bench/RESULTS.md)
+            acc_fields = [union(acc_fields)] * pe
+        acc_fields = [field_of(bounds) for bounds in acc_fields]
         tree_depth, max_depth = (simd - 1).bit_length(), (pe - 1).bit_length()
         # the lookup (two registers) or the codebook baseline's codebook and multiply take a
         # cycle more than the integer baseline's multiply
@@ -536,7 +542,9 @@ class FoldedPlan(_WeightedStage):
              sum_bounds=sums, acc=field_of(union(sums + (Bounds(0, 0),))), lane_bounds=lanes,
              tree_bounds=tuple(tree_levels(lane, lambda a, b: a + b) for lane in lanes),
              acc_fields=tuple(acc_fields), acc_split=acc_split,
-             final_bounds=tuple(union(sums[o] for o in lane_outputs[p]) for p in range(pe)),
+             final_bounds=((union(sums),) * pe if isinstance(self.activation, Argmax)
+                           else tuple(union(sums[o] for o in lane_outputs[p])
+                                      for p in range(pe))),
              tree_depth=tree_depth, max_depth=max_depth, latency=latency, ii=nf * sf)
 
     @property

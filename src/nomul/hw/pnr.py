@@ -4,12 +4,13 @@ utilization, whether it fits.
 
 A stream component's ports are far wider than a small FPGA has pins (an unrolled digits MLP
 reads 320 bits at once), so the component is placed inside a *pin shell*: the input payload
-is a shift register loaded one bit per clock from pin ``din``, ``i__valid``/``o__ready`` come
-from pins through a register each (the pins' own paths, pad to the logic across the die, are
-an I/O constraint of the board, not a limit of the component), and the output payload and
-valid are XOR-reduced into one registered pin. Every gate of the component stays
-observable, so nothing is optimised away; the shell adds one flip-flop per input payload bit
-plus three (reported as ``shell_ffs``).
+is a shift register loaded one bit per clock from pin ``din``, ``i__valid``/``o__ready`` and
+the reset come from pins through a register each (the pins' own paths, pad to the logic
+across the die, are an I/O constraint of the board, not a limit of the component; a board
+build synchronizes its reset the same way), and the output payload and valid are
+XOR-reduced into one registered pin. Every gate of the component stays observable, so
+nothing is optimised away; the shell adds one flip-flop per input payload bit plus four
+(reported as ``shell_ffs``).
 
 Before nextpnr runs, the synthesized cell counts are checked against the device (its
 :class:`~nomul.hw.families.Device`); a design that cannot fit gets a report saying which
@@ -40,16 +41,17 @@ def pin_shell(top, in_width, out_width):
     return f"""module pnr_shell(input clk, input rst, input din, input vin, input rdy,
                  output reg dout, output irdy);
   reg [{in_width - 1}:0] shift;
-  reg vin_q, rdy_q;
+  reg vin_q, rdy_q, rst_q;
   wire [{out_width - 1}:0] payload;
   wire valid;
   always @(posedge clk) begin
     shift <= {load};
     vin_q <= vin;
     rdy_q <= rdy;
+    rst_q <= rst;
     dout <= ^payload ^ valid;
   end
-  {top} core(.clk(clk), .rst(rst), .i__payload(shift), .i__valid(vin_q), .i__ready(irdy),
+  {top} core(.clk(clk), .rst(rst_q), .i__payload(shift), .i__valid(vin_q), .i__ready(irdy),
              .o__payload(payload), .o__valid(valid), .o__ready(rdy_q));
 endmodule
 """
@@ -88,7 +90,7 @@ def place_and_route(verilog, top, in_width, out_width, device, work_dir, *, freq
                  timeout=timeout)
     stat = json.loads((work_dir / "stat.json").read_text())
     cells = classify(stat["design"].get("num_cells_by_type", {}), spec.family)
-    report = {"device": spec.name, "cells": cells, "shell_ffs": in_width + 3,
+    report = {"device": spec.name, "cells": cells, "shell_ffs": in_width + 4,
               "fmax_mhz": None, "utilization": {}, "netlist_passes": {}}
     short = [f"{cells[k]} {k} of {n}" for k, n in spec.capacity.items() if cells[k] > n]
     report["short"], report["fits"] = short, not short
