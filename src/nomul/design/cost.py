@@ -643,7 +643,7 @@ def _graph_layer(plan, lut_inputs, shared_leaves=False):
     support = [frozenset((leaf.element,)) if isinstance(leaf, InputLeaf) else
                frozenset(getattr(leaf, "members", ())) for leaf in plan.leaves]
     graph = _graph_of(plan)
-    taken = set(plan.fused.values())        # built inside their reader's three-input adder
+    taken = plan.fused_operands             # built inside their reader's three-input adder
     for index, node in enumerate(plan.nodes, start=len(plan.leaves)):
         a, b, _, _ = node
         support.append(support[a] | support[b])

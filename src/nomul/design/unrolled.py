@@ -238,6 +238,12 @@ class UnrolledPlan:
         low = min(shift for _, shift, _ in self._terms(index, child)[1:])
         return max(1, self.bounds[index].width - low)
 
+    @property
+    def fused_operands(self):
+        """The nodes :attr:`fused` takes into their readers' three-input adders: not built
+        (nor costed) on their own."""
+        return frozenset(self.fused.values())
+
     def fused_terms(self, index):
         """The three ``(value, shift, sign)`` that node ``index`` of :attr:`fused` adds, its
         left operand's first (unshifted, positive)."""

@@ -103,7 +103,7 @@ class UnrolledLayer(PlanComponent):
             signals[(index, 0)] = value
         first = len(plan.leaves)
         inline = plan.single_use_nodes()
-        taken = set(plan.fused.values())
+        taken = plan.fused_operands
         for index, (a, b, shift, sign) in enumerate(plan.nodes, start=first):
             if index in taken:         # built inside the three-input adder of its reader
                 continue
