@@ -145,12 +145,12 @@ def test_grouped_layer_every_activation_and_folding(kind, pe, simd):
     (6, 4, 1, 2, 3), (6, 4, 2, 1, 1), (6, 4, 0, 0, 0), (1, 1, 1, 0, 0), (2, 4, 2, 1, 0),
     (3, 2, 1, 1, 2)])
 def test_latency_formula(kind, pe, simd, register_every, lt, la):
-    """``latency = nf*sf + Lt + 7`` (``+ 2`` for thresholds: the compare's halves, then the
-    join; ``+ La`` for argmax and 1 more when ``sf > 1``): ``Lt`` registers in the SIMD adder
-    trees, ``La`` in the PE argmax tree; measured without stalls."""
+    """``latency = nf*sf + Lt + 7`` (``+ 1`` for thresholds, ``+ La`` for argmax and 1 more
+    when ``sf > 1``): ``Lt`` registers in the SIMD adder trees, ``La`` in the PE argmax tree;
+    measured without stalls."""
     layer = _grouped_layer(kind)
     dut = _folded(layer, pe, simd, register_every=register_every)
-    extra = {"thresholds": 2, "argmax": la + (simd < 4), "raw": 0}[kind]
+    extra = {"thresholds": 1, "argmax": la + (simd < 4), "raw": 0}[kind]
     assert dut.latency == (6 // pe) * (4 // simd) + lt + 7 + extra
     _check(dut, layer, np.random.default_rng(5).integers(0, 3, size=(4, 8)),
            idle=0.0, stall=0.0)

@@ -519,7 +519,7 @@ def _folded(plan, lut_inputs, shared_leaves=False):
                                      shared_leaves)
             f["compare"] += t * plan.acc_fields[p].width
             f["adder"] += max(0, t - 1)
-            f["ff"] += 4 * t            # the compare stage's halves, the join stage
+            f["ff"] += t                              # the compare stage
         # the collector, its look-ahead shift enable, the output register's load
         f["ff"] += plan.outputs * index_width(t + 1) + index_width(plan.nf) + 2 \
             + (plan.nf > 1 and plan.ii > 1)

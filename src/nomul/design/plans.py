@@ -516,10 +516,9 @@ class FoldedPlan(_WeightedStage):
         acc_fields = [field_of(bounds) for bounds in acc_fields]
         tree_depth, max_depth = (simd - 1).bit_length(), (pe - 1).bit_length()
         # the lookup (two registers) or the codebook baseline's codebook and multiply take a
-        # cycle more than the integer baseline's multiply; thresholds compare in halves, then
-        # join (two stages)
+        # cycle more than the integer baseline's multiply
         latency = nf * sf + _registers(tree_depth, register_every) + 6 \
-            + 2 * isinstance(self.activation, Thresholds) + (weights is None or self.codebook_rom)
+            + isinstance(self.activation, Thresholds) + (weights is None or self.codebook_rom)
         if isinstance(self.activation, Argmax):        # + the running maximum's compare
             latency += _registers(max_depth, register_every) + (sf > 1)
         # the accumulators add in two cycles (split low / high) when any is wide

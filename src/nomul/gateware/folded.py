@@ -24,9 +24,8 @@ Pipeline (one global enable; registers named after their stage)::
       -> per PE: adder tree over the simd lanes (a register every ``register_every`` levels)
       -> per PE: accumulator (starts from the bias of its output, chosen a stage ahead;
          wider than ``ACC_SPLIT_BITS``: the low half, then the high half with its carry)
-      -> after the last input tile: thresholds compared in halves (a stage; the thresholds
-         chosen a stage ahead), the halves joined (a stage) and counted, or raw, shifted into
-         the result collector; or argmax
+      -> after the last input tile: thresholds compared (a stage; the thresholds chosen a
+         stage ahead) and counted, or raw, shifted into the result collector; or argmax
       -> output register
 
 Every register-to-register path is short: the counters' end tests are registers computed a
@@ -44,19 +43,19 @@ Timing, with ``T = NF * SF``, ``Lt = floor(ceil(log2 simd) / register_every)`` a
 only) ``La = floor(ceil(log2 pe) / register_every)`` (both 0 when ``register_every == 0``):
 
 - ``ii = T``: one vector per ``T`` cycles, with no bubble while ``o.ready`` is high.
-- ``latency = T + Lt + 9`` (thresholds), ``T + Lt + 7`` (raw) or ``T + Lt + La + 7``
+- ``latency = T + Lt + 8`` (thresholds), ``T + Lt + 7`` (raw) or ``T + Lt + La + 7``
   (argmax; ``+ 1`` when ``SF > 1``: the running maximum's compare stage), each ``+ 1`` with
   ``plan.acc_split`` (the high half's cycle) and ``+ 1`` with ``plan.weight_in_block_ram``
   (the weight word's fabric register): cycles from the input transfer of a vector that
   finds the engine idle to its result being taken with ``o.ready`` high (input buffer 1,
   working vector 1, weight ROM 1, its output register 1, a fabric register after a block-RAM
   weight ROM 1, product tables 2, tree ``Lt``, ``T`` accumulation cycles, threshold compare
-  2 (the halves, then joined), argmax tree ``La``, output register 1); the codebook
-  multiplier baseline the same (codebook ROM 1, multiplier 1), the integer one a cycle less
-  (multiplier 1). A vector accepted while the engine is busy waits in the input buffer for
-  the current one to finish; under a full-rate input stream (input always valid) every
-  vector after the first is accepted the cycle after the previous one starts, so its
-  latency is ``latency + T - 2`` (``T == 1``: ``latency``).
+  1, argmax tree ``La``, output register 1); the codebook multiplier baseline the same
+  (codebook ROM 1, multiplier 1), the integer one a cycle less (multiplier 1). A vector
+  accepted while the engine is busy waits in the input buffer for the current one to
+  finish; under a full-rate input stream (input always valid) every vector after the first
+  is accepted the cycle after the previous one starts, so its latency is ``latency + T - 2``
+  (``T == 1``: ``latency``).
 
 Back-pressure: ``i.ready`` is the input buffer's emptiness, a register. The engine keeps
 computing the next vector while the output register waits for ``o.ready``; the whole pipeline
@@ -86,7 +85,7 @@ from ..design.plans import WEIGHT_CHUNK, FoldedPlan, acc_low_bits
 from ..design.trees import union
 from ..numeric import Bounds
 from .argmax import argmax_tree
-from .order import at_least_in_halves, greater
+from .order import at_least, greater
 from .pipeline import PlanComponent, layout_of, reduce_trees, shape_of
 
 __all__ = ["FoldedDense"]
@@ -558,8 +557,8 @@ class FoldedDense(PlanComponent):
 
     def _collect(self, m, accs, tags, stage, history, enable, enabled):
         """Thresholds or raw: per-PE values into a shift register of the finished tiles
-        (shifting on ``enabled(valid)``). Thresholds compare in halves in a stage of their own
-        (the thresholds of the tile chosen a stage ahead), join in the next, then count."""
+        (shifting on ``enabled(valid)``). Thresholds compare in a stage of their own (the
+        thresholds of the tile chosen a stage ahead), then count."""
         plan = self.plan
         values = []
         if plan.kind != "raw":
@@ -569,12 +568,12 @@ class FoldedDense(PlanComponent):
                 for t in range(plan.activation.count):
                     threshold = self._per_tile_ahead(m, enable, plan.per_tile_thresholds(p, t),
                                                      history, f"threshold_{p}_{t}")
-                    row.append(self._compared(m, enable, acc, threshold, f"compare_{p}_{t}"))
+                    above = Signal(name=f"above_{p}_{t}", reset_less=True)
+                    with m.If(enable):
+                        m.d.sync += above.eq(at_least(acc, threshold))
+                    row.append(above)
                 compares.append(row)
             tags = stage(tags, "compare")
-            compares = [[_held(m, enable, above, f"above_{p}_{t}") for t, above in enumerate(row)]
-                        for p, row in enumerate(compares)]
-            tags = stage(tags, "join")
         for p, acc in enumerate(accs):
             value = Signal(shape_of(plan.element), name=f"value_{p}")
             if plan.kind == "raw":
@@ -591,19 +590,6 @@ class FoldedDense(PlanComponent):
         with m.If(enabled(tags["valid"])):
             m.d.sync += collected.eq(Cat(collected[len(tile):], tile))
         return done, Cat(collected, tile)
-
-    @staticmethod
-    def _compared(m, enable, acc, threshold, name):
-        """``acc >= threshold`` from the compare stage's registers: the compare in halves
-        (:func:`~nomul.gateware.order.at_least_in_halves`), each registered, then joined by one
-        LUT (for the join stage's register)."""
-        parts = at_least_in_halves(acc, threshold)
-        if len(parts) == 1:
-            return _held(m, enable, parts[0], name)
-        high_above, high_at_least, low_at_least = (
-            _held(m, enable, part, f"{name}_{label}")
-            for part, label in zip(parts, ("high_above", "high_at_least", "low_at_least")))
-        return high_above | (high_at_least & low_at_least)
 
     def _argmax(self, m, enable, accs, tags, stage, loaded):
         """A compare-select tree over the PE lanes, then a running maximum over the tiles
