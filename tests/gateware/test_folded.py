@@ -6,8 +6,9 @@ Every dense layer of hypothesis-drawn MLPs and a hand-made grouped layer (d = 2,
 levels) are run through :class:`~nomul.gateware.folded.FoldedDense` with random idle and stall
 cycles and compared with :func:`nomul.models.reference.weighted` plus the activation; without
 stalls the first result takes exactly ``latency`` cycles, later ones ``latency + ii - 2`` (they
-wait in the input buffer, accepted the cycle after it empties; ``latency`` when ``ii == 1``)
-and inputs are accepted every ``ii = nf * sf`` cycles.
+wait in the input buffer, accepted the cycle after it empties; ``latency`` when ``ii == 1``
+or with a single input buffer, which takes a vector when the engine starts it) and inputs are
+accepted every ``ii = nf * sf`` cycles.
 """
 
 import re
@@ -71,7 +72,8 @@ def _check(dut, layer, indices, *, idle=0.2, stall=0.2, seed=0):
     assert _decode(dut, layer, run.outputs) == _expected(layer, indices)
     if idle == stall == 0:
         assert dut.ii == dut.plan.nf * dut.plan.sf
-        waited = dut.latency + dut.ii - 2 if dut.ii > 1 else dut.latency
+        waited = dut.latency + dut.ii - 2 if dut.ii > 1 and not dut.plan.single_buffer \
+            else dut.latency
         assert run.latencies == [dut.latency] + [waited] * (len(words) - 1)
         assert run.intervals[1:] == [dut.ii] * (len(words) - 2)
     return run
@@ -83,7 +85,8 @@ def _folding(draw, layer):
                 simd=draw(st.sampled_from(_divisors(layer.n_groups))),
                 register_every=draw(st.integers(0, 2)),
                 table_style=draw(st.sampled_from(["auto", "logic", "block"])),
-                weight_style=draw(st.sampled_from(["auto", "logic", "block"])))
+                weight_style=draw(st.sampled_from(["auto", "logic", "block"])),
+                input_buffer=draw(st.sampled_from(["double", "single"])))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -140,18 +143,22 @@ def test_grouped_layer_every_activation_and_folding(kind, pe, simd):
     _check(dut, layer, indices[:6], idle=0.0, stall=0.0)
 
 
+@pytest.mark.parametrize("input_buffer", ["double", "single"])
 @pytest.mark.parametrize("kind", ["thresholds", "argmax", "raw"])
 @pytest.mark.parametrize("pe, simd, register_every, lt, la", [
     (6, 4, 1, 2, 3), (6, 4, 2, 1, 1), (6, 4, 0, 0, 0), (1, 1, 1, 0, 0), (2, 4, 2, 1, 0),
     (3, 2, 1, 1, 2)])
-def test_latency_formula(kind, pe, simd, register_every, lt, la):
+def test_latency_formula(kind, pe, simd, register_every, lt, la, input_buffer):
     """``latency = nf*sf + Lt + 7`` (``+ 1`` for thresholds, ``+ La`` for argmax and 1 more
-    when ``sf > 1``): ``Lt`` registers in the SIMD adder trees, ``La`` in the PE argmax tree;
-    measured without stalls."""
+    when ``sf > 1``, ``- 1`` with a single input buffer when ``nf*sf > 1``): ``Lt`` registers
+    in the SIMD adder trees, ``La`` in the PE argmax tree; measured without stalls."""
     layer = _grouped_layer(kind)
-    dut = _folded(layer, pe, simd, register_every=register_every)
+    dut = _folded(layer, pe, simd, register_every=register_every, input_buffer=input_buffer)
     extra = {"thresholds": 1, "argmax": la + (simd < 4), "raw": 0}[kind]
-    assert dut.latency == (6 // pe) * (4 // simd) + lt + 7 + extra
+    cycles = (6 // pe) * (4 // simd)
+    single = input_buffer == "single" and cycles > 1
+    assert dut.plan.single_buffer == single
+    assert dut.latency == cycles + lt + 7 + extra - single
     _check(dut, layer, np.random.default_rng(5).integers(0, 3, size=(4, 8)),
            idle=0.0, stall=0.0)
 

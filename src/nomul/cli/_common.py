@@ -156,11 +156,12 @@ def per_layer(kind):
 # -- build options ----------------------------------------------------------------------------
 
 BUILD_OPTION_NAMES = ("arch", "pe", "simd", "input_lanes", "name", "table_style",
-                      "weight_style", "register_every", "threshold_method", "group_inputs",
-                      "adders", "target_ii", "target_throughput", "clock_mhz", "device")
+                      "weight_style", "input_buffer", "register_every", "threshold_method",
+                      "group_inputs", "adders", "target_ii", "target_throughput", "clock_mhz",
+                      "device")
 # automatic folding chooses every layer's build itself: layer options are refused beside it
-LAYER_OPTION_NAMES = ("arch", "pe", "simd", "table_style", "weight_style", "register_every",
-                      "threshold_method", "group_inputs", "adders")
+LAYER_OPTION_NAMES = ("arch", "pe", "simd", "table_style", "weight_style", "input_buffer",
+                      "register_every", "threshold_method", "group_inputs", "adders")
 
 
 def add_model_command(commands, name, help, *, output=None, build=True, run):
@@ -197,6 +198,10 @@ def add_build_options(parser):
                         help="folded: product tables as auto (default), logic or block")
     parser.add_argument("--weight-style", type=per_layer(str),
                         help="folded: weight ROMs as auto (default), logic or block")
+    parser.add_argument("--input-buffer", type=per_layer(str),
+                        help="folded: double (default: a next-vector buffer, a vector taken "
+                        "while the engine is busy) or single (the working vector alone: one "
+                        "vector of flip-flops less, the same II)")
     parser.add_argument("--register-every", type=per_layer(int),
                         help="adder levels between pipeline registers (default 3 unrolled, "
                         "1 folded; 0: output only)")

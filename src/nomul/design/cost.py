@@ -441,9 +441,10 @@ def _folded(plan, lut_inputs, shared_leaves=False):
     tile_bits = plan.simd * plan.code_bits
     tags = index_width(plan.nf) + 4                   # valid, first, last_sf, nf, last_nf
     # the controller: buffers, counters, end tests, load, enable, deliver; the acc_high
-    # stage's tags
-    f["ff"] += 2 * vector + 2 * index_width(plan.ii) + 13 + (plan.ii > 1) \
-        + (tags + 1) * plan.acc_split                 # (ii > 1: the accept register)
+    # stage's tags (ii > 1: the accept register; a single buffer: the working vector and
+    # its ready register alone)
+    f["ff"] += (2 - plan.single_buffer) * vector + 2 * index_width(plan.ii) + 13 \
+        + (plan.ii > 1) - 2 * plan.single_buffer + (tags + 1) * plan.acc_split
     # the weight ROM address register; its word registered (from block RAM twice); the tile
     # and the tags waiting two (three) cycles for it
     far = plan.weight_in_block_ram

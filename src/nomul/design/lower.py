@@ -204,7 +204,7 @@ def _folded(layer, in_shape, options, weights, describe_as, codebook_rom=False):
                         activation_of(layer, layer.out_channels), in_levels, layer.group,
                         options.pe, options.simd, options.table_style, options.register_every,
                         weights=weights, codebook_rom=codebook_rom, describe_as=describe_as,
-                        weight_style=options.weight_style)
+                        weight_style=options.weight_style, input_buffer=options.input_buffer)
     if isinstance(layer, Dense):
         return engine
     window = WindowPlan(in_shape, layer.kernel, layer.stride, layer.padding,
@@ -243,6 +243,8 @@ def weighted_plan(layer, in_shape, options, *, position=0, baseline=None):
         describe["table_style"] = table_style(options.table_style, rows * layer.n_codewords)
     if options.arch == Arch.FOLDED and options.weight_style != "auto":
         describe["weight_style"] = str(options.weight_style)
+    if options.arch == Arch.FOLDED and options.input_buffer != "double":
+        describe["input_buffer"] = str(options.input_buffer)
     describe["register_every"] = options.register_every
     build = _folded if options.arch == Arch.FOLDED else _unrolled
     try:

@@ -6,8 +6,8 @@ overrides. A field left at ``None`` is *not given* and takes its default (:data:
 where it concerns a layer; :func:`nomul.design.lower` refuses a given option that concerns no
 layer it is applied to (``pe`` on an unrolled layer, ``group_inputs`` on a folded one), instead
 of ignoring it. Option values are enums (:class:`Arch`, :class:`TableStyle`,
-:class:`WeightStyle`, :class:`ThresholdMethod`, :class:`AdderStyle`); their plain strings
-are accepted too.
+:class:`WeightStyle`, :class:`InputBuffer`, :class:`ThresholdMethod`, :class:`AdderStyle`);
+their plain strings are accepted too.
 """
 
 from dataclasses import dataclass, field, fields, replace
@@ -15,7 +15,8 @@ from enum import StrEnum
 
 from ..errors import OptionsError
 
-__all__ = ["Arch", "TableStyle", "WeightStyle", "ThresholdMethod", "AdderStyle", "DEFAULTS",
+__all__ = ["Arch", "TableStyle", "WeightStyle", "InputBuffer", "ThresholdMethod", "AdderStyle",
+           "DEFAULTS",
            "UNROLLED_REGISTER_EVERY", "SCOPE", "LayerOptions", "BuildOptions", "option_applies"]
 
 
@@ -47,6 +48,19 @@ class WeightStyle(StrEnum):
     BLOCK = "block"
 
 
+class InputBuffer(StrEnum):
+    """How a folded layer buffers its input vector: a next-vector buffer in front of the
+    working vector, so a vector is taken while the engine is busy (``double``, the default),
+    or the working vector alone, loaded when the engine starts a vector (``single``: the
+    upstream holds its result in its output register until then, so the II is the same; one
+    vector of flip-flops less, and a ready register whose logic reads the stall's next value,
+    a longer path on the iCE40 and ECP5, ``bench/RESULTS.md``). With one cycle per vector
+    the buffer is always double."""
+
+    DOUBLE = "double"
+    SINGLE = "single"
+
+
 class AdderStyle(StrEnum):
     """How an unrolled layer's adder graph is built: two-input adders in portable Verilog
     (``binary``), or, where a node's operand is a node read by it alone, the two fused into one
@@ -72,7 +86,7 @@ class ThresholdMethod(StrEnum):
 DEFAULTS = {"arch": Arch.UNROLLED, "pe": 1, "simd": 1, "table_style": TableStyle.AUTO,
             "register_every": 1, "threshold_method": ThresholdMethod.AUTO,
             "group_inputs": "auto", "weight_style": WeightStyle.AUTO,
-            "adders": AdderStyle.BINARY}
+            "input_buffer": InputBuffer.DOUBLE, "adders": AdderStyle.BINARY}
 # an unrolled layer's adder graph is registered every 3 levels unless told otherwise: every
 # level costs it 3x the flip-flops (values shared across outputs are carried), every 3 levels
 # half its LUTs in flip-flops on the shared digits model; folded trees keep DEFAULTS' 1
@@ -85,18 +99,19 @@ SCOPE = {
     "simd": "folded layers (arch folded)",
     "table_style": "folded layers (arch folded)",
     "weight_style": "folded layers (arch folded)",
+    "input_buffer": "folded layers (arch folded)",
     "threshold_method": "unrolled layers with thresholds",
     "group_inputs": "unrolled dense layers with scalar codebooks (group 1)",
     "adders": "unrolled layers (arch unrolled)",
 }
 _ENUMS = {"arch": Arch, "table_style": TableStyle, "threshold_method": ThresholdMethod,
-          "weight_style": WeightStyle, "adders": AdderStyle}
+          "weight_style": WeightStyle, "input_buffer": InputBuffer, "adders": AdderStyle}
 
 
 def option_applies(name, layer, arch):
     """Whether the layer option ``name`` changes how ``layer`` (a weighted layer of the model)
     is built as ``arch``."""
-    if name in ("pe", "simd", "table_style", "weight_style"):
+    if name in ("pe", "simd", "table_style", "weight_style", "input_buffer"):
         return arch == Arch.FOLDED
     if name == "threshold_method":
         return arch == Arch.UNROLLED and layer.activation.kind == "thresholds"
@@ -125,8 +140,8 @@ class LayerOptions:
     codebooks look up ``g`` consecutive inputs together in one table (3 inputs of 2 bits = one
     6-input LUT; the last group shorter when ``g`` does not divide the inputs); ``"auto"``
     (default) takes the form whose adder graph is smallest (see :mod:`.unrolled`).
-    ``weight_style``: :class:`WeightStyle` (folded). ``adders``: :class:`AdderStyle`
-    (unrolled).
+    ``weight_style``: :class:`WeightStyle` (folded). ``input_buffer``: :class:`InputBuffer`
+    (folded). ``adders``: :class:`AdderStyle` (unrolled).
     """
 
     arch: Arch | None = None
@@ -137,6 +152,7 @@ class LayerOptions:
     threshold_method: ThresholdMethod | None = None
     group_inputs: int | None = None
     weight_style: WeightStyle | None = None
+    input_buffer: InputBuffer | None = None
     adders: AdderStyle | None = None
 
     def __post_init__(self):

@@ -421,8 +421,10 @@ class FoldedPlan(_WeightedStage):
 
     ``M`` outputs over ``G`` input groups (``N = G * group`` input indices); ``nf = M / pe``
     output tiles, ``sf = G / simd`` input tiles; ``ii = nf * sf``; ``latency = nf*sf + Lt + 7``
-    (+ 1 with thresholds, + 1 when the accumulators add in two cycles (``acc_split``: one
-    wider than :data:`ACC_SPLIT_BITS`), + 1 with the weight ROM in block RAM
+    (1 less with ``input_buffer="single"`` and ``nf * sf >= 2``: no next-vector buffer in
+    front of the working vector; + 1 with thresholds, + 1 when the accumulators add in two
+    cycles (``acc_split``: one wider than :data:`ACC_SPLIT_BITS`), + 1 with the weight ROM in
+    block RAM
     (:attr:`weight_in_block_ram`: its word's fabric register), + ``La`` for argmax and 1 more
     if ``sf > 1``; 1 less for the integer multiplier baseline), ``Lt``/``La`` the registers
     inside the SIMD adder trees and the PE argmax tree. The weight ROM holds ``nf * sf`` words
@@ -448,6 +450,7 @@ class FoldedPlan(_WeightedStage):
     codebook_rom: bool = False
     describe_as: tuple = ()
     weight_style: str = "auto"
+    input_buffer: str = "double"
 
     def __post_init__(self):
         in_levels = as_int(self.in_levels, "in_levels", minimum=2)
@@ -484,6 +487,8 @@ class FoldedPlan(_WeightedStage):
         weight_style = str(self.weight_style)
         if weight_style not in ("auto", "logic", "block"):
             raise ValueError(f"unknown weight_style {weight_style!r}")
+        if str(self.input_buffer) not in ("double", "single"):
+            raise ValueError(f"unknown input_buffer {self.input_buffer!r}")
         style = "logic" if weights is not None else \
             table_style(self.table_style, len(table) * codewords)
         nf, sf = outputs // pe, groups // simd
@@ -516,8 +521,9 @@ class FoldedPlan(_WeightedStage):
         acc_fields = [field_of(bounds) for bounds in acc_fields]
         tree_depth, max_depth = (simd - 1).bit_length(), (pe - 1).bit_length()
         # the lookup (two registers) or the codebook baseline's codebook and multiply take a
-        # cycle more than the integer baseline's multiply
-        latency = nf * sf + _registers(tree_depth, register_every) + 6 \
+        # cycle more than the integer baseline's multiply; the next-vector buffer a cycle
+        single_buffer = str(self.input_buffer) == "single" and nf * sf > 1
+        latency = nf * sf + _registers(tree_depth, register_every) + 6 - single_buffer \
             + isinstance(self.activation, Thresholds) + (weights is None or self.codebook_rom)
         if isinstance(self.activation, Argmax):        # + the running maximum's compare
             latency += _registers(max_depth, register_every) + (sf > 1)
@@ -533,7 +539,8 @@ class FoldedPlan(_WeightedStage):
         latency += _weight_in_block_ram(weight_style, nf * sf, weight_width)
         fill(self, table=table, weight_index=index, bias=bias, in_levels=in_levels, group=group,
              pe=pe, simd=simd, table_style=style, register_every=register_every,
-             weight_style=weight_style, weights=weights, nf=nf, sf=sf, index_bits=index_bits,
+             weight_style=weight_style, input_buffer=str(self.input_buffer),
+             single_buffer=single_buffer, weights=weights, nf=nf, sf=sf, index_bits=index_bits,
              code_bits=code_bits,
              codeword_bits=codeword_bits, table_depth=codewords << code_bits,
              weight_depth=nf * sf, codebook_rom=bool(self.codebook_rom),

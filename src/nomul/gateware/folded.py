@@ -55,7 +55,10 @@ only) ``La = floor(ceil(log2 pe) / register_every)`` (both 0 when ``register_eve
   accepted while the engine is busy waits in the input buffer for the current one to
   finish; under a full-rate input stream (input always valid) every vector after the first
   is accepted the cycle after the previous one starts, so its latency is ``latency + T - 2``
-  (``T == 1``: ``latency``).
+  (``T == 1``: ``latency``). With ``input_buffer="single"`` (``plan.single_buffer``, ``T >=
+  2``) there is no input buffer in front of the working vector: ``latency`` is 1 less, a
+  vector is transferred when the engine starts it, so every vector takes ``latency``, and
+  the II is kept because the upstream holds its result in its output register until then.
 
 Back-pressure: ``i.ready`` is the input buffer's emptiness, a register. The engine keeps
 computing the next vector while the output register waits for ``o.ready``; the whole pipeline
@@ -127,7 +130,9 @@ class FoldedDense(PlanComponent):
         # flip-flop (no reset and initially low: an iCE40 flip-flop starts at 0, and the
         # engine's first cycle has nothing to advance)
         enable = Signal(name="enable", reset_less=True)
-        counters, work = self._controller(m, enable)
+        # enable's value in the next cycle (with ii >= 2 enable is a register loading it)
+        next_enable = Signal(name="next_enable")
+        counters, work = self._controller(m, enable, next_enable)
         run, sf, nf, wrap, n_waddr = counters
         weight_word = self._weight_rom(m, enable, n_waddr)
         history = []                          # the tags of every registered stage, in order
@@ -155,8 +160,6 @@ class FoldedDense(PlanComponent):
             tile = _held(m, enable, tile, "tile_codes_far")
             tags = stage(tags, "weight_far")
         accs, tags = self._lanes(m, enable, tile, weight_word, tags, stage, history)
-        # enable's value in the next cycle (with ii >= 2 enable is a register loading it)
-        next_enable = Signal(name="next_enable")
 
         def enabled(tag):
             """``enable & tag``; with ii >= 2 and ``tag`` a stage register, a register
@@ -197,7 +200,7 @@ class FoldedDense(PlanComponent):
 
     # -- the controller ----------------------------------------------------------------------
 
-    def _controller(self, m, enable):
+    def _controller(self, m, enable, next_enable):
         """The input double buffer, the working vector (rotated one tile per cycle) and the
         counters. Returns ``(run, sf, nf, wrap, next word address)`` (``wrap``: ``sf`` is the
         last input tile, a register) and the working vector (the current input tile in its
@@ -207,7 +210,14 @@ class FoldedDense(PlanComponent):
         vector a vector always finds the buffer empty in time, see the module docstring) or,
         with one, ``~next_full`` or a vector loaded this cycle; the end of a
         vector and of an input tile are registers computed a cycle ahead, so no comparison of
-        the counters lies between a counter and the enables it drives."""
+        the counters lies between a counter and the enables it drives.
+
+        With ``plan.single_buffer`` (``input_buffer="single"``, two or more cycles per vector)
+        the working vector is the only buffer: ``i.ready`` is a register computed a cycle
+        ahead from ``next_enable``, high while the engine is enabled and idle or in the last
+        cycle of its vector, and the working vector loads the upstream's payload on every
+        cycle it is high (valid or not: the counters restart, and only a transferred vector
+        runs); the upstream holds its result in its own output register until then."""
         plan = self.plan
         total = plan.nf * plan.sf
         vector_bits = plan.in_port.bits
@@ -234,25 +244,34 @@ class FoldedDense(PlanComponent):
         # working vector's load multiplexer, then starts at a flip-flop)
         load = Signal(name="load")
 
-        ready = accept if total > 1 else ~next_full
-        if total == 1:
-            ready = ready | (load & enable)
-        m.d.comb += self.i.ready.eq(ready)
-        taken = self.i.valid & self.i.ready
-        # the buffer copies the payload on every cycle it is empty (valid or not: only a
-        # taken one is kept), so its 100-odd clock enables read a register, not the
-        # upstream valid
-        with m.If(accept if total > 1 else taken):
-            m.d.sync += next_vector.eq(self.i.payload)
-        full_next = Mux(taken, 1, Mux(load & enable, 0, next_full))
-        m.d.sync += next_full.eq(full_next)
-        if total > 1:
-            m.d.sync += accept.eq(~full_next)
-        if total == 1:      # every cycle ends a vector: load whenever the buffer will be full
-            m.d.sync += load.eq(self.i.valid | (next_full & ~(load & enable)))
-        else:       # the same, simplified to two 4-input functions and their AND
-            m.d.sync += load.eq((taken | next_full) & ~(enable & load)
-                                & (~run | at_end | (enable & near_end)))
+        if plan.single_buffer:
+            # the working vector and the counters load on ready, a flip-flop; a vector starts
+            # when one is transferred
+            load = Signal(name="ready")
+            m.d.comb += self.i.ready.eq(load)
+            source, started, start = self.i.payload, self.i.valid, load & self.i.valid
+            m.d.sync += load.eq(next_enable & Mux(enable, ~n_run | n_at_end, ~run | at_end))
+        else:                                   # a loaded vector always starts
+            source, started, start = next_vector, 1, load
+            ready = accept if total > 1 else ~next_full
+            if total == 1:
+                ready = ready | (load & enable)
+            m.d.comb += self.i.ready.eq(ready)
+            taken = self.i.valid & self.i.ready
+            # the buffer copies the payload on every cycle it is empty (valid or not: only a
+            # taken one is kept), so its 100-odd clock enables read a register, not the
+            # upstream valid
+            with m.If(accept if total > 1 else taken):
+                m.d.sync += next_vector.eq(self.i.payload)
+            full_next = Mux(taken, 1, Mux(load & enable, 0, next_full))
+            m.d.sync += next_full.eq(full_next)
+            if total > 1:
+                m.d.sync += accept.eq(~full_next)
+            if total == 1:      # every cycle ends a vector: load whenever the buffer is full
+                m.d.sync += load.eq(self.i.valid | (next_full & ~(load & enable)))
+            else:       # the same, simplified to two 4-input functions and their AND
+                m.d.sync += load.eq((taken | next_full) & ~(enable & load)
+                                    & (~run | at_end | (enable & near_end)))
 
         # the counters advance: run & ~at_end (a register computed a cycle ahead: it drives
         # every counter bit)
@@ -260,14 +279,14 @@ class FoldedDense(PlanComponent):
         if total == 1:
             m.d.comb += going.eq(0)
         else:
-            m.d.sync += going.eq(Mux(enable, load | (going & ~near_end), going))
+            m.d.sync += going.eq(Mux(enable, start | (going & ~near_end), going))
 
         # run and the end tests follow the issue; the counters restart on load and otherwise
         # count on, also when idle (nothing reads them then): their only control is load, a
         # flip-flop, which synthesis puts on the registers' synchronous reset
         m.d.comb += [n_at_end.eq(total == 1), n_near_end.eq(total == 2)]
         with m.If(load):
-            m.d.comb += n_run.eq(1)
+            m.d.comb += n_run.eq(started)
         with m.Elif(going):
             m.d.comb += [n_run.eq(1), n_at_end.eq(near_end),
                          n_near_end.eq(waddr == total - 3 if total > 2 else 0)]
@@ -280,7 +299,7 @@ class FoldedDense(PlanComponent):
             m.d.sync += [run.eq(n_run), waddr.eq(n_waddr), sf.eq(n_sf), nf.eq(n_nf),
                          at_end.eq(n_at_end), near_end.eq(n_near_end), wrap.eq(n_wrap)]
             with m.If(load):
-                m.d.sync += work.eq(next_vector)
+                m.d.sync += work.eq(source)
             with m.Else():
                 m.d.sync += work.eq(work.rotate_right(tile_bits))
         return (run, sf, nf, wrap, n_waddr), work
