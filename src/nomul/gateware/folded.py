@@ -239,11 +239,6 @@ class FoldedDense(PlanComponent):
         n_run, n_at_end, n_near_end, n_wrap = Signal(), Signal(), Signal(), Signal()
         n_waddr = Signal.like(waddr)
         n_sf, n_nf = Signal.like(sf), Signal.like(nf)
-        # load the next vector this cycle: next_full & (~run | at_end), as a register
-        # computed a cycle ahead from the next values of those registers (its fan-out, the
-        # working vector's load multiplexer, then starts at a flip-flop)
-        load = Signal(name="load")
-
         if plan.single_buffer:
             # the working vector and the counters load on ready, a flip-flop; a vector starts
             # when one is transferred
@@ -251,7 +246,12 @@ class FoldedDense(PlanComponent):
             m.d.comb += self.i.ready.eq(load)
             source, started, start = self.i.payload, self.i.valid, load & self.i.valid
             m.d.sync += load.eq(next_enable & Mux(enable, ~n_run | n_at_end, ~run | at_end))
-        else:                                   # a loaded vector always starts
+        else:
+            # load the next vector this cycle: next_full & (~run | at_end), as a register
+            # computed a cycle ahead from the next values of those registers (its fan-out,
+            # the working vector's load multiplexer, then starts at a flip-flop); a loaded
+            # vector always starts
+            load = Signal(name="load")
             source, started, start = next_vector, 1, load
             ready = accept if total > 1 else ~next_full
             if total == 1:
