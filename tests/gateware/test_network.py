@@ -100,7 +100,8 @@ def test_random_folded_networks_match_the_reference(model, data):
             per_layer.append((position, LayerOptions(
                 arch="folded", pe=data.draw(st.sampled_from(_divisors(layer.out_channels))),
                 simd=data.draw(st.sampled_from(_divisors(layer.n_groups))),
-                register_every=data.draw(st.integers(0, 2)))))
+                register_every=data.draw(st.integers(0, 2)),
+                input_buffer=data.draw(st.sampled_from(["double", "single"])))))
     design, top = build(model, BuildOptions(layers=tuple(per_layer)))
     described = design.describe()["layers"]
     assert {entry["index"] for entry in described if entry.get("arch") == "folded"} == \
