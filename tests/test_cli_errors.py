@@ -154,6 +154,8 @@ def test_bad_estimate_options_are_one_line(capsys, tmp_path, model, no_long_work
     (["--arch", "folded", "--adders", "ternary"], "adders does not apply"),
     (["--adders", "quaternary"], "adders: unknown value 'quaternary'; choose from binary, "
      "ternary"),
+    (["--arch", "folded", "--sum-register", "off"], "sum_register does not apply"),
+    (["--sum-register", "maybe"], "sum_register: unknown value 'maybe'; choose from on, off"),
 ])
 def test_options_that_do_not_apply_are_refused(capsys, tmp_path, model, no_long_work, argv,
                                                message):
@@ -169,6 +171,17 @@ def test_an_option_given_once_goes_to_the_layers_it_concerns(capsys, tmp_path, m
     assert status == 0, err
     layers = json.loads(out)["layers"]
     assert (layers[0]["arch"], layers[1]["arch"], layers[1]["pe"]) == ("unrolled", "folded", 2)
+
+
+def test_sum_register_off_takes_a_cycle_from_every_unrolled_layer(capsys, tmp_path, model):
+    layers = {}
+    for sums in ("on", "off"):
+        status, out, err = _run(capsys, "build", model, "-o", tmp_path / sums, "--sum-register",
+                                sums, "--json")
+        assert status == 0, err
+        layers[sums] = json.loads(out)["layers"]
+    assert [layer["latency"] for layer in layers["off"]] == \
+        [layer["latency"] - 1 for layer in layers["on"]]
 
 
 @pytest.mark.parametrize("command", ["build", "board"])

@@ -157,11 +157,12 @@ def per_layer(kind):
 
 BUILD_OPTION_NAMES = ("arch", "pe", "simd", "input_lanes", "name", "table_style",
                       "weight_style", "input_buffer", "register_every", "threshold_method",
-                      "group_inputs", "adders", "target_ii", "target_throughput", "clock_mhz",
-                      "device")
+                      "group_inputs", "adders", "sum_register", "target_ii", "target_throughput",
+                      "clock_mhz", "device")
 # automatic folding chooses every layer's build itself: layer options are refused beside it
 LAYER_OPTION_NAMES = ("arch", "pe", "simd", "table_style", "weight_style", "input_buffer",
-                      "register_every", "threshold_method", "group_inputs", "adders")
+                      "register_every", "threshold_method", "group_inputs", "adders",
+                      "sum_register")
 
 
 def add_model_command(commands, name, help, *, output=None, build=True, run):
@@ -216,6 +217,10 @@ def add_build_options(parser):
                         help="unrolled: binary (default: two-input adders, portable Verilog) "
                         "or ternary (a node read once fused into its reader: three-input "
                         "adders of Xilinx LUT6_2 + CARRY4 primitives; Xilinx only)")
+    parser.add_argument("--sum-register", type=per_layer(str),
+                        help="unrolled, with an activation: on (default: the sums registered "
+                        "before the activation) or off (the activation reads them directly: "
+                        "one register per output less, one cycle less latency, a longer path)")
     parser.add_argument("--target-ii", type=positive_option("--target-ii"), metavar="CYCLES",
                         help="choose every layer's arch, PE, SIMD and table style: the "
                         "least estimated cost accepting a sample every CYCLES cycles")

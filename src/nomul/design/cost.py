@@ -628,7 +628,7 @@ def _graph_layer(plan, lut_inputs, shared_leaves=False):
     fit one LUT), its three-input adders of ``adders="ternary"`` (listed under ``"ternary"``
     by their bits, for :func:`~nomul.hw.estimate.estimate_stage` to count as the primitives
     they are; a fused operand costs nothing), its registers (the stage delays, the output
-    values, the valid bits) and the activation."""
+    values unless the activation reads them directly, the valid bits) and the activation."""
     f = new_features()
     index_bits = index_width(plan.in_levels)
     by_members = {}
@@ -655,9 +655,10 @@ def _graph_layer(plan, lut_inputs, shared_leaves=False):
         narrow = len(support[index]) * index_bits <= lut_inputs
         f["adder_narrow" if narrow else "adder"] += bits
     f["ff"] += sum(plan.bounds[v].width for v, _ in plan.delays)
-    f["ff"] += sum(field.width for term, field in zip(plan.outputs, plan.value_fields,
-                                                      strict=True) if term is not None)
-    f["ff"] += plan.stages
+    if plan.sum_register:
+        f["ff"] += sum(field.width for term, field in zip(plan.outputs, plan.value_fields,
+                                                          strict=True) if term is not None)
+    f["ff"] += plan.stages - (not plan.sum_register)
     activation_features(plan.act, plan.values, f, lut_inputs=lut_inputs,
                         shared_leaves=shared_leaves)
     f["stage"] += 1

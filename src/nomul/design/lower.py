@@ -19,7 +19,7 @@ from ..numeric import Bounds, index_width
 from .activation import activation_of
 from .design import Design
 from .kinds import LOWERINGS
-from .options import SCOPE, Arch, BuildOptions, LayerOptions, option_applies
+from .options import SCOPE, Arch, BuildOptions, LayerOptions, SumRegister, option_applies
 from .plans import (
     CollectorPlan,
     DeserializerPlan,
@@ -186,7 +186,10 @@ def _unrolled(layer, in_shape, options, weights, describe_as, codebook_rom=False
     if weights is None:
         grouping = options.group_inputs if option_applies("group_inputs", layer,
                                                           options.arch) else "auto"
-        return lower_unrolled(layer, in_shape, replace(options, group_inputs=grouping),
+        sums = options.sum_register if option_applies("sum_register", layer,
+                                                      options.arch) else SumRegister.ON
+        return lower_unrolled(layer, in_shape,
+                              replace(options, group_inputs=grouping, sum_register=sums),
                               groups=groups, outputs=outputs, bias=bias,
                               activation=activation, describe_as=describe_as)
     method = "search" if options.threshold_method == "search" else "parallel"

@@ -6,7 +6,8 @@ overrides. A field left at ``None`` is *not given* and takes its default (:data:
 where it concerns a layer; :func:`nomul.design.lower` refuses a given option that concerns no
 layer it is applied to (``pe`` on an unrolled layer, ``group_inputs`` on a folded one), instead
 of ignoring it. Option values are enums (:class:`Arch`, :class:`TableStyle`,
-:class:`WeightStyle`, :class:`InputBuffer`, :class:`ThresholdMethod`, :class:`AdderStyle`);
+:class:`WeightStyle`, :class:`InputBuffer`, :class:`ThresholdMethod`, :class:`AdderStyle`,
+:class:`SumRegister`);
 their plain strings are accepted too.
 """
 
@@ -16,6 +17,7 @@ from enum import StrEnum
 from ..errors import OptionsError
 
 __all__ = ["Arch", "TableStyle", "WeightStyle", "InputBuffer", "ThresholdMethod", "AdderStyle",
+           "SumRegister",
            "DEFAULTS",
            "UNROLLED_REGISTER_EVERY", "SCOPE", "LayerOptions", "BuildOptions", "option_applies"]
 
@@ -72,6 +74,16 @@ class AdderStyle(StrEnum):
     TERNARY = "ternary"
 
 
+class SumRegister(StrEnum):
+    """Whether an unrolled layer with an activation (thresholds or argmax) registers its adder
+    graph's outputs before the activation (``on``, the default) or lets the activation read
+    them directly (``off``: one register of each output's sum width less and one cycle less
+    latency; the adder graph's last stage and the activation then share a clock period)."""
+
+    ON = "on"
+    OFF = "off"
+
+
 class ThresholdMethod(StrEnum):
     """How an unrolled layer counts thresholds: parallel comparators (``parallel``), a
     pipelined binary search (``search``), a shift and clamp for thresholds evenly spaced by a
@@ -86,7 +98,8 @@ class ThresholdMethod(StrEnum):
 DEFAULTS = {"arch": Arch.UNROLLED, "pe": 1, "simd": 1, "table_style": TableStyle.AUTO,
             "register_every": 1, "threshold_method": ThresholdMethod.AUTO,
             "group_inputs": "auto", "weight_style": WeightStyle.AUTO,
-            "input_buffer": InputBuffer.DOUBLE, "adders": AdderStyle.BINARY}
+            "input_buffer": InputBuffer.DOUBLE, "adders": AdderStyle.BINARY,
+            "sum_register": SumRegister.ON}
 # an unrolled layer's adder graph is registered every 3 levels unless told otherwise: every
 # level costs it 3x the flip-flops (values shared across outputs are carried), every 3 levels
 # half its LUTs in flip-flops on the shared digits model; folded trees keep DEFAULTS' 1
@@ -103,9 +116,11 @@ SCOPE = {
     "threshold_method": "unrolled layers with thresholds",
     "group_inputs": "unrolled dense layers with scalar codebooks (group 1)",
     "adders": "unrolled layers (arch unrolled)",
+    "sum_register": "unrolled layers with an activation (thresholds or argmax)",
 }
 _ENUMS = {"arch": Arch, "table_style": TableStyle, "threshold_method": ThresholdMethod,
-          "weight_style": WeightStyle, "input_buffer": InputBuffer, "adders": AdderStyle}
+          "weight_style": WeightStyle, "input_buffer": InputBuffer, "adders": AdderStyle,
+          "sum_register": SumRegister}
 
 
 def option_applies(name, layer, arch):
@@ -119,6 +134,8 @@ def option_applies(name, layer, arch):
         return arch == Arch.UNROLLED and layer.kind == "dense" and layer.group == 1
     if name == "adders":
         return arch == Arch.UNROLLED
+    if name == "sum_register":
+        return arch == Arch.UNROLLED and layer.activation.kind != "raw"
     return True
 
 
@@ -141,7 +158,8 @@ class LayerOptions:
     6-input LUT; the last group shorter when ``g`` does not divide the inputs); ``"auto"``
     (default) takes the form whose adder graph is smallest (see :mod:`.unrolled`).
     ``weight_style``: :class:`WeightStyle` (folded). ``input_buffer``: :class:`InputBuffer`
-    (folded). ``adders``: :class:`AdderStyle` (unrolled).
+    (folded). ``adders``: :class:`AdderStyle` (unrolled). ``sum_register``:
+    :class:`SumRegister` (unrolled, with an activation).
     """
 
     arch: Arch | None = None
@@ -154,6 +172,7 @@ class LayerOptions:
     weight_style: WeightStyle | None = None
     input_buffer: InputBuffer | None = None
     adders: AdderStyle | None = None
+    sum_register: SumRegister | None = None
 
     def __post_init__(self):
         for name, kind in _ENUMS.items():

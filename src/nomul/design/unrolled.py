@@ -90,14 +90,15 @@ class UnrolledPlan:
     ``stages`` by pipeline registers every ``register_every`` adder levels (``stage[id]``); a
     value used in a later stage than its own passes one register per stage (``delays``: the
     ``(value, registers)`` pairs the hardware keeps); every output is registered at the end of
-    the last stage. ``act``: the activation stage (:class:`~.trees.ThresholdPlan` or
+    the last stage, unless ``sum_register`` is False (then the activation reads the last
+    stage's values directly). ``act``: the activation stage (:class:`~.trees.ThresholdPlan` or
     :class:`~.trees.ClampPlan` on the output values, :class:`~.trees.ArgmaxPlan`, or None).
-    ``latency`` = ``stages`` + the activation's. ``sum_bounds``: per output, the proven bounds
-    of its sum (as the multiply-accumulate form proves them), which size raw outputs like
-    every other architecture's (default: the graph's bounds). ``adders`` ``"ternary"``: each
-    node of ``fused`` (node -> operand node) adds its operand's two operands and its other
-    one in one three-input adder (:mod:`nomul.gateware.ternary`), the operand not built.
-    Matches
+    ``latency`` = ``stages`` (one less without the sum register) + the activation's.
+    ``sum_bounds``: per output, the proven bounds of its sum (as the multiply-accumulate form
+    proves them), which size raw outputs like every other architecture's (default: the
+    graph's bounds). ``adders`` ``"ternary"``: each node of ``fused`` (node -> operand node)
+    adds its operand's two operands and its other one in one three-input adder
+    (:mod:`nomul.gateware.ternary`), the operand not built. Matches
     :func:`nomul.models.reference.weighted` and the layer's activation exactly.
     """
 
@@ -114,6 +115,7 @@ class UnrolledPlan:
     sum_bounds: tuple = ()
     form: str = ""
     adders: str = "binary"
+    sum_register: bool = True
 
     ii = 1
 
@@ -140,10 +142,14 @@ class UnrolledPlan:
                 delays.add((term[0], d))
             values.append(graph.bounds[term[0]])
         act = self._activation(graph, outputs, values)
+        if act is None and not self.sum_register:
+            raise OptionsError("sum_register off needs an activation (thresholds or argmax) "
+                               "to read the sums")
         fill(self, register_every=register_every, outputs=outputs, bounds=tuple(graph.bounds),
              stage=tuple(stage), stages=stages, delays=tuple(sorted(delays)),
-             values=tuple(values), act=act,
-             latency=stages + (act.latency if act is not None else 0))
+             values=tuple(values), act=act, sum_register=bool(self.sum_register),
+             latency=stages - (not self.sum_register) + (act.latency if act is not None
+                                                          else 0))
         fill(self, fused=self._fusions(graph) if self.adders == "ternary" else {})
 
     def _activation(self, graph, outputs, values):
@@ -501,4 +507,5 @@ def lower_unrolled(layer, in_shape, options, *, groups, outputs, bias, activatio
     return UnrolledPlan(tuple(graph.leaves), tuple(graph.nodes), tuple(terms), tuple(offsets),
                         activation, int(np.prod(in_shape)), layer.in_levels,
                         options.register_every, str(options.threshold_method), describe_as,
-                        _sum_bounds(layer, groups, outputs, bias), form, str(options.adders))
+                        _sum_bounds(layer, groups, outputs, bias), form, str(options.adders),
+                        sum_register=str(options.sum_register) == "on")

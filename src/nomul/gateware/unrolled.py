@@ -10,7 +10,8 @@ a node of ``plan.fused`` is one three-input adder of Xilinx primitives,
 :mod:`.ternary`, and the operand it takes is not built), registers cut the
 graph every ``register_every`` adder levels (a value used in a later stage is carried by one
 register per stage, shared by its users), and every output value is registered at the end
-of the last stage; then the activation (thresholds, a shift and clamp, argmax) or the raw
+of the last stage (unless ``plan.sum_register`` is False: the activation then reads the last
+stage's values directly); then the activation (thresholds, a shift and clamp, argmax) or the raw
 values. One inference per clock; the whole pipeline stalls as one (stall-all) while the
 output is not taken. ``latency`` = the plan's.
 Matches :func:`nomul.models.reference.weighted` and the layer's activation exactly.
@@ -60,10 +61,14 @@ class UnrolledLayer(PlanComponent):
             sink = _Sink(self.activation.i)
         else:
             sink = _Sink(self.o)
-        enable = stage_enable(m, self.i, sink, name="enable")
-        valid = ValidChain(m, enable, self.i, sink, plan.stages)
-        for _ in range(plan.stages):
-            valid.advance()
+        registers = plan.stages - (not plan.sum_register)   # register stages of the graph
+        if registers:
+            enable = stage_enable(m, self.i, sink, name="enable")
+            valid = ValidChain(m, enable, self.i, sink, registers)
+            for _ in range(registers):
+                valid.advance()
+        else:                          # one combinational stage into the activation's register
+            m.d.comb += [sink.valid.eq(self.i.valid), self.i.ready.eq(sink.ready)]
 
         signals = {}                   # (id, stage) -> the value in that stage
         loads = []                     # every register's next value, loaded on enable
@@ -125,8 +130,11 @@ class UnrolledLayer(PlanComponent):
             signals[(index, stage)] = node
         last = plan.stages - 1
         for o, term in enumerate(plan.outputs):
-            out = Const(0, 1) if term is None else register(at(term[0], last), f"value_{o}")
+            out = Const(0, 1) if term is None else \
+                register(at(term[0], last), f"value_{o}") if plan.sum_register else \
+                at(term[0], last)
             m.d.comb += sink.payload[o].eq(out)
-        with m.If(enable):
-            m.d.sync += loads
+        if loads:
+            with m.If(enable):
+                m.d.sync += loads
         return m
