@@ -12,6 +12,7 @@ import pytest
 
 from nomul import __version__
 from nomul.cli import main
+from nomul.design import BuildOptions
 
 NOMUL = Path(sys.executable).with_name("nomul")
 
@@ -182,6 +183,19 @@ def test_sum_register_off_takes_a_cycle_from_every_unrolled_layer(capsys, tmp_pa
         layers[sums] = json.loads(out)["layers"]
     assert [layer["latency"] for layer in layers["off"]] == \
         [layer["latency"] - 1 for layer in layers["on"]]
+
+
+def test_input_register_off_takes_a_cycle_from_an_unrolled_design(capsys, tmp_path, model):
+    manifests = {}
+    for state in ("on", "off"):
+        status, out, err = _run(capsys, "build", model, "-o", tmp_path / state,
+                                "--input-register", state, "--json")
+        assert status == 0, err
+        manifests[state] = json.loads(out)
+    assert manifests["off"]["latency"] == manifests["on"]["latency"] - 1
+    assert manifests["off"]["options"]["input_register"] is False
+    assert "input_register" not in manifests["on"]["options"]      # default manifests as before
+    assert BuildOptions.from_description(manifests["off"]["options"]).input_register is False
 
 
 @pytest.mark.parametrize("command", ["build", "board"])

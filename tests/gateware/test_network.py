@@ -38,15 +38,18 @@ def expected(model, raw):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(model=integer_models(), seed=st.integers(0, 1000), lanes=st.integers(1, 5),
-       register_every=st.integers(0, 2), sums=st.sampled_from(["on", "off"]))
-def test_random_unrolled_networks_match_the_reference(model, seed, lanes, register_every, sums):
+       register_every=st.integers(0, 2), sums=st.sampled_from(["on", "off"]),
+       input_register=st.booleans())
+def test_random_unrolled_networks_match_the_reference(model, seed, lanes, register_every, sums,
+                                                      input_register):
     raw = random_raw(model, np.random.default_rng(seed), 6)
     lanes = min(lanes, model.input.elements)
     if all(layer.activation.kind == "raw" for layer in model.layers
            if hasattr(layer, "weight_index")):
         sums = None                    # no layer it concerns: refused (tests/cli)
     options = BuildOptions(default=LayerOptions(register_every=register_every,
-                                                sum_register=sums), input_lanes=lanes)
+                                                sum_register=sums), input_lanes=lanes,
+                           input_register=input_register)
     design, top = build(model, options)
     assert top.lanes == design.lanes == lanes
     run = run_stream(top, transfers(design, raw), count=len(raw), idle=0.2, stall=0.2,
@@ -55,11 +58,11 @@ def test_random_unrolled_networks_match_the_reference(model, seed, lanes, regist
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(model=integer_models(), lanes=st.integers(1, 3))
-def test_network_latency_and_ii_are_as_stated(model, lanes):
+@given(model=integer_models(), lanes=st.integers(1, 3), input_register=st.booleans())
+def test_network_latency_and_ii_are_as_stated(model, lanes, input_register):
     raw = random_raw(model, np.random.default_rng(0), 8)
     lanes = min(lanes, model.input.elements)
-    design, top = build(model, BuildOptions(input_lanes=lanes))
+    design, top = build(model, BuildOptions(input_lanes=lanes, input_register=input_register))
     assert (top.latency, top.ii) == (design.latency, design.ii)
     run = run_stream(top, transfers(design, raw), count=len(raw))
     beats = -(-model.input.elements // lanes)

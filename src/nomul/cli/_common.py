@@ -155,7 +155,7 @@ def per_layer(kind):
 
 # -- build options ----------------------------------------------------------------------------
 
-BUILD_OPTION_NAMES = ("arch", "pe", "simd", "input_lanes", "name", "table_style",
+BUILD_OPTION_NAMES = ("arch", "pe", "simd", "input_lanes", "input_register", "name", "table_style",
                       "weight_style", "input_buffer", "register_every", "threshold_method",
                       "group_inputs", "adders", "sum_register", "target_ii", "target_throughput",
                       "clock_mhz", "device")
@@ -194,6 +194,9 @@ def add_build_options(parser):
                         help="folded: input groups per cycle (default 1)")
     parser.add_argument("--input-lanes", type=positive_option("--input-lanes"),
                         help="input elements per transfer (default: the whole sample)")
+    parser.add_argument("--input-register", choices=("on", "off"),
+                        help="on (default: the input quantizer registers its indices) or off "
+                        "(they pass to the first layer combinationally)")
     parser.add_argument("--name", help="top module name (default nomul_top)")
     parser.add_argument("--table-style", type=per_layer(str),
                         help="folded: product tables as auto (default), logic or block")
@@ -252,7 +255,7 @@ def build_options(args, model):
         if len(values) not in (1, len(weighted)):
             raise OptionsError(f"--{name.replace('_', '-')} has {len(values)} values; give "
                                f"one, or one per weighted layer ({len(weighted)})")
-    top = {"input_lanes": args.input_lanes, "name": args.name or "nomul_top"}
+    top = _top_options(args)
     if all(len(values) == 1 for values in given.values()):
         return BuildOptions(default=LayerOptions(**{n: v[0] for n, v in given.items()}), **top)
     archs = given.get("arch", (DEFAULTS["arch"],))
@@ -274,6 +277,12 @@ def build_options(args, model):
             raise OptionsError(f"--{name.replace('_', '-')} does not apply to this design: it "
                                f"concerns {SCOPE[name]}")
     return BuildOptions(layers=tuple(layers), **top)
+
+
+def _top_options(args):
+    """The whole-design build options the command line gives (not per layer)."""
+    return {"input_lanes": args.input_lanes, "name": args.name or "nomul_top",
+            "input_register": args.input_register != "off"}
 
 
 def _target_folding(args, model):
@@ -298,8 +307,7 @@ def _target_folding(args, model):
     family = getattr(args, "family", None)
     if family is None:
         family = device_family(args.device) if args.device is not None else "ice40"
-    base = BuildOptions(default=LayerOptions(), input_lanes=args.input_lanes,
-                        name=args.name or "nomul_top")
+    base = BuildOptions(default=LayerOptions(), **_top_options(args))
     return choose_folding(model, target, family, device=args.device, base=base).options
 
 

@@ -331,9 +331,10 @@ def lower(model, options=None, *, baseline=None):
             continue
         stages.append((f"layer_{position}_{layer.kind}", plan))
         layers.append(plan.describe())
-    if len(stages) > 1 and isinstance(stages[1][1], (FoldedPlan, DeserializerPlan)):
+    if not options.input_register or \
+            len(stages) > 1 and isinstance(stages[1][1], (FoldedPlan, DeserializerPlan)):
         # a folded dense layer, or the collection of a sample's indices, registers its input
-        # itself: the quantizer feeds it directly
+        # itself: the quantizer feeds it directly (and so it does when told to)
         stages[0] = (quantizer.name, replace(quantizer, registered=False))
     raw = field_of(Bounds(spec.raw_min, spec.raw_max))
     deserializer = DeserializerPlan(spec.elements, lanes, raw) \

@@ -218,13 +218,17 @@ class BuildOptions:
     goes to the layers it concerns, and must concern at least one. ``layers`` maps a layer's
     position in the model to its own :class:`LayerOptions` (every option given there must
     concern that layer). ``input_lanes``: raw elements per input transfer (``None``: the whole
-    sample at once). ``name``: the top module's name.
+    sample at once). ``name``: the top module's name. ``input_register``: whether the input
+    quantizer registers its indices (True, the default) or passes them to the first layer
+    combinationally (False: the design's input port then reaches the first layer's logic, as
+    it does anyway for a first stage with an input register of its own, a folded layer's).
     """
 
     default: LayerOptions = field(default_factory=LayerOptions)
     layers: tuple = ()                 # ((position, LayerOptions), ...)
     input_lanes: int | None = None
     name: str = "nomul_top"
+    input_register: bool = True
 
     def __post_init__(self):
         if not isinstance(self.default, LayerOptions):
@@ -237,6 +241,9 @@ class BuildOptions:
             _positive(self.input_lanes, "input_lanes")
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise OptionsError(f"name must be a Verilog identifier, not {self.name!r}")
+        if not isinstance(self.input_register, bool):
+            raise OptionsError(f"input_register must be True or False, not "
+                               f"{self.input_register!r}")
 
     def for_layer(self, position):
         """The options given for the layer at ``position`` (its override, or the default)."""
@@ -246,7 +253,8 @@ class BuildOptions:
         """JSON-ready summary (the build manifest's ``options``)."""
         return {"default": self.default.describe(),
                 "layers": {str(p): o.describe() for p, o in self.layers},
-                "input_lanes": self.input_lanes, "name": self.name}
+                "input_lanes": self.input_lanes, "name": self.name,
+                **({} if self.input_register else {"input_register": False})}
 
     @classmethod
     def from_description(cls, description):
@@ -256,6 +264,7 @@ class BuildOptions:
                        layers=tuple((int(p), LayerOptions(**o))
                                     for p, o in sorted(description["layers"].items(),
                                                        key=lambda item: int(item[0]))),
-                       input_lanes=description["input_lanes"], name=description["name"])
+                       input_lanes=description["input_lanes"], name=description["name"],
+                       input_register=description.get("input_register", True))
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise OptionsError(f"unreadable build options in the manifest ({error})") from None
