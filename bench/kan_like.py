@@ -79,7 +79,8 @@ def kan_model(seed=0):
                         layers=tuple(layers), meta={"bench": "kan_like"})
 
 
-def _synth(plan, name, family, work):
+def synth_plan(plan, name, family, work):
+    """Yosys's LUT, CARRY and FF counts of one plan's component, synthesized alone."""
     path = work / f"{name}.v"
     path.write_text(emit_verilog(component(plan), name))
     start = time.perf_counter()
@@ -88,7 +89,7 @@ def _synth(plan, name, family, work):
         "synth_s": round(time.perf_counter() - start, 1)}
 
 
-def _activation_estimate(plan, family):
+def activation_estimate(plan, family):
     """The estimate of the plan's activation unit alone (its features only)."""
     from nomul.design.cost import activation_features, new_features
     from nomul.hw.families import family as family_spec
@@ -122,10 +123,10 @@ def main():
                 if args.estimate_only:
                     layer = act = {"luts": 0, "carry": 0, "ffs": 0, "synth_s": 0}
                 else:
-                    layer = _synth(plan, f"{method}_l{position}", args.family, work)
-                    act = _synth(plan.act, f"{method}_act{position}", args.family, work)
+                    layer = synth_plan(plan, f"{method}_l{position}", args.family, work)
+                    act = synth_plan(plan.act, f"{method}_act{position}", args.family, work)
                 layer_est = estimate_stage(plan, args.family)
-                act_est = _activation_estimate(plan, args.family)
+                act_est = activation_estimate(plan, args.family)
                 rows.append({
                     "method": method, "position": position, "unit": type(plan.act).__name__,
                     "layer": {**layer, "est_luts": layer_est["luts"],
