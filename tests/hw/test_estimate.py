@@ -553,3 +553,37 @@ def test_a_three_input_adder_costs_its_result_bits_and_its_operand_none():
     rest = cells_from_features(found, "xilinx")
     assert three["luts"] - rest["luts"] == len(re.findall(r"^\s*LUT6_2\b", verilog, re.M))
     assert three["carry"] - rest["carry"] == len(re.findall(r"^\s*CARRY4\b", verilog, re.M))
+
+
+@pytest.mark.parametrize("raw_min, raw_max, bits_per_element", [
+    (0, 63, 0),          # index = raw: wires
+    (-32, 31, 1),        # raw + 32 on 6 bits: the top bit inverted
+    (-5, 10, 4),         # raw + 5: every bit from the constant's lowest set one
+    (16, 31, 0),         # raw - 16 on 4 index bits: the low bits of raw
+])
+def test_an_identity_quantizer_counts_only_the_bits_its_subtraction_changes(
+        raw_min, raw_max, bits_per_element):
+    from nomul.design.cost import features
+    from nomul.design.plans import QuantizerPlan
+
+    plan = QuantizerPlan(8, raw_min, raw_max, None)
+    assert plan.style == "identity"
+    assert features(plan, 6)[0]["adder"] == 8 * bits_per_element
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["ice40", "xilinx"])
+def test_an_identity_quantizer_of_samples_from_zero_is_wires(tmp_path, family):
+    """``raw - 0`` synthesizes to no logic (1 LUT: the valid/ready handshake), and the
+    estimate says so (it counted an adder bit per index bit, 79 LUTs on 16 samples of 6 bits,
+    until it looked at the constant)."""
+    from nomul.design.plans import QuantizerPlan
+    from nomul.gateware.emit import emit_verilog
+    from nomul.gateware.quantizer import InputQuantizer
+    from nomul.hw.synth import synthesize
+
+    plan = QuantizerPlan(16, 0, 63, None)
+    (tmp_path / "q.v").write_text(emit_verilog(InputQuantizer(plan), "q"))
+    measured = synthesize(tmp_path / "q.v", "q", family, tmp_path / family)
+    assert measured["luts"] <= 2
+    assert estimate_stage(plan, family)["luts"] <= 2

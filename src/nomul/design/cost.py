@@ -169,8 +169,8 @@ def new_features():
 def _quantizer(plan, lut_inputs, shared_leaves=False):
     f = new_features()
     bits, registers = plan.raw.width, plan.elements * plan.index.width
-    if plan.style == "identity":
-        f["adder"] += registers
+    if plan.style == "identity":           # raw - raw_min: wires where raw_min has zero bits
+        f["adder"] += plan.elements * _constant_add_bits(-plan.raw_min, plan.index.width)
     elif plan.style == "lookup":           # one step function of the raw bits per sample
         registers = 0
         for n in _distinct_elements(plan):
@@ -186,6 +186,14 @@ def _quantizer(plan, lut_inputs, shared_leaves=False):
     if plan.registered:
         f["ff"] += registers + 1
     return f, []
+
+
+def _constant_add_bits(constant, width):
+    """The adder bits of ``x + constant`` modulo ``2**width``: none below the constant's lowest
+    set bit (those bits of ``x`` pass unchanged), none at all for a multiple of ``2**width``
+    (``raw - 0`` is the raw sample itself)."""
+    constant %= 1 << width
+    return 0 if constant == 0 else width - ((constant & -constant).bit_length() - 1)
 
 
 def _distinct_elements(plan):
