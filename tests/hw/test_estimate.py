@@ -587,3 +587,28 @@ def test_an_identity_quantizer_of_samples_from_zero_is_wires(tmp_path, family):
     measured = synthesize(tmp_path / "q.v", "q", family, tmp_path / family)
     assert measured["luts"] <= 2
     assert estimate_stage(plan, family)["luts"] <= 2
+
+
+def test_a_clamp_that_only_saturates_counts_no_subtraction():
+    """Thresholds one apart around zero (a saturation to 8 bits, what a KAN-to-LUT compiler's
+    requantization is) leave the clamp's middle as the input's own bits: no adder, one
+    ``saturate`` unit per output bit. Thresholds 64 apart from an odd base subtract with a
+    borrow: an adder and a multiplexer per output bit, and the borrow's compared bits."""
+    from nomul.design.cost import activation_features, new_features
+    from nomul.design.ports import Field
+    from nomul.design.trees import ClampPlan
+
+    field = Field(11, signed=True)
+
+    def clamp_features(row):
+        plan = ClampPlan.of((tuple(row),), (field.bounds,), field, (False,))
+        f = new_features()
+        activation_features(plan, (field.bounds,), f, lut_inputs=6)
+        return f
+
+    saturation = clamp_features(range(-127, 128))
+    assert (saturation["adder"], saturation["mux"], saturation["saturate"]) == (0, 0, 8)
+    assert saturation["compare_const"] == 2 * 11
+    spaced = clamp_features(range(-1001, 1000, 64))
+    assert (spaced["adder"], spaced["mux"], spaced["saturate"]) == (6, 6, 0)     # 33 levels
+    assert spaced["compare_const"] == 2 * 11 + 6

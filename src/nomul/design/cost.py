@@ -22,6 +22,8 @@
 - ``sample_compare`` / ``sample_count``: a quantizer whose table would be too big compares each
   sample against every threshold (compared bits) and counts the results (count adder bits);
 - ``mux``: 2:1 multiplexer bits (the folded working vector, compare-select trees);
+- ``saturate``: output bits of a clamp that does not subtract (a saturation: each bit one
+  function of the two compares and an input bit);
 - ``ff``: register bits (constant register bits are left out: Yosys removes them);
 - ``stage``: one per component (handshake and counters);
 - ``multipliers`` (the multiplier baselines): one ``(a_bits, b_bits, constant or None)`` per
@@ -59,7 +61,8 @@ __all__ = ["FEATURES", "features", "new_features", "activation_features", "memor
            "table_function_luts"]
 
 FEATURES = ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_narrow", "compare",
-            "compare_const", "step", "sample_compare", "sample_count", "mux", "ff", "stage")
+            "compare_const", "step", "sample_compare", "sample_count", "mux", "saturate", "ff",
+            "stage")
 
 
 # -- constant functions -------------------------------------------------------------------
@@ -702,11 +705,19 @@ def activation_features(act, values, f, *, lut_inputs, shared_leaves=False):
                 + stages
     elif isinstance(act, ClampPlan):
         width, out = act.in_field.width, act.out.width
-        for _, count, _, shift in act.units:
+        for always, count, base, shift in act.units:
             if count > 2:
-                f["compare_const"] += 2 * width + shift
-                f["adder"] += out
-                f["mux"] += out
+                # the borrow compares the low bits with the base's, when it has any; the
+                # subtraction changes the quotient's bits from its constant's lowest set one
+                borrow = shift and base & ((1 << shift) - 1)
+                f["compare_const"] += 2 * width + (shift if borrow else 0)
+                adder = out if borrow else _constant_add_bits(1 + always - (base >> shift), out)
+                # with no subtraction (or one that only inverts the top bit) each output bit is
+                # one function of the two compares and an input bit, a saturation; else a
+                # multiplexer after the subtraction
+                subtracts = adder > 1
+                f["adder"] += adder if subtracts else 0
+                f["mux" if subtracts else "saturate"] += out
             else:
                 f["compare_const"] += count * width
                 f["adder"] += max(0, count - 1)

@@ -152,12 +152,12 @@ QUANTIZER_COLUMNS = ("split", "elements", "raw_min", "raw_max", "thresholds", "s
                      "ffs", "carry", "brams", "gates", "seconds")
 
 # threshold units alone, one output each: (split, method, spacing, width, count, seed), a
-# signed ``width``-bit input and ``count`` thresholds drawn with ``seed``, distinct at random
-# or evenly spaced by a power of two (:func:`threshold_plan`); method "parallel" or "search"
-# (:class:`~nomul.design.trees.ThresholdPlan`) or "clamp" (:class:`~nomul.design.trees.
-# ClampPlan`, even spacing only). The "fit" units share no unit with the "check" ones; the
-# first eight "check" units are tests/hw/test_estimate.py's THRESHOLD_UNITS (their seed is
-# 1000 * width + count there)
+# signed ``width``-bit input and ``count`` thresholds drawn with ``seed``, distinct at random,
+# evenly spaced by a power of two, or one apart around zero ("saturate"; see
+# :func:`threshold_plan`); method "parallel" or "search" (:class:`~nomul.design.trees.
+# ThresholdPlan`) or "clamp" (:class:`~nomul.design.trees.ClampPlan`, even or saturate spacing
+# only). The "fit" units share no unit with the "check" ones; the first eight "check" units
+# are tests/hw/test_estimate.py's THRESHOLD_UNITS (their seed is 1000 * width + count there)
 THRESHOLD_POINTS = (
     *[("fit", "parallel", "random", w, c, s)
       for w, c, s in [(8, 3, 1), (13, 7, 2), (10, 15, 3), (12, 31, 4), (14, 63, 5),
@@ -173,6 +173,9 @@ THRESHOLD_POINTS = (
                       (12, 255, 36)]],
     *[("fit", "clamp", "even", w, c, s) for w, c, s in [(10, 15, 41), (12, 63, 42),
                                                         (16, 127, 43)]],
+    # saturations (a KAN-to-LUT compiler's requantization): no subtraction, the input's bits
+    *[("fit", "clamp", "saturate", w, c, s) for w, c, s in [(10, 127, 44), (12, 255, 45),
+                                                            (9, 63, 46)]],
     *[("check", method, spacing, w, c, 1000 * w + c)
       for method, spacing, w, c in [
           ("parallel", "even", 12, 127), ("parallel", "even", 11, 255),
@@ -181,6 +184,7 @@ THRESHOLD_POINTS = (
           ("search", "random", 12, 127), ("search", "random", 12, 63)]],
     ("check", "parallel", "random", 10, 7, 51), ("check", "search", "even", 16, 31, 52),
     ("check", "clamp", "even", 12, 31, 53), ("check", "clamp", "even", 14, 255, 54),
+    ("check", "clamp", "saturate", 11, 255, 55),
 )
 THRESHOLD_KEY_COLUMNS = ("split", "method", "spacing", "width", "count", "seed")
 THRESHOLD_COLUMNS = (*THRESHOLD_KEY_COLUMNS, "thresholds", "luts", "ffs", "carry", "brams",
@@ -244,8 +248,10 @@ def _threshold_row(spacing, field, count, seed):
     rng = np.random.default_rng(seed)
     if spacing == "random":
         return sorted(rng.choice(np.arange(lo + 1, hi + 1), count, replace=False).tolist())
+    if spacing == "saturate":          # one apart around zero: a saturation to count + 1 levels
+        return [i - count // 2 for i in range(count)]
     if spacing != "even":
-        raise ValueError(f"spacing must be even or random, not {spacing!r}")
+        raise ValueError(f"spacing must be even, random or saturate, not {spacing!r}")
     step = 1 << max(0, ((hi - lo) // (count + 1)).bit_length() - 1)
     base = int(rng.integers(lo + 1, hi + 2 - step * count))
     return [base + i * step for i in range(count)]
@@ -375,7 +381,7 @@ def sweep(family, points, *, jobs=2, work_dir=None):
 
 # which features may drive which count (the rest are fixed at 0)
 DRIVERS = {"luts": ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_narrow",
-                    "compare", "compare_const", "mux", "stage"),
+                    "compare", "compare_const", "mux", "saturate", "stage"),
            "ffs": ("ff", "stage"),
            "carry": ("adder", "adder_narrow", "compare", "stage")}
 # what each feature should cost from first principles (cells per unit), per LUT size: the fit
@@ -384,19 +390,19 @@ DRIVERS = {"luts": ("rom", "rom_wide", "memory_wide", "select", "adder", "adder_
 PRIORS = {
     4: {"luts": {"rom": 1, "rom_wide": 2, "memory_wide": 2, "select": 1, "adder": 1,
                  "adder_narrow": 1, "compare": 0.5, "compare_const": 0.5, "mux": 1,
-                 "stage": 10},
+                 "saturate": 1, "stage": 10},
         "ffs": {"ff": 1, "stage": 10}, "carry": {"adder": 1, "adder_narrow": 1, "compare": 1,
                                                  "stage": 5}},
     6: {"luts": {"rom": 1, "rom_wide": 1, "memory_wide": 1, "select": 1 / 3, "adder": 1,
                  "adder_narrow": 1, "compare": 0.5, "compare_const": 0.25, "mux": 1,
-                 "stage": 10},
+                 "saturate": 1, "stage": 10},
         "ffs": {"ff": 1, "stage": 10}, "carry": {"adder": 0.25, "adder_narrow": 0.25,
                                                  "compare": 0.25, "stage": 2}},
     # 2-input gates: a LUT4 function is several gates, a full adder 5, a node of a wide
     # function's BDD (its "rom_wide", "memory_wide") about 1.5
     "gates": {"luts": {"rom": 6, "rom_wide": 1.5, "memory_wide": 1.5, "select": 3,
                        "adder": 6, "adder_narrow": 6, "compare": 3, "compare_const": 2, "mux": 3,
-                       "stage": 30},
+                       "saturate": 3, "stage": 30},
               "ffs": {"ff": 1, "stage": 10}, "carry": {}},
 }
 PRIOR_WEIGHT = 0.5
