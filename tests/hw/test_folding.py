@@ -3,6 +3,8 @@
 against every combination), never costs more than FINN's greedy SetFolding, respects a device."""
 
 import itertools
+from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 
@@ -70,6 +72,33 @@ def test_a_device_budget_is_respected_or_refused_in_one_line(model):
         choose_folding(model, 8, "ecp5", device="up5k")
 
 
+def test_single_input_buffers_are_chosen_only_where_the_flip_flops_need_them(model,
+                                                                            monkeypatch):
+    """A single input buffer costs the LUTs of a double one and fewer flip-flops: without a
+    device, or with room, every layer keeps the double buffer; with the UP5K's flip-flops cut
+    between the two designs' counts, the same folding fits with single buffers."""
+    from nomul.hw import families, folding
+
+    roomy = choose_folding(model, 768, "ice40", device="up5k")
+    assert all(c.options.input_buffer is None for c in roomy.layers)
+    assert choose_folding(model, 768, "ice40").options == roomy.options
+    single = replace(roomy.options, layers=tuple(
+        (c.position, replace(c.options, input_buffer="single")) for c in roomy.layers))
+    ffs = {name: design_cost(lower(model, options), "ice40")["ffs"]
+           for name, options in (("double", roomy.options), ("single", single))}
+    assert ffs["single"] < ffs["double"]
+    capacity = {**families.family("ice40").device.capacity,
+                "ffs": (ffs["single"] + ffs["double"]) // 2}
+    smaller = SimpleNamespace(device=SimpleNamespace(capacity=capacity))
+    monkeypatch.setattr(folding, "families", SimpleNamespace(
+        FAMILIES=families.FAMILIES, family=lambda name: smaller))
+    tight = choose_folding(model, 768, "ice40", device="up5k")
+    assert any(c.options.input_buffer == "single" for c in tight.layers)
+    assert _total(tight) == _total(roomy)
+    used = design_cost(lower(model, tight.options), "ice40")
+    assert all(used[key] <= capacity[key] for key in ("luts", "ffs", "brams", "dsps"))
+
+
 @pytest.mark.parametrize("args, expected", [
     ((7, None, None), 7), ((None, 100_000.0, 24.0), 240), ((None, 1e6, 1.0), 1),
     ((None, 2e6, 1.0), OptionsError),
@@ -118,7 +147,7 @@ def test_a_block_ram_weight_rom_is_a_candidate_where_it_changes_the_build(model)
     def serial(candidates, style):
         return [c for c in candidates if c.options.arch == "folded" and c.options.pe == 1
                 and c.options.simd == 1 and c.options.table_style == "logic"
-                and c.options.weight_style == style]
+                and c.options.weight_style == style and c.options.input_buffer is None]
 
     assert len(serial(first, None)) == 1 and serial(first, "block") == []
     (auto,), (block,) = serial(second, None), serial(second, "block")

@@ -5,20 +5,22 @@
 cycles" (``--target-ii``). For every weighted layer it estimates each candidate build
 (:func:`nomul.hw.estimate.estimate_stage`, analytical, milliseconds): unrolled (II 1), and
 folded at every PE dividing the outputs x SIMD dividing the input groups, each with its product
-table in logic and in block RAM where the layer allows both, and its weight ROM as the size
-decides (``auto``) and in block RAM where that differs; candidates slower than the
-target are dropped. A design's II is its slowest stage's, and a stage's estimate does not
-depend on how the other layers are built, so the cheapest candidate of each layer is the
-cheapest design in LUT-equivalents (:func:`nomul.hw.cost.lut_equivalents`) that meets the
-target: the choice is exact for the estimate, where FINN's ``SetFolding`` raises SIMD, then PE,
-layer by layer until the layer is fast enough (:func:`greedy_folding` does that, for
-comparison: ``bench/auto_folding.py``).
+table in logic and in block RAM where the layer allows both, its weight ROM as the size
+decides (``auto``) and in block RAM where that differs; candidates slower than the target
+are dropped. A design's II is its slowest stage's, and a
+stage's estimate does not depend on how the other layers are built, so the cheapest candidate
+of each layer is the cheapest design in LUT-equivalents (:func:`nomul.hw.cost.lut_equivalents`)
+that meets the target: the choice is exact for the estimate, where FINN's ``SetFolding`` raises
+SIMD, then PE, layer by layer until the layer is fast enough (:func:`greedy_folding` does that,
+for comparison: ``bench/auto_folding.py``).
 
 With a ``device`` (``up5k``, ``ecp5-25k``) the whole design, input quantizer included, must
 also fit its LUTs, FFs, block RAMs and DSPs: then the combination of candidates of least
 LUT-equivalents that fits is searched among each layer's candidates not dominated in every
-resource (few per layer), and a target no combination fits is a one-line
-:class:`~nomul.errors.OptionsError` naming what the cheapest one lacks.
+resource (few per layer), each folded one also with a single input buffer (the same LUTs,
+fewer flip-flops, a longer ready path: of equal cost the double one is taken, so the single
+one only where the device's flip-flops need it), and a target no combination fits is a
+one-line :class:`~nomul.errors.OptionsError` naming what the cheapest one lacks.
 """
 
 import itertools
@@ -53,6 +55,7 @@ class Candidate:
         return {"layer": self.position, "arch": str(o.arch), "pe": o.pe, "simd": o.simd,
                 "table_style": None if o.table_style is None else str(o.table_style),
                 "weight_style": None if o.weight_style is None else str(o.weight_style),
+                **({"input_buffer": str(o.input_buffer)} if o.input_buffer else {}),
                 "ii": self.ii, "lut_equivalents": self.lut_equivalents,
                 **dict(zip(RESOURCES, self.counts))}
 
@@ -140,9 +143,29 @@ def layer_candidates(model, family, target_ii):
 
 
 def _rank(candidate):
-    """Cheapest first; then the faster, then the less parallel."""
+    """Cheapest first; then the faster, then the less parallel, then the double input buffer
+    (a single one saves flip-flops, which LUT-equivalents do not count, at a longer ready
+    path: it is a candidate only where a device's flip-flops are counted)."""
     o = candidate.options
-    return (candidate.lut_equivalents, candidate.ii, (o.pe or 1) * (o.simd or 1), str(o.arch))
+    return (candidate.lut_equivalents, candidate.ii, (o.pe or 1) * (o.simd or 1), str(o.arch),
+            o.input_buffer == "single")
+
+
+def _with_single_buffers(model, candidates, family):
+    """``candidates`` (one layer's, ranked) and, after each folded one with more than one
+    cycle a vector, the same build with a single input buffer (the same LUTs, fewer
+    flip-flops)."""
+    extended = []
+    for candidate in candidates:
+        extended.append(candidate)
+        if candidate.options.arch == "folded" and candidate.ii > 1:
+            position = candidate.position
+            single = _estimate(model.layers[position], model.shapes[position],
+                               replace(candidate.options, input_buffer="single"), position,
+                               family)
+            if single is not None and single.counts != candidate.counts:
+                extended.append(single)
+    return extended
 
 
 def _not_dominated(candidates):
@@ -179,7 +202,8 @@ def _fitting(model, per_layer, family, device, base, target_ii):
     """The combination of least LUT-equivalents whose whole design fits ``device``."""
     capacity = families.family(family).device.capacity
     fixed = _fixed_counts(model, per_layer, family, base)
-    pruned = [_not_dominated(candidates) for candidates in per_layer]
+    pruned = [_not_dominated(_with_single_buffers(model, _not_dominated(candidates), family))
+              for candidates in per_layer]
     total = 1
     for candidates in pruned:
         total *= len(candidates)
