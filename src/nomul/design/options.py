@@ -7,8 +7,7 @@ where it concerns a layer; :func:`nomul.design.lower` refuses a given option tha
 layer it is applied to (``pe`` on an unrolled layer, ``group_inputs`` on a folded one), instead
 of ignoring it. Option values are enums (:class:`Arch`, :class:`TableStyle`,
 :class:`WeightStyle`, :class:`InputBuffer`, :class:`ThresholdMethod`, :class:`AdderStyle`,
-:class:`SumRegister`);
-their plain strings are accepted too.
+:class:`SumRegister`); their plain strings are accepted too.
 """
 
 from dataclasses import dataclass, field, fields, replace
@@ -17,9 +16,8 @@ from enum import StrEnum
 from ..errors import OptionsError
 
 __all__ = ["Arch", "TableStyle", "WeightStyle", "InputBuffer", "ThresholdMethod", "AdderStyle",
-           "SumRegister",
-           "DEFAULTS",
-           "UNROLLED_REGISTER_EVERY", "SCOPE", "LayerOptions", "BuildOptions", "option_applies"]
+           "SumRegister", "DEFAULTS", "UNROLLED_REGISTER_EVERY", "SCOPE", "LayerOptions",
+           "BuildOptions", "option_applies"]
 
 
 class Arch(StrEnum):
