@@ -149,18 +149,46 @@ def test_grouped_layer_every_activation_and_folding(kind, pe, simd):
     (6, 4, 1, 2, 3), (6, 4, 2, 1, 1), (6, 4, 0, 0, 0), (1, 1, 1, 0, 0), (2, 4, 2, 1, 0),
     (3, 2, 1, 1, 2)])
 def test_latency_formula(kind, pe, simd, register_every, lt, la, input_buffer):
-    """``latency = nf*sf + Lt + 7`` (``+ 1`` for thresholds, ``+ La`` for argmax and 1 more
-    when ``sf > 1``, ``- 1`` with a single input buffer when ``nf*sf > 1``): ``Lt`` registers
-    in the SIMD adder trees, ``La`` in the PE argmax tree; measured without stalls."""
+    """``latency = nf*sf + Lt + 7`` (``+ 3`` for three thresholds: compared in halves,
+    joined, counted; ``+ La`` for argmax and 1 more when ``sf > 1``, ``- 1`` with a single
+    input buffer when ``nf*sf > 1``): ``Lt`` registers in the SIMD adder trees, ``La`` in the
+    PE argmax tree; measured without stalls."""
     layer = _grouped_layer(kind)
     dut = _folded(layer, pe, simd, register_every=register_every, input_buffer=input_buffer)
-    extra = {"thresholds": 1, "argmax": la + (simd < 4), "raw": 0}[kind]
+    extra = {"thresholds": 3, "argmax": la + (simd < 4), "raw": 0}[kind]
     cycles = (6 // pe) * (4 // simd)
     single = input_buffer == "single" and cycles > 1
     assert dut.plan.single_buffer == single
     assert dut.latency == cycles + lt + 7 + extra - single
     _check(dut, layer, np.random.default_rng(5).integers(0, 3, size=(4, 8)),
            idle=0.0, stall=0.0)
+
+
+@pytest.mark.parametrize("kind", ["thresholds", "argmax", "raw"])
+@pytest.mark.parametrize("spread, parts", [(60, 1), (3000, 2), (60000, 2)])
+def test_wide_accumulators_add_in_two_parts(kind, spread, parts):
+    """Entries up to ``spread``: 4 products and a bias span at most ``5 * spread``, so the
+    accumulator is 10 bits at 60 (one part), 15 at 3 000 and 20 at 60 000 (two: wider than
+    12, a cycle more), bit-exact under stalls, the first vector reaching 4 * spread + bias."""
+    rng = np.random.default_rng(spread)
+    layer = _grouped_layer(kind)
+    table = rng.integers(-spread, spread + 1, size=layer.table.shape)
+    table[0, 0] = spread
+    activation = layer.activation
+    if kind == "thresholds":
+        activation = Activation("thresholds", np.sort(
+            rng.integers(-2 * spread, 2 * spread, size=(6, 3)), axis=1))
+    layer = Dense(in_levels=3, group=2, table=table, weight_index=np.zeros((6, 4), int),
+                  bias=rng.integers(-spread, spread + 1, size=6), activation=activation)
+    for pe, simd in [(1, 1), (2, 2)]:
+        dut = _folded(layer, pe, simd)
+        assert dut.plan.acc_split == parts - 1
+        base = _folded(_grouped_layer(kind), pe, simd)      # the same shape, one part
+        assert dut.latency == base.latency + parts - 1 - base.plan.acc_split
+        indices = np.random.default_rng(3).integers(0, 3, size=(10, 8))
+        indices[0] = 0                                      # every input at table row 0
+        _check(dut, layer, indices, seed=spread + pe)
+        _check(dut, layer, indices[:4], idle=0.0, stall=0.0)
 
 
 def test_fully_parallel_layer_takes_one_vector_per_cycle():
@@ -281,15 +309,17 @@ def _long_weight_rom_layer(outputs=40, groups=5, seed=11):
     ("auto", 4, []), ("logic", 4, []), ("block", 0, ["block"])])
 def test_weight_style_places_the_weight_rom_and_keeps_the_function(style, chunks, rom_styles):
     """A 200-word weight ROM: in 64-word chunks of logic (auto, logic) or one block-RAM
-    memory (block); bit-exact under stalls either way, with the same latency but for the
-    block RAM's fabric register (one cycle more)."""
+    memory (block); bit-exact under stalls either way, with the same latency: a cycle more
+    than a ROM of one chunk (the chunk's step, or the block RAM's fabric register)."""
     layer = _long_weight_rom_layer()
     dut = _folded(layer, 1, 1, weight_style=style)
     assert dut.plan.weight_chunks == chunks
     # the product table is in logic (two halves, no attribute but rom_style "logic")
     assert [s for s in _cells_and_attributes(dut)[1] if s != "logic"] == rom_styles
     assert dut.plan.weight_in_block_ram == (style == "block")
-    assert dut.latency == _folded(layer, 1, 1).latency + (style == "block")
+    small = _folded(_long_weight_rom_layer(outputs=8), 1, 1)      # 40 words: no chunks
+    assert small.plan.weight_chunks == 0 and not small.plan.weight_in_block_ram
+    assert dut.latency - dut.ii == small.latency - small.ii + 1
     inputs = np.random.default_rng(5).integers(0, 3, size=(5, 5))
     _check(dut, layer, inputs, seed=2)
     _check(dut, layer, inputs[:3], idle=0.0, stall=0.0)
@@ -299,9 +329,10 @@ def test_weight_style_logic_chunks_a_rom_auto_leaves_to_synthesis():
     layer = _long_weight_rom_layer(outputs=128, groups=4)      # 512 words x 2 bits
     auto, logic = _folded(layer, 1, 1), _folded(layer, 1, 1, weight_style="logic")
     assert auto.plan.weight_chunks == 0 and logic.plan.weight_chunks == 8
-    # one memory past a chunk (block RAM): its word gets a fabric register, a cycle more
+    # one memory past a chunk (block RAM): its word gets a fabric register, as many cycles
+    # as the chunks' three steps
     assert auto.plan.weight_in_block_ram and not logic.plan.weight_in_block_ram
-    assert auto.latency == logic.latency + 1
+    assert auto.latency == logic.latency
 
 
 def test_bad_weight_style_is_rejected():

@@ -45,6 +45,7 @@ from ..numeric import Bounds, index_width
 from .graph import Graph, InputLeaf, LookupLeaf, adder_cost
 from .plans import (
     WEIGHT_CHUNK,
+    WEIGHT_PIECE,
     DeserializerPlan,
     FoldedConvPlan,
     FoldedPlan,
@@ -456,22 +457,27 @@ def _folded(plan, lut_inputs, shared_leaves=False):
     # its ready register alone)
     f["ff"] += (2 - plan.single_buffer) * vector + 2 * index_width(plan.ii) + 13 \
         + (plan.ii > 1) - 2 * plan.single_buffer + (tags + 1) * plan.acc_split
-    # the weight ROM address register; its word registered (from block RAM twice); the tile
-    # and the tags waiting two (three) cycles for it
+    # the weight ROM's word registered (from block RAM twice); the tile and the tags waiting
+    # two (three: the block RAM's fabric register or the logic chunks' step) cycles for it
     far = plan.weight_in_block_ram
-    f["ff"] += index_width(plan.ii) + (1 + far) * plan.weight_width \
-        + (2 + far) * (tile_bits + tags)
+    f["ff"] += (1 + far) * plan.weight_width \
+        + (2 + (far or bool(plan.weight_chunks))) * (tile_bits + tags)
     f["mux"] += vector
     ports = plan.lane_sequences()
     memories = []
-    if plan.weight_chunks:                            # logic, in two registered steps
-        words, low = plan.weight_words(), WEIGHT_CHUNK.bit_length() - 1
-        for c in range(plan.weight_chunks):
-            chunk = _bit_functions(words[c * WEIGHT_CHUNK:(c + 1) * WEIGHT_CHUNK], low,
+    if plan.weight_chunks:               # logic, in three registered steps: pieces, chunks
+        words = plan.weight_words()
+        piece_bits, low = WEIGHT_PIECE.bit_length() - 1, WEIGHT_CHUNK.bit_length() - 1
+        pieces = -(-len(words) // WEIGHT_PIECE)
+        for q in range(pieces):
+            piece = _bit_functions(words[q * WEIGHT_PIECE:(q + 1) * WEIGHT_PIECE], piece_bits,
                                    plan.weight_width)
-            _add_rom(f, _function_costs(chunk, low, lut_inputs, shared_leaves))
-        f["select"] += plan.weight_width * (plan.weight_chunks - 1)
-        f["ff"] += plan.weight_chunks * plan.weight_width + index_width(plan.ii) - low
+            _add_rom(f, _function_costs(piece, piece_bits, lut_inputs, shared_leaves))
+        # each chunk chooses among its pieces, the word among the chunks
+        f["select"] += plan.weight_width * (pieces - 1)
+        # the pieces, the chunks, the middle address bits, the high ones twice
+        f["ff"] += (pieces + plan.weight_chunks) * plan.weight_width + low - piece_bits \
+            + 2 * (index_width(plan.ii) - low)
     else:
         memories.append(Memory("weight ROM", plan.weight_depth, plan.weight_width, 1,
                                plan.weight_style, tuple(plan.weight_words())))
@@ -521,8 +527,8 @@ def _folded(plan, lut_inputs, shared_leaves=False):
         f["compare"] += max(b.width for b in bounds)
         # the running maximum, its index, the first-tile register
         f["ff"] += max(b.width for b in bounds) + index_width(len(plan.sum_bounds)) + 1
-        if plan.sf > 1:                               # the compare stage
-            f["ff"] += max(b.width for b in bounds) + index_width(len(plan.sum_bounds)) + 1
+        if plan.sf > 1:              # the compare stage: its halves, the value and index
+            f["ff"] += max(b.width for b in bounds) + index_width(len(plan.sum_bounds)) + 4
     elif plan.kind == "thresholds":
         t = plan.activation.count
         for p in range(plan.pe):
@@ -531,9 +537,12 @@ def _folded(plan, lut_inputs, shared_leaves=False):
                                      shared_leaves)
             f["compare"] += t * plan.acc_fields[p].width
             f["adder"] += max(0, t - 1)
-            f["ff"] += t                              # the compare stage
-        # the collector, its look-ahead shift enable, the output register's load
-        f["ff"] += plan.outputs * index_width(t + 1) + index_width(plan.nf) + 2 \
+            # the compare stage's halves, the join stage; the count stage
+            f["ff"] += 4 * t + (t > 1) * index_width(t + 1)
+        # the join and count stages' tags (valid, nf, last_nf, done); the collector, its
+        # look-ahead shift enable, the output register's load
+        f["ff"] += (1 + (t > 1)) * (index_width(plan.nf) + 3) \
+            + plan.outputs * index_width(t + 1) + index_width(plan.nf) + 2 \
             + (plan.nf > 1 and plan.ii > 1)
     else:
         f["ff"] += len(plan.sum_bounds) * plan.acc.width

@@ -26,7 +26,7 @@ from .tables import code_columns, products
 from .trees import ArgmaxPlan, ThresholdPlan, TreePlan, tree_levels, union
 
 __all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "WEIGHT_LOGIC_BITS", "WEIGHT_CHUNK",
-           "ACC_SPLIT_BITS", "acc_low_bits", "table_style",
+           "WEIGHT_PIECE", "ACC_SPLIT_BITS", "acc_low_bits", "table_style",
            "Memory", "QuantizerPlan", "DeserializerPlan", "LookupPlan", "MacUnrolledPlan",
            "FoldedPlan", "WindowPlan", "CollectorPlan", "FoldedConvPlan"]
 
@@ -38,12 +38,14 @@ __all__ = ["LOOKUP_MAX_TABLE_BITS", "BLOCK_THRESHOLD", "WEIGHT_LOGIC_BITS", "WEI
 # iCE40 block RAM cheaper and would spend one per sample.
 LOOKUP_MAX_TABLE_BITS = 1024
 BLOCK_THRESHOLD = 512      # folded ``table_style="auto"``: block RAM from this many entries up
-# a folded weight ROM of fewer bits than this, deeper than one chunk, is built in logic in two
-# registered steps (64-word chunks, then the chunk: the address bits split evenly for a
-# 256-1024-word ROM): below it synthesis keeps a ROM in logic on every family, and its
-# one-step decoder was a folded layer's longest path on 4-input LUTs
+# a folded weight ROM of fewer bits than this, deeper than one chunk, is built in logic in
+# three registered steps (16-word pieces, the 64-word chunk, then the chunk): below it
+# synthesis keeps a ROM in logic on every family, and its one-step decoder was a folded
+# layer's longest path on 4-input LUTs, as was a 64-word chunk read in one step (a 6-input
+# function: three LUT4 levels)
 WEIGHT_LOGIC_BITS = 1024
 WEIGHT_CHUNK = 64
+WEIGHT_PIECE = 16
 # a folded accumulator wider than this adds in two cycles (the low part, then the high part
 # with the low part's registered carry): its input select and a 20-bit carry chain were a
 # folded layer's longest path on the iCE40 (15.2 ns)
@@ -422,10 +424,11 @@ class FoldedPlan(_WeightedStage):
     ``M`` outputs over ``G`` input groups (``N = G * group`` input indices); ``nf = M / pe``
     output tiles, ``sf = G / simd`` input tiles; ``ii = nf * sf``; ``latency = nf*sf + Lt + 7``
     (1 less with ``input_buffer="single"`` and ``nf * sf >= 2``: no next-vector buffer in
-    front of the working vector; + 1 with thresholds, + 1 when the accumulators add in two
-    cycles (``acc_split``: one wider than :data:`ACC_SPLIT_BITS`), + 1 with the weight ROM in
-    block RAM
-    (:attr:`weight_in_block_ram`: its word's fabric register), + ``La`` for argmax and 1 more
+    front of the working vector; + 2 with thresholds, 3 with more than one: compared in
+    halves, joined, counted), + 1 when the accumulators add in two cycles (``acc_split``: one
+    wider than :data:`ACC_SPLIT_BITS`), + 1 with the weight ROM in block RAM
+    (:attr:`weight_in_block_ram`: its word's fabric register; in logic chunks,
+    :attr:`weight_chunks`, the chunk's step), + ``La`` for argmax and 1 more
     if ``sf > 1``; 1 less for the integer multiplier baseline), ``Lt``/``La`` the registers
     inside the SIMD adder trees and the PE argmax tree. The weight ROM holds ``nf * sf`` words
     of ``pe * simd`` fields (codeword indices, or with ``weights`` the integer weights
@@ -522,9 +525,13 @@ class FoldedPlan(_WeightedStage):
         tree_depth, max_depth = (simd - 1).bit_length(), (pe - 1).bit_length()
         # the lookup (two registers) or the codebook baseline's codebook and multiply take a
         # cycle more than the integer baseline's multiply; the next-vector buffer a cycle
+        # (thresholds compare in halves, then join: two stages)
         single_buffer = str(self.input_buffer) == "single" and nf * sf > 1
+        # (thresholds: compared in halves, joined, then counted when more than one)
+        compare = 2 + (self.activation.count > 1) \
+            if isinstance(self.activation, Thresholds) else 0
         latency = nf * sf + _registers(tree_depth, register_every) + 6 - single_buffer \
-            + isinstance(self.activation, Thresholds) + (weights is None or self.codebook_rom)
+            + compare + (weights is None or self.codebook_rom)
         if isinstance(self.activation, Argmax):        # + the running maximum's compare
             latency += _registers(max_depth, register_every) + (sf > 1)
         # the accumulators add in two cycles (split low / high) when any is wide
@@ -536,7 +543,8 @@ class FoldedPlan(_WeightedStage):
         weight_width = pe * simd * (weight_field.width if weight_field and not self.codebook_rom
                                     else codeword_bits)
         # a weight ROM in block RAM: its output register is registered once more in the fabric
-        latency += _weight_in_block_ram(weight_style, nf * sf, weight_width)
+        latency += _weight_in_block_ram(weight_style, nf * sf, weight_width) \
+            + (_weight_chunks(weight_style, nf * sf, weight_width) > 0)
         fill(self, table=table, weight_index=index, bias=bias, in_levels=in_levels, group=group,
              pe=pe, simd=simd, table_style=style, register_every=register_every,
              weight_style=weight_style, input_buffer=str(self.input_buffer),
@@ -585,8 +593,9 @@ class FoldedPlan(_WeightedStage):
 
     @property
     def weight_chunks(self):
-        """How many 64-word chunks the weight ROM is built from in logic (two registered
-        steps), or 0 when it is one memory (see :data:`WEIGHT_LOGIC_BITS` and
+        """How many 64-word chunks the weight ROM is built from in logic (three registered
+        steps: 16-word pieces, the chunk, then the chunk chosen; latency + 1), or 0 when it is
+        one memory (see :data:`WEIGHT_LOGIC_BITS` and
         :class:`~nomul.design.options.WeightStyle`)."""
         return _weight_chunks(self.weight_style, self.weight_depth, self.weight_width)
 

@@ -24,8 +24,9 @@ Pipeline (one global enable; registers named after their stage)::
       -> per PE: adder tree over the simd lanes (a register every ``register_every`` levels)
       -> per PE: accumulator (starts from the bias of its output, chosen a stage ahead;
          wider than ``ACC_SPLIT_BITS``: the low half, then the high half with its carry)
-      -> after the last input tile: thresholds compared (a stage; the thresholds chosen a
-         stage ahead) and counted, or raw, shifted into the result collector; or argmax
+      -> after the last input tile: thresholds compared in halves (a stage; the thresholds
+         chosen a stage ahead), the halves joined (a stage) and counted, or raw, shifted into
+         the result collector; or argmax
       -> output register
 
 Every register-to-register path is short: the counters' end tests are registers computed a
@@ -43,22 +44,23 @@ Timing, with ``T = NF * SF``, ``Lt = floor(ceil(log2 simd) / register_every)`` a
 only) ``La = floor(ceil(log2 pe) / register_every)`` (both 0 when ``register_every == 0``):
 
 - ``ii = T``: one vector per ``T`` cycles, with no bubble while ``o.ready`` is high.
-- ``latency = T + Lt + 8`` (thresholds), ``T + Lt + 7`` (raw) or ``T + Lt + La + 7``
+- ``latency = T + Lt + 9`` (thresholds), ``T + Lt + 7`` (raw) or ``T + Lt + La + 7``
   (argmax; ``+ 1`` when ``SF > 1``: the running maximum's compare stage), each ``+ 1`` with
   ``plan.acc_split`` (the high half's cycle) and ``+ 1`` with ``plan.weight_in_block_ram``
   (the weight word's fabric register): cycles from the input transfer of a vector that
   finds the engine idle to its result being taken with ``o.ready`` high (input buffer 1,
   working vector 1, weight ROM 1, its output register 1, a fabric register after a block-RAM
   weight ROM 1, product tables 2, tree ``Lt``, ``T`` accumulation cycles, threshold compare
-  1, argmax tree ``La``, output register 1); the codebook multiplier baseline the same
-  (codebook ROM 1, multiplier 1), the integer one a cycle less (multiplier 1). A vector
-  accepted while the engine is busy waits in the input buffer for the current one to
-  finish; under a full-rate input stream (input always valid) every vector after the first
-  is accepted the cycle after the previous one starts, so its latency is ``latency + T - 2``
-  (``T == 1``: ``latency``). With ``input_buffer="single"`` (``plan.single_buffer``, ``T >=
-  2``) there is no input buffer in front of the working vector: ``latency`` is 1 less, a
-  vector is transferred when the engine starts it, so every vector takes ``latency``, and
-  the II is kept because the upstream holds its result in its output register until then.
+  2 (the halves, then joined), argmax tree ``La``, output register 1); the codebook
+  multiplier baseline the same (codebook ROM 1, multiplier 1), the integer one a cycle less
+  (multiplier 1). A vector accepted while the engine is busy waits in the input buffer for
+  the current one to finish; under a full-rate input stream (input always valid) every
+  vector after the first is accepted the cycle after the previous one starts, so its
+  latency is ``latency + T - 2`` (``T == 1``: ``latency``). With ``input_buffer="single"``
+  (``plan.single_buffer``, ``T >= 2``) there is no input buffer in front of the working
+  vector: ``latency`` is 1 less, a vector is transferred when the engine starts it, so
+  every vector takes ``latency``, and the II is kept because the upstream holds its result
+  in its output register until then.
 
 Back-pressure: ``i.ready`` is the input buffer's emptiness, a register. The engine keeps
 computing the next vector while the output register waits for ``o.ready``; the whole pipeline
@@ -84,11 +86,11 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib.memory import Memory
 
 from ..design.activation import Argmax
-from ..design.plans import WEIGHT_CHUNK, FoldedPlan, acc_low_bits
+from ..design.plans import WEIGHT_CHUNK, WEIGHT_PIECE, FoldedPlan, acc_low_bits
 from ..design.trees import union
 from ..numeric import Bounds
 from .argmax import argmax_tree
-from .order import at_least, greater
+from .order import at_least_in_halves, greater, greater_in_halves
 from .pipeline import PlanComponent, layout_of, reduce_trees, shape_of
 
 __all__ = ["FoldedDense"]
@@ -133,8 +135,8 @@ class FoldedDense(PlanComponent):
         # enable's value in the next cycle (with ii >= 2 enable is a register loading it)
         next_enable = Signal(name="next_enable")
         counters, work = self._controller(m, enable, next_enable)
-        run, sf, nf, wrap, n_waddr = counters
-        weight_word = self._weight_rom(m, enable, n_waddr)
+        run, sf, nf, wrap, waddr = counters
+        weight_word = self._weight_rom(m, enable, waddr)
         history = []                          # the tags of every registered stage, in order
         loaded = {}                           # tag register name -> the value it loads
 
@@ -156,8 +158,8 @@ class FoldedDense(PlanComponent):
         tags = stage({"valid": run, "first": sf == 0, "last_sf": wrap,
                       "nf": nf, "last_nf": nf == plan.nf - 1}, "weights")
         tags = stage(tags, "weight_word")
-        if plan.weight_in_block_ram:                  # the word's fabric register
-            tile = _held(m, enable, tile, "tile_codes_far")
+        if plan.weight_in_block_ram or plan.weight_chunks:  # the word's fabric register,
+            tile = _held(m, enable, tile, "tile_codes_far")   # or the chunk's step
             tags = stage(tags, "weight_far")
         accs, tags = self._lanes(m, enable, tile, weight_word, tags, stage, history)
 
@@ -232,7 +234,10 @@ class FoldedDense(PlanComponent):
         accept = Signal(name="accept")
         work = Signal(vector_bits, reset_less=True)   # tile sf in the low tile_bits
         run = Signal()
-        waddr, sf, nf = Signal(range(total)), Signal(range(plan.sf)), Signal(range(plan.nf))
+        # the word address counts on in the register the weight ROM reads (no reset: a loaded
+        # vector restarts it), so its increment sits by its own flip-flops
+        waddr = Signal(range(total), name="weight_addr", reset_less=True)
+        sf, nf = Signal(range(plan.sf)), Signal(range(plan.nf))
         at_end = Signal(init=total == 1)               # waddr == total - 1
         near_end = Signal(init=total == 2)             # waddr == total - 2
         wrap = Signal(init=plan.sf == 1)               # sf == plan.sf - 1
@@ -302,42 +307,50 @@ class FoldedDense(PlanComponent):
                 m.d.sync += work.eq(source)
             with m.Else():
                 m.d.sync += work.eq(work.rotate_right(tile_bits))
-        return (run, sf, nf, wrap, n_waddr), work
+        return (run, sf, nf, wrap, waddr), work
 
     # -- the weight ROM ----------------------------------------------------------------------
 
-    def _weight_rom(self, m, enable, n_waddr):
-        """The weight ROM, read at a registered word address, its word registered once more
-        (off the block RAM's slow output) and, in block RAM (``plan.weight_in_block_ram``),
-        once more in the fabric (the route from the RAM, often across the die, then has a
-        cycle of its own): the word is ready two (three) cycles after the issue, so the tile
-        and the tags wait for it. A register of its own (a copy of the word address
-        without the reset and the counter logic around it) keeps the address arithmetic out
-        of the ROM. A small ROM (``plan.weight_chunks``) is built in logic in the same two
-        steps: chunks of ``WEIGHT_CHUNK`` words by the low address bits, registered, then the
-        chunk by the high bits. Returns the registered word."""
+    def _weight_rom(self, m, enable, weight_addr):
+        """The weight ROM, read at the word address ``weight_addr`` (the controller's counter,
+        a register), its word registered once more (off the block RAM's slow output) and, in
+        block RAM (``plan.weight_in_block_ram``), once more in the fabric (the route from the
+        RAM, often across the die, then has a cycle of its own): the word is ready two (three)
+        cycles after the issue, so the tile and the tags wait for it. A small ROM
+        (``plan.weight_chunks``) is built in logic in three steps, each registered: pieces of
+        ``WEIGHT_PIECE`` words by the low address bits (a 4-input function a bit), the
+        ``WEIGHT_CHUNK``-word chunk from its pieces by the next two bits, then the chunk by
+        the high bits (three cycles). Returns the registered word."""
         plan = self.plan
-        weight_addr = Signal.like(n_waddr, name="weight_addr", reset_less=True)
         word = Signal(plan.weight_width, name="weight_word", reset_less=True)
-        with m.If(enable):
-            m.d.sync += weight_addr.eq(n_waddr)
+
+        def read(register, select, values):
+            """``register`` loads ``values[select]`` (and holds past the end)."""
+            with m.If(enable), m.Switch(select):
+                for a, value in enumerate(values):
+                    with m.Case(a):
+                        m.d.sync += register.eq(value)
+
         if plan.weight_chunks:
-            words, low = plan.weight_words(), WEIGHT_CHUNK.bit_length() - 1
+            words = plan.weight_words()
+            piece_bits, low = WEIGHT_PIECE.bit_length() - 1, WEIGHT_CHUNK.bit_length() - 1
+            middle = _held(m, enable, weight_addr[piece_bits:low], "weight_addr_middle")
+            high = _held(m, enable, _held(m, enable, weight_addr[low:], "weight_addr_high"),
+                         "weight_addr_high_q")
             chunks = []
             for c in range(plan.weight_chunks):
+                pieces = []
+                for q in range(0, min(WEIGHT_CHUNK, len(words) - c * WEIGHT_CHUNK),
+                               WEIGHT_PIECE):
+                    first = c * WEIGHT_CHUNK + q
+                    piece = Signal(plan.weight_width, reset_less=True,
+                                   name=f"weight_piece_{c}_{q // WEIGHT_PIECE}")
+                    read(piece, weight_addr[:piece_bits], words[first:first + WEIGHT_PIECE])
+                    pieces.append(piece)
                 chunk = Signal(plan.weight_width, name=f"weight_chunk_{c}", reset_less=True)
-                with m.If(enable), m.Switch(weight_addr[:low]):
-                    for a, value in enumerate(words[c * WEIGHT_CHUNK:(c + 1) * WEIGHT_CHUNK]):
-                        with m.Case(a):
-                            m.d.sync += chunk.eq(value)
+                read(chunk, middle, pieces)
                 chunks.append(chunk)
-            high = Signal(len(weight_addr) - low, name="weight_addr_high", reset_less=True)
-            with m.If(enable):
-                m.d.sync += high.eq(weight_addr[low:])
-            with m.If(enable), m.Switch(high):
-                for c, chunk in enumerate(chunks):
-                    with m.Case(c):
-                        m.d.sync += word.eq(chunk)
+            read(word, high, chunks)
             return word
         styled = {} if plan.weight_style == "auto" else \
             {"attrs": {"rom_style": plan.weight_style}}
@@ -576,8 +589,8 @@ class FoldedDense(PlanComponent):
 
     def _collect(self, m, accs, tags, stage, history, enable, enabled):
         """Thresholds or raw: per-PE values into a shift register of the finished tiles
-        (shifting on ``enabled(valid)``). Thresholds compare in a stage of their own (the
-        thresholds of the tile chosen a stage ahead), then count."""
+        (shifting on ``enabled(valid)``). Thresholds compare in halves in a stage of their own
+        (the thresholds of the tile chosen a stage ahead), join in the next, then count."""
         plan = self.plan
         values = []
         if plan.kind != "raw":
@@ -587,12 +600,12 @@ class FoldedDense(PlanComponent):
                 for t in range(plan.activation.count):
                     threshold = self._per_tile_ahead(m, enable, plan.per_tile_thresholds(p, t),
                                                      history, f"threshold_{p}_{t}")
-                    above = Signal(name=f"above_{p}_{t}", reset_less=True)
-                    with m.If(enable):
-                        m.d.sync += above.eq(at_least(acc, threshold))
-                    row.append(above)
+                    row.append(self._compared(m, enable, acc, threshold, f"compare_{p}_{t}"))
                 compares.append(row)
             tags = stage(tags, "compare")
+            compares = [[_held(m, enable, above, f"above_{p}_{t}") for t, above in enumerate(row)]
+                        for p, row in enumerate(compares)]
+            tags = stage(tags, "join")
         for p, acc in enumerate(accs):
             value = Signal(shape_of(plan.element), name=f"value_{p}")
             if plan.kind == "raw":
@@ -600,6 +613,9 @@ class FoldedDense(PlanComponent):
             else:
                 m.d.comb += value.eq(sum(compares[p]))      # thermometer -> count
             values.append(value)
+        if plan.kind != "raw" and plan.activation.count > 1:   # the count a stage of its own
+            values = [_held(m, enable, v, f"count_{p}") for p, v in enumerate(values)]
+            tags = stage(tags, "count")
         tile = Cat(*values)
         done = tags["done"]
         if plan.nf == 1:
@@ -609,6 +625,19 @@ class FoldedDense(PlanComponent):
         with m.If(enabled(tags["valid"])):
             m.d.sync += collected.eq(Cat(collected[len(tile):], tile))
         return done, Cat(collected, tile)
+
+    @staticmethod
+    def _compared(m, enable, acc, threshold, name):
+        """``acc >= threshold`` from the compare stage's registers: the compare in halves
+        (:func:`~nomul.gateware.order.at_least_in_halves`), each registered, then joined by one
+        LUT (for the join stage's register)."""
+        parts = at_least_in_halves(acc, threshold)
+        if len(parts) == 1:
+            return _held(m, enable, parts[0], name)
+        high_above, high_at_least, low_at_least = (
+            _held(m, enable, part, f"{name}_{label}")
+            for part, label in zip(parts, ("high_above", "high_at_least", "low_at_least")))
+        return high_above | (high_at_least & low_at_least)
 
     def _argmax(self, m, enable, accs, tags, stage, loaded):
         """A compare-select tree over the PE lanes, then a running maximum over the tiles
@@ -637,17 +666,22 @@ class FoldedDense(PlanComponent):
         first_tile = Signal(name="first_tile", reset_less=True)
         with m.If(enable):
             m.d.sync += first_tile.eq(loaded[tags["nf"].name] == 0)
-        beats = Signal()
-        m.d.comb += beats.eq(first_tile | greater(tile_max, best))   # ties keep the earlier
         if plan.sf == 1:                   # a tile every cycle: compare and update at once
+            beats = Signal()                                         # ties keep the earlier
+            m.d.comb += beats.eq(first_tile | greater(tile_max, best))
             with m.If(enable & tags["valid"] & beats):
                 m.d.sync += [best.eq(tile_max), best_index.eq(candidate)]
             return tags["done"], Mux(beats, candidate, best_index)
-        # a tile at most every other cycle: the comparison gets a stage of its own, and the
-        # running maximum takes its result a cycle later, before the next tile compares
-        beats_q, value_q, index_q = (_held(m, enable, v, f"{n}_decided")
-                                     for v, n in ((beats, "beats"), (tile_max, "value"),
-                                                  (candidate, "index")))
+        # a tile at most every other cycle: the comparison gets a stage of its own, in two
+        # half-length compares joined by one LUT, and the running maximum takes its result a
+        # cycle later, before the next tile compares
+        first_q, high_greater, high_equal, low_greater = (
+            _held(m, enable, v, f"{n}_decided") for v, n in zip(
+                (first_tile, *greater_in_halves(tile_max, best)),
+                ("first", "high_greater", "high_equal", "low_greater")))
+        beats_q = first_q | high_greater | (high_equal & low_greater)
+        value_q, index_q = (_held(m, enable, v, f"{n}_decided")
+                            for v, n in ((tile_max, "value"), (candidate, "index")))
         tags = stage(tags, "decide")
         with m.If(enable & tags["valid"] & beats_q):
             m.d.sync += [best.eq(value_q), best_index.eq(index_q)]

@@ -40,3 +40,41 @@ def at_least(a, b):
     """``a >= b`` as an unsigned compare (see the module docstring)."""
     a, b = as_ordered(a, b)
     return a >= b
+
+
+def at_least_in_halves(a, b):
+    """``a >= b`` as narrower compares, each to be registered: ``(high_above, high_at_least,
+    low_at_least)``, where ``a >= b`` is ``high_above | (high_at_least & low_at_least)``; or
+    ``(a >= b,)`` when what is compared fits one 4-input LUT. A constant ``b``'s low zero bits
+    are dropped first (every ``a`` reaches them): a round threshold costs only its significant
+    bits, and a half of four or fewer of them is one LUT rather than a carry chain."""
+    signed_order = any(v.shape().signed for v in (a, b))
+    constant = b.value if isinstance(b, Const) else None
+    a, b = as_ordered(a, b)
+    width = max(len(a), len(b))
+    a = Cat(a, Const(0, width - len(a)))
+    if constant is None:
+        b, inputs = Cat(b, Const(0, width - len(b))), 2 * width
+    else:
+        value = constant + (1 << (width - 1)) if signed_order else constant
+        if value == 0:
+            return (Const(1, 1),)
+        low_zeros = (value & -value).bit_length() - 1
+        a, width = a[low_zeros:], width - low_zeros
+        b, inputs = Const(value >> low_zeros, width), width
+    if inputs <= 4:
+        return (a >= b,)
+    half = width // 2
+    return a[half:] > b[half:], a[half:] >= b[half:], a[:half] >= b[:half]
+
+
+
+def greater_in_halves(a, b):
+    """``a > b`` as half-width compares, each to be registered: ``(high_greater, high_equal,
+    low_greater)``, where ``a > b`` is ``high_greater | (high_equal & low_greater)`` (each
+    half's carry chain half as long)."""
+    a, b = as_ordered(a, b)
+    width = max(len(a), len(b))
+    a, b = (Cat(v, Const(0, width - len(v))) for v in (a, b))
+    half = width // 2
+    return a[half:] > b[half:], a[half:] == b[half:], a[:half] > b[:half]
