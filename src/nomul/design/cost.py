@@ -473,8 +473,12 @@ def _folded(plan, lut_inputs, shared_leaves=False):
             piece = _bit_functions(words[q * WEIGHT_PIECE:(q + 1) * WEIGHT_PIECE], piece_bits,
                                    plan.weight_width)
             _add_rom(f, _function_costs(piece, piece_bits, lut_inputs, shared_leaves))
-        # each chunk chooses among its pieces, the word among the chunks
-        f["select"] += plan.weight_width * (pieces - 1)
+        # each chunk chooses among its pieces (a registered 4:1 multiplexer a bit: one LUT on
+        # 6-input LUTs, three 2:1 multiplexers' worth on 4-input ones), the word among the
+        # chunks
+        f["mux" if lut_inputs < 6 else "select"] += plan.weight_width \
+            * (pieces - plan.weight_chunks)
+        f["select"] += plan.weight_width * (plan.weight_chunks - 1)
         # the pieces, the chunks, the middle address bits, the high ones twice
         f["ff"] += (pieces + plan.weight_chunks) * plan.weight_width + low - piece_bits \
             + 2 * (index_width(plan.ii) - low)

@@ -39,9 +39,9 @@ class TableStyle(StrEnum):
 
 class WeightStyle(StrEnum):
     """Where a folded layer keeps its weight ROM: ``auto`` (one 64-word chunk or fewer, or
-    1024 bits or more: one memory that synthesis maps; in between: 64-word chunks in logic,
-    then the chunk, two registered steps), ``logic`` (chunks in logic at any size) or
-    ``block`` (block RAM: on 4-input-LUT families a 64-word chunk is three LUT levels deep)."""
+    1024 bits or more: one memory that synthesis maps; in between: in logic, three registered
+    steps of 16-word pieces, 64-word chunks, then the chunk), ``logic`` (chunks in logic at
+    any size) or ``block`` (block RAM)."""
 
     AUTO = "auto"
     LOGIC = "logic"
