@@ -14,8 +14,9 @@ exactly, for every input index below ``in_levels``.
 Pipeline (one global enable; registers named after their stage)::
 
     i -> next vector buffer -> working vector (rotated by simd groups per cycle)
-      -> weight-index ROM (word = pe*simd codeword indices, read at the registered word
-         address; in logic in two registered steps, or a memory: ``plan.weight_style``)
+      -> weight-index ROM (word = pe*simd codeword indices, read at the word-address
+         counter, a register; in logic in three registered steps, or a memory:
+         ``plan.weight_style``)
       -> the word registered again (off the block RAM's output; from block RAM once more in
          the fabric), the working tile waiting beside it
       -> product tables (pe*simd sync read ports, address Cat(group code, codeword index)),
@@ -25,13 +26,17 @@ Pipeline (one global enable; registers named after their stage)::
       -> per PE: accumulator (starts from the bias of its output, chosen a stage ahead;
          wider than ``ACC_SPLIT_BITS``: the low half, then the high half with its carry)
       -> after the last input tile: thresholds compared in halves (a stage; the thresholds
-         chosen a stage ahead), the halves joined (a stage) and counted, or raw, shifted into
-         the result collector; or argmax
+         chosen a stage ahead), the halves joined (a stage), counted (a stage, with more
+         than one threshold), or raw, shifted into the result collector; or argmax (the
+         running maximum compared in halves)
       -> output register
 
 Every register-to-register path is short: the counters' end tests are registers computed a
 cycle ahead, per-tile constants (biases, thresholds) are registered, the block RAM output is
-registered before the lookup, a wide accumulator adds in two half-width steps, and the
+registered before the lookup, a wide accumulator adds in two half-width steps, the
+threshold compares and the running maximum's compare are half-length carry chains registered
+apart, a logic weight ROM reads 16-word pieces (one 4-input function a bit), the word-address
+counter is the register the ROM reads (its increment sits by its own flip-flops), and the
 stall (``enable``), the load of the next vector and the output register's load
 (``deliver``) are registers computed a cycle ahead from the engine's own registers (see
 Back-pressure), so the nets that fan out to hundreds of clock enables and multiplexers start
@@ -44,14 +49,16 @@ Timing, with ``T = NF * SF``, ``Lt = floor(ceil(log2 simd) / register_every)`` a
 only) ``La = floor(ceil(log2 pe) / register_every)`` (both 0 when ``register_every == 0``):
 
 - ``ii = T``: one vector per ``T`` cycles, with no bubble while ``o.ready`` is high.
-- ``latency = T + Lt + 9`` (thresholds), ``T + Lt + 7`` (raw) or ``T + Lt + La + 7``
-  (argmax; ``+ 1`` when ``SF > 1``: the running maximum's compare stage), each ``+ 1`` with
-  ``plan.acc_split`` (the high half's cycle) and ``+ 1`` with ``plan.weight_in_block_ram``
-  (the weight word's fabric register): cycles from the input transfer of a vector that
-  finds the engine idle to its result being taken with ``o.ready`` high (input buffer 1,
-  working vector 1, weight ROM 1, its output register 1, a fabric register after a block-RAM
-  weight ROM 1, product tables 2, tree ``Lt``, ``T`` accumulation cycles, threshold compare
-  2 (the halves, then joined), argmax tree ``La``, output register 1); the codebook
+- ``latency = T + Lt + 10`` (thresholds; ``+ 9`` with one threshold), ``T + Lt + 7`` (raw)
+  or ``T + Lt + La + 7`` (argmax; ``+ 1`` when ``SF > 1``: the running maximum's compare
+  stage), each ``+ 1`` with ``plan.acc_split`` (the high half's cycle) and ``+ 1`` with
+  ``plan.weight_in_block_ram`` or ``plan.weight_chunks`` (the weight word's fabric
+  register, or the chunk's step): cycles from the input transfer of a vector that finds the
+  engine idle to its result being taken with ``o.ready`` high (input buffer 1, working
+  vector 1, weight ROM 1, its output register 1, a fabric register after a block-RAM weight
+  ROM or a chunk step 1, product tables 2, tree ``Lt``, ``T`` accumulation cycles,
+  threshold compare 2 or 3 (the halves, joined, counted), argmax tree ``La``, output
+  register 1); the codebook
   multiplier baseline the same (codebook ROM 1, multiplier 1), the integer one a cycle less
   (multiplier 1). A vector accepted while the engine is busy waits in the input buffer for
   the current one to finish; under a full-rate input stream (input always valid) every
