@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """nomul.gateware.order: comparisons as unsigned compares agree with Python's on every pair of
-values of two shapes (signed or not, different widths), and so do the compares in halves: ``a >= b`` with a signal
-or with each constant of a shape, ``a > b`` with a signal."""
+values of two shapes (signed or not, different widths), and so do the compares in halves:
+``a >= b`` with a signal or with each constant of a shape, ``a > b`` with a signal."""
 
 from amaranth.hdl import Const, Module, Signal, signed, unsigned
 from amaranth.sim import Simulator
