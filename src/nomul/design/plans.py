@@ -524,10 +524,9 @@ class FoldedPlan(_WeightedStage):
         acc_fields = [field_of(bounds) for bounds in acc_fields]
         tree_depth, max_depth = (simd - 1).bit_length(), (pe - 1).bit_length()
         # the lookup (two registers) or the codebook baseline's codebook and multiply take a
-        # cycle more than the integer baseline's multiply; the next-vector buffer a cycle
-        # (thresholds compare in halves, then join: two stages)
+        # cycle more than the integer baseline's multiply; the next-vector buffer a cycle;
+        # thresholds are compared in halves, joined, then counted when more than one
         single_buffer = str(self.input_buffer) == "single" and nf * sf > 1
-        # (thresholds: compared in halves, joined, then counted when more than one)
         compare = 2 + (self.activation.count > 1) \
             if isinstance(self.activation, Thresholds) else 0
         latency = nf * sf + _registers(tree_depth, register_every) + 6 - single_buffer \

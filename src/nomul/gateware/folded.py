@@ -58,16 +58,15 @@ only) ``La = floor(ceil(log2 pe) / register_every)`` (both 0 when ``register_eve
   vector 1, weight ROM 1, its output register 1, a fabric register after a block-RAM weight
   ROM or a chunk step 1, product tables 2, tree ``Lt``, ``T`` accumulation cycles,
   threshold compare 2 or 3 (the halves, joined, counted), argmax tree ``La``, output
-  register 1); the codebook
-  multiplier baseline the same (codebook ROM 1, multiplier 1), the integer one a cycle less
-  (multiplier 1). A vector accepted while the engine is busy waits in the input buffer for
-  the current one to finish; under a full-rate input stream (input always valid) every
-  vector after the first is accepted the cycle after the previous one starts, so its
-  latency is ``latency + T - 2`` (``T == 1``: ``latency``). With ``input_buffer="single"``
-  (``plan.single_buffer``, ``T >= 2``) there is no input buffer in front of the working
-  vector: ``latency`` is 1 less, a vector is transferred when the engine starts it, so
-  every vector takes ``latency``, and the II is kept because the upstream holds its result
-  in its output register until then.
+  register 1); the codebook multiplier baseline the same (codebook ROM 1, multiplier 1),
+  the integer one a cycle less (multiplier 1). A vector accepted while the engine is busy
+  waits in the input buffer for the current one to finish; under a full-rate input stream
+  (input always valid) every vector after the first is accepted the cycle after the
+  previous one starts, so its latency is ``latency + T - 2`` (``T == 1``: ``latency``). With
+  ``input_buffer="single"`` (``plan.single_buffer``, ``T >= 2``) there is no input buffer in
+  front of the working vector: ``latency`` is 1 less, a vector is transferred when the
+  engine starts it, so every vector takes ``latency``, and the II is kept because the
+  upstream holds its result in its output register until then.
 
 Back-pressure: ``i.ready`` is the input buffer's emptiness, a register. The engine keeps
 computing the next vector while the output register waits for ``o.ready``; the whole pipeline
@@ -597,7 +596,8 @@ class FoldedDense(PlanComponent):
     def _collect(self, m, accs, tags, stage, history, enable, enabled):
         """Thresholds or raw: per-PE values into a shift register of the finished tiles
         (shifting on ``enabled(valid)``). Thresholds compare in halves in a stage of their own
-        (the thresholds of the tile chosen a stage ahead), join in the next, then count."""
+        (the thresholds of the tile chosen a stage ahead), join in the next and, with more
+        than one, count in a third."""
         plan = self.plan
         values = []
         if plan.kind != "raw":

@@ -13,7 +13,8 @@ they are.
 
 from amaranth.hdl import Cat, Const
 
-__all__ = ["as_ordered", "greater", "at_least"]
+__all__ = ["as_ordered", "greater", "at_least",
+           "at_least_in_halves", "greater_in_halves"]
 
 
 def as_ordered(*values):
